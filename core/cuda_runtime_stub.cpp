@@ -1,0 +1,25 @@
+// CPU-only builds: every CUDA request is an error that says how to get a CUDA build.
+#include "core/cuda_runtime.h"
+#include "core/device.h"
+#include "core/error.h"
+
+namespace atrous {
+namespace cuda {
+namespace {
+[[noreturn]] void no_cuda(const char* what) {
+  ATROUS_FAIL(what, ": this atrous build has no CUDA support (configure with nvcc on PATH and -DATROUS_CUDA=ON)");
+}
+}  // namespace
+
+bool built_with_cuda() { return false; }
+int device_count() { return 0; }
+void* allocate(size_t, int) { no_cuda("cuda allocate"); }
+void free(void*, size_t, int) { no_cuda("cuda free"); }
+void copy(void*, int, const void*, int, size_t) { no_cuda("cuda copy"); }
+void memset_zero(void*, size_t, int) { no_cuda("cuda memset"); }
+}  // namespace cuda
+
+bool cuda_available() { return cuda::device_count() > 0; }
+int cuda_device_count() { return cuda::device_count(); }
+
+}  // namespace atrous

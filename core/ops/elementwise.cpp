@@ -1,0 +1,151 @@
+// Elementwise ops: argument checks, CPU dispatch, backward closures.
+#include "core/ops/elementwise.h"
+
+#include "core/autograd.h"
+#include "core/ops/checks.h"
+#include "kernels/elementwise.h"
+
+namespace atrous {
+namespace {
+
+void check_binary(const char* op, const Tensor& a, const Tensor& b) {
+  checks::floating(op, "a", a);
+  checks::floating(op, "b", b);
+  checks::same_shape(op, "a", a, "b", b);
+  checks::same_dtype(op, "a", a, "b", b);
+  checks::same_device(op, "a", a, "b", b);
+  checks::cpu_kernel_only(op, a);
+}
+
+// Runs a binary kernel on contiguous copies of a and b into a fresh output.
+template <typename Kernel>
+Tensor binary(const char* op, const Tensor& a_in, const Tensor& b_in, Kernel kernel) {
+  check_binary(op, a_in, b_in);
+  Tensor a = a_in.contiguous(), b = b_in.contiguous();
+  Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
+  dispatch_floating(a.dtype(), op, [&](auto tag) {
+    using T = decltype(tag);
+    kernel(a.data<T>(), b.data<T>(), out.data<T>(), a.numel());
+  });
+  return out;
+}
+
+}  // namespace
+
+Tensor add(const Tensor& a, const Tensor& b) {
+  Tensor out = binary("add", a, b, [](auto* x, auto* y, auto* o, int64_t n) { kernels::add_cpu(x, y, o, n); });
+  return record_op("add", out, {a, b}, [](const Tensor& g, const std::vector<bool>&) {
+    return std::vector<Tensor>{g, g};
+  });
+}
+
+Tensor sub(const Tensor& a, const Tensor& b) {
+  Tensor out = binary("sub", a, b, [](auto* x, auto* y, auto* o, int64_t n) { kernels::sub_cpu(x, y, o, n); });
+  return record_op("sub", out, {a, b}, [](const Tensor& g, const std::vector<bool>& needs) {
+    return std::vector<Tensor>{g, needs[1] ? scale(g, -1.0) : Tensor()};
+  });
+}
+
+Tensor mul(const Tensor& a, const Tensor& b) {
+  Tensor out = binary("mul", a, b, [](auto* x, auto* y, auto* o, int64_t n) { kernels::mul_cpu(x, y, o, n); });
+  const bool track = any_requires_grad({a, b});
+  return record_op("mul", out, {a, b},
+                   [a = track ? a.detach() : Tensor(), b = track ? b.detach() : Tensor()](
+                       const Tensor& g, const std::vector<bool>& needs) {
+                     return std::vector<Tensor>{needs[0] ? mul(g, b) : Tensor(), needs[1] ? mul(g, a) : Tensor()};
+                   });
+}
+
+Tensor scale(const Tensor& a_in, double s) {
+  checks::floating("scale", "a", a_in);
+  checks::cpu_kernel_only("scale", a_in);
+  Tensor a = a_in.contiguous();
+  Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
+  dispatch_floating(a.dtype(), "scale", [&](auto tag) {
+    using T = decltype(tag);
+    kernels::axpby_cpu<T>(static_cast<T>(s), a.data<T>(), T(0), nullptr, out.data<T>(), a.numel());
+  });
+  return record_op("scale", out, {a_in}, [s](const Tensor& g, const std::vector<bool>&) {
+    return std::vector<Tensor>{scale(g, s)};
+  });
+}
+
+Tensor sum(const Tensor& a_in) {
+  checks::floating("sum", "a", a_in);
+  checks::cpu_kernel_only("sum", a_in);
+  Tensor a = a_in.contiguous();
+  Tensor out = Tensor::empty({}, a.dtype(), a.device());
+  dispatch_floating(a.dtype(), "sum", [&](auto tag) {
+    using T = decltype(tag);
+    *out.data<T>() = kernels::sum_cpu(a.data<T>(), a.numel());
+  });
+  return record_op("sum", out, {a_in}, [shape = a.shape()](const Tensor& g, const std::vector<bool>&) {
+    return std::vector<Tensor>{Tensor::full(shape, g.item_as_double(), g.dtype(), g.device())};
+  });
+}
+
+Tensor mean(const Tensor& a) {
+  ATROUS_CHECK(a.defined() && a.numel() > 0, "mean: needs a non-empty tensor, got ", a.description());
+  return scale(sum(a), 1.0 / static_cast<double>(a.numel()));
+}
+
+Tensor relu(const Tensor& x_in) {
+  checks::floating("relu", "x", x_in);
+  checks::cpu_kernel_only("relu", x_in);
+  Tensor x = x_in.contiguous();
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  dispatch_floating(x.dtype(), "relu", [&](auto tag) {
+    using T = decltype(tag);
+    kernels::relu_forward_cpu(x.data<T>(), y.data<T>(), x.numel());
+  });
+  const bool track = any_requires_grad({x_in});
+  return record_op("relu", y, {x_in}, [y = track ? y.detach() : Tensor()](const Tensor& g_in, const std::vector<bool>&) {
+    Tensor g = g_in.contiguous();
+    Tensor dx = Tensor::empty(g.shape(), g.dtype(), g.device());
+    dispatch_floating(g.dtype(), "relu backward", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::relu_backward_cpu(y.data<T>(), g.data<T>(), dx.data<T>(), g.numel());
+    });
+    return std::vector<Tensor>{dx};
+  });
+}
+
+Tensor maximum(const Tensor& a_in, const Tensor& b_in) {
+  Tensor out = binary("maximum", a_in, b_in,
+                      [](auto* x, auto* y, auto* o, int64_t n) { kernels::maximum_forward_cpu(x, y, o, n); });
+  const bool track = any_requires_grad({a_in, b_in});
+  return record_op(
+      "maximum", out, {a_in, b_in},
+      [a = track ? a_in.contiguous().detach() : Tensor(), b = track ? b_in.contiguous().detach() : Tensor()](
+          const Tensor& g_in, const std::vector<bool>& needs) {
+        Tensor g = g_in.contiguous();
+        Tensor da = needs[0] ? Tensor::empty(g.shape(), g.dtype()) : Tensor();
+        Tensor db = needs[1] ? Tensor::empty(g.shape(), g.dtype()) : Tensor();
+        dispatch_floating(g.dtype(), "maximum backward", [&](auto tag) {
+          using T = decltype(tag);
+          kernels::maximum_backward_cpu(a.data<T>(), b.data<T>(), g.data<T>(), da.defined() ? da.data<T>() : nullptr,
+                                        db.defined() ? db.data<T>() : nullptr, g.numel());
+        });
+        return std::vector<Tensor>{da, db};
+      });
+}
+
+void axpy_(Tensor& dst, double alpha, const Tensor& src_in) {
+  check_binary("axpy_", dst, src_in);
+  ATROUS_CHECK(dst.is_contiguous(), "axpy_: destination must be contiguous, got a strided view ", dst.description());
+  Tensor src = src_in.contiguous();
+  dispatch_floating(dst.dtype(), "axpy_", [&](auto tag) {
+    using T = decltype(tag);
+    kernels::axpby_cpu<T>(T(1), dst.data<T>(), static_cast<T>(alpha), src.data<T>(), dst.data<T>(), dst.numel());
+  });
+}
+
+void add_(Tensor& dst, const Tensor& src) { axpy_(dst, 1.0, src); }
+
+Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+Tensor operator*(const Tensor& a, double s) { return scale(a, s); }
+Tensor operator*(double s, const Tensor& a) { return scale(a, s); }
+
+}  // namespace atrous

@@ -1,0 +1,20 @@
+// Elementwise kernels on contiguous arrays of n elements.
+#pragma once
+#include <cstdint>
+
+namespace atrous::kernels {
+
+template <typename T> void add_cpu(const T* a, const T* b, T* out, int64_t n);
+template <typename T> void sub_cpu(const T* a, const T* b, T* out, int64_t n);
+template <typename T> void mul_cpu(const T* a, const T* b, T* out, int64_t n);
+// out = alpha * a + beta * b (b may be null when beta is 0).
+template <typename T> void axpby_cpu(T alpha, const T* a, T beta, const T* b, T* out, int64_t n);
+template <typename T> T sum_cpu(const T* a, int64_t n);  // accumulates in double
+template <typename T> void relu_forward_cpu(const T* x, T* y, int64_t n);
+// dx = dy where y > 0 (using the output makes in-place ReLU safe).
+template <typename T> void relu_backward_cpu(const T* y, const T* dy, T* dx, int64_t n);
+template <typename T> void maximum_forward_cpu(const T* a, const T* b, T* out, int64_t n);
+// Gradient goes to the larger input; ties go to `a`, as in PyTorch's max with a first-wins rule.
+template <typename T> void maximum_backward_cpu(const T* a, const T* b, const T* dy, T* da, T* db, int64_t n);
+
+}  // namespace atrous::kernels
