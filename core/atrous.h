@@ -1,0 +1,16 @@
+// Everything a user of the core needs: tensors, autograd and the functional ops.
+#pragma once
+#include "core/autograd.h"
+#include "core/npy.h"
+#include "core/ops/argmax.h"
+#include "core/ops/batch_norm.h"
+#include "core/ops/concat.h"
+#include "core/ops/conv2d.h"
+#include "core/ops/cross_entropy.h"
+#include "core/ops/dropout.h"
+#include "core/ops/elementwise.h"
+#include "core/ops/pooling.h"
+#include "core/ops/resize.h"
+#include "core/ops/softmax.h"
+#include "core/random.h"
+#include "core/tensor.h"
