@@ -1,2 +1,25 @@
+// `atrous`: one executable, one subcommand per job (`atrous --help` lists them).
 #include <iostream>
-int main() { std::cout << "atrous\n"; }
+
+#include "core/error.h"
+#include "tools/cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"atrous: DeepLab semantic segmentation on our own tensor engine (CPU and CUDA)"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "atrous 0.1.0");
+  atrous::cli::register_quickstart(app);
+  atrous::cli::register_info(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const atrous::Error& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,30 @@
+// Segmentation metrics from a confusion matrix accumulated over a whole set: per-class IoU, mIoU, pixel accuracy.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace atrous {
+
+class ConfusionMatrix {
+ public:
+  ConfusionMatrix(int num_classes, int ignore_index = 255);
+
+  // predictions and labels: same shape, integer (i32 or u8); pixels labelled ignore_index are skipped.
+  void add(const Tensor& predictions, const Tensor& labels);
+
+  int num_classes() const { return num_classes_; }
+  int64_t count(int truth, int predicted) const { return counts_[truth * num_classes_ + predicted]; }
+  // IoU per class: TP / (TP + FP + FN); NaN for a class absent from both labels and predictions.
+  std::vector<double> class_iou() const;
+  double mean_iou() const;  // mean over classes with a defined IoU
+  double pixel_accuracy() const;
+
+ private:
+  int num_classes_;
+  int ignore_index_;
+  std::vector<int64_t> counts_;
+};
+
+}  // namespace atrous

@@ -1,0 +1,10 @@
+// Subcommands of the `atrous` executable; each file registers one with the CLI11 app.
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace atrous::cli {
+
+void register_quickstart(CLI::App& app);
+void register_info(CLI::App& app);
+
+}  // namespace atrous::cli
