@@ -1,0 +1,31 @@
+// Bilinear resize kernels on NHWC arrays: forward (4-tap interpolation) and backward (a gather, no atomics).
+#pragma once
+#include <cstdint>
+
+namespace atrous::kernels {
+
+struct ResizeShape {
+  int64_t batch = 0, in_h = 0, in_w = 0, out_h = 0, out_w = 0, channels = 0;
+  bool align_corners = false;
+};
+
+// Where output index `dst` samples the input axis (in elements, >= 0). align_corners=true maps the corner pixels
+// onto each other: dst * (in-1)/(out-1), 0 when out == 1. false uses half-pixel centres, (dst + 0.5) * in/out - 0.5,
+// clamped below at 0 (PyTorch's rule when given a size). The upper neighbour is clamped at in-1 by the kernels.
+inline double resize_source_index(int64_t dst, int64_t in, int64_t out, bool align_corners) {
+  if (align_corners) {
+    return out > 1 ? static_cast<double>(dst) * static_cast<double>(in - 1) / static_cast<double>(out - 1) : 0.0;
+  }
+  const double src = (static_cast<double>(dst) + 0.5) * static_cast<double>(in) / static_cast<double>(out) - 0.5;
+  return src > 0.0 ? src : 0.0;
+}
+
+template <typename T> void resize_bilinear_forward_cpu(const T* x, T* y, const ResizeShape& s);
+
+// Elements of T the backward needs as scratch (one row tile per OpenMP thread); callers pass it in so that the
+// caching allocator, not a fresh mmap, provides it.
+int64_t resize_bilinear_backward_workspace_size(const ResizeShape& s);
+// dx is fully written (no need to zero it). workspace holds resize_bilinear_backward_workspace_size(s) elements.
+template <typename T> void resize_bilinear_backward_cpu(const T* dy, T* dx, T* workspace, const ResizeShape& s);
+
+}  // namespace atrous::kernels
