@@ -12,6 +12,9 @@
 namespace atrous::kernels {
 namespace {
 
+// Below this many output elements a parallel region costs more than it saves.
+constexpr int64_t kParallelThreshold = 1 << 15;
+
 // One output index's two input neighbours along an axis. hi == lo when clamped at the border; frac is then 0.
 struct Tap {
   int64_t lo = 0, hi = 0;
@@ -109,7 +112,8 @@ void resize_bilinear_forward_cpu(const T* x, T* y, const ResizeShape& s) {
     wx0[o] = static_cast<T>(1.0 - tx[o].frac);
   }
   const int64_t in_row = s.in_w * C, out_row = s.out_w * C;
-#pragma omp parallel for collapse(2) schedule(static)
+  const bool parallel = s.batch * s.out_h * out_row > kParallelThreshold;
+#pragma omp parallel for collapse(2) schedule(static) if (parallel)
   for (int64_t n = 0; n < s.batch; ++n) {
     for (int64_t oy = 0; oy < s.out_h; ++oy) {
       const Tap& t = ty[oy];
@@ -146,8 +150,9 @@ void resize_bilinear_backward_cpu(const T* dy, T* dx, T* workspace, const Resize
   const RowTiling tiling = row_tiling(ty, s.in_h, s.out_h);
   const int64_t in_row = s.in_w * C, out_row = s.out_w * C;
   const int64_t per_thread = tiling.span * in_row;
+  const bool parallel = s.batch * s.out_h * out_row > kParallelThreshold;
 
-#pragma omp parallel
+#pragma omp parallel if (parallel)
   {
     T* const buffer = workspace + omp_get_thread_num() * per_thread;
 #pragma omp for collapse(2) schedule(static)
