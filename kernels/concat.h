@@ -1,0 +1,15 @@
+// Concatenation along the innermost axis and its inverse (splitting a gradient back into pieces), on row-major
+// arrays viewed as [rows, width_k] blocks.
+#pragma once
+#include <cstdint>
+
+namespace atrous::kernels {
+
+// out[r, offset_k + j] = inputs[k][r, j] for every piece k; out has sum(widths) columns.
+template <typename T>
+void concat_last_axis_cpu(const T* const* inputs, const int64_t* widths, int64_t pieces, int64_t rows, T* out);
+// outputs[k][r, j] = in[r, offset_k + j]; a null outputs[k] is skipped (nobody needs that gradient).
+template <typename T>
+void split_last_axis_cpu(const T* in, int64_t rows, T* const* outputs, const int64_t* widths, int64_t pieces);
+
+}  // namespace atrous::kernels
