@@ -1,0 +1,39 @@
+// The conv2d shape table shared by tests/test_conv2d.cpp and benchmarks/bench_conv2d.cpp: DeepLab's heavy layers
+// (batch 1, NHWC, f32), each with its FLOPs and bytes. Names are what scripts match against PyTorch's runs.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "core/ops/conv2d.h"
+
+namespace atrous::conv_shapes {
+
+struct ConvCase {
+  const char* name;
+  int64_t n, h, w, cin, cout, kernel;
+  int stride, padding, dilation;
+
+  Conv2dParams params() const { return Conv2dParams().with_stride(stride).with_padding(padding).with_dilation(dilation); }
+  int64_t out_h() const { return conv2d_output_size(h, kernel, params()); }
+  int64_t out_w() const { return conv2d_output_size(w, kernel, params()); }
+  // Multiply-adds count twice; the same figure serves forward, backward-data and backward-weight.
+  double flops() const { return 2.0 * n * out_h() * out_w() * cout * kernel * kernel * cin; }
+  // Compulsory f32 traffic: input, weight and output once each.
+  double bytes() const { return 4.0 * (n * h * w * cin + cout * kernel * kernel * cin + n * out_h() * out_w() * cout); }
+};
+
+// DeepLab-LargeFOV fc6 (rate 12, 1024 channels in our reduced-fc6 variant) at the 321 and 513 crops' output
+// stride 8, DeepLab-v2/v3 dilated 3x3 blocks, VGG conv1_2 at full resolution, and a 1x1 projection.
+inline const std::vector<ConvCase>& deeplab_suite() {
+  static const std::vector<ConvCase> cases = {
+      {"fc6_r12_41", 1, 41, 41, 1024, 1024, 3, 1, 12, 12},
+      {"fc6_r12_65", 1, 65, 65, 1024, 1024, 3, 1, 12, 12},
+      {"r2_512_41", 1, 41, 41, 512, 512, 3, 1, 2, 2},
+      {"r4_512_65", 1, 65, 65, 512, 512, 3, 1, 4, 4},
+      {"conv_64_321", 1, 321, 321, 64, 64, 3, 1, 1, 1},
+      {"pw_1024_65", 1, 65, 65, 1024, 1024, 1, 1, 0, 1},
+  };
+  return cases;
+}
+
+}  // namespace atrous::conv_shapes

@@ -1,0 +1,117 @@
+// conv2d: argument checks, CPU dispatch (im2col + GEMM kernels) and the backward closure.
+#include "core/ops/conv2d.h"
+
+#include "core/autograd.h"
+#include "core/ops/checks.h"
+#include "kernels/conv2d.h"
+
+namespace atrous {
+namespace {
+
+constexpr const char* kOp = "conv2d";
+
+kernels::Conv2dShape kernel_shape(const Tensor& x, const Tensor& w, const Conv2dParams& p) {
+  kernels::Conv2dShape s;
+  s.n = x.size(0);
+  s.h = x.size(1);
+  s.w = x.size(2);
+  s.cin = x.size(3);
+  s.cout = w.size(0);
+  s.kh = w.size(1);
+  s.kw = w.size(2);
+  s.oh = conv2d_output_size(s.h, s.kh, p);
+  s.ow = conv2d_output_size(s.w, s.kw, p);
+  s.stride = p.stride;
+  s.pad_h = s.pad_w = p.padding;
+  s.dilation = p.dilation;
+  return s;
+}
+
+std::string params_str(const Conv2dParams& p) {
+  return detail::concat("stride ", p.stride, ", padding ", p.padding, ", dilation ", p.dilation);
+}
+
+void check_arguments(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& p) {
+  checks::nhwc(kOp, "x", x);
+  checks::floating(kOp, "weight", w);
+  checks::rank(kOp, "weight", w, 4, "[Cout,KH,KW,Cin]");
+  checks::same_dtype(kOp, "x", x, "weight", w);
+  checks::same_device(kOp, "x", x, "weight", w);
+  ATROUS_CHECK(w.size(3) == x.size(3), kOp, ": weight ", w.description(), " expects Cin = ", w.size(3),
+               " input channels but x ", x.description(), " (NHWC) has ", x.size(3));
+  ATROUS_CHECK(w.size(0) > 0 && w.size(1) > 0 && w.size(2) > 0 && w.size(3) > 0, kOp,
+               ": weight must have positive sizes, got ", w.description());
+  if (b.defined()) {
+    checks::floating(kOp, "bias", b);
+    checks::rank(kOp, "bias", b, 1, "[Cout]");
+    checks::same_dtype(kOp, "x", x, "bias", b);
+    checks::same_device(kOp, "x", x, "bias", b);
+    ATROUS_CHECK(b.size(0) == w.size(0), kOp, ": bias ", b.description(), " must have Cout = ", w.size(0),
+                 " elements to match weight ", w.description());
+  }
+  ATROUS_CHECK(p.stride >= 1 && p.dilation >= 1 && p.padding >= 0, kOp,
+               ": stride and dilation must be >= 1 and padding >= 0, got ", params_str(p));
+  const int64_t oh = conv2d_output_size(x.size(1), w.size(1), p), ow = conv2d_output_size(x.size(2), w.size(2), p);
+  ATROUS_CHECK(oh > 0 && ow > 0, kOp, ": output would be empty (", oh, "x", ow, "): the ", w.size(1), "x", w.size(2),
+               " kernel with ", params_str(p), " does not fit x ", x.description());
+  checks::cpu_kernel_only(kOp, x);
+}
+
+template <typename T>
+Tensor workspace(int64_t elems) {
+  return Tensor::empty({std::max<int64_t>(elems, 1)}, dtype_of<T>);  // the caching allocator makes reuse cheap
+}
+
+// Gradients of x, weight and bias for output gradient g; only those asked for.
+std::vector<Tensor> conv2d_backward(const Tensor& g_in, const Tensor& x, const Tensor& w, bool has_bias,
+                                    const Conv2dParams& p, const std::vector<bool>& needs) {
+  Tensor g = g_in.contiguous();
+  const kernels::Conv2dShape s = kernel_shape(x, w, p);
+  Tensor dx = needs[0] ? Tensor::empty(x.shape(), x.dtype()) : Tensor();
+  Tensor dw = needs[1] ? Tensor::empty(w.shape(), w.dtype()) : Tensor();
+  Tensor db = has_bias && needs[2] ? Tensor::empty({s.cout}, w.dtype()) : Tensor();
+  dispatch_floating(g.dtype(), "conv2d backward", [&](auto tag) {
+    using T = decltype(tag);
+    if (dx.defined()) {
+      Tensor ws = workspace<T>(kernels::conv2d_backward_data_workspace_cpu<T>(s));
+      kernels::conv2d_backward_data_cpu<T>(s, g.data<T>(), w.data<T>(), dx.data<T>(), ws.data<T>(), ws.numel());
+    }
+    if (dw.defined()) {
+      Tensor ws = workspace<T>(kernels::conv2d_backward_weight_workspace_cpu<T>(s));
+      kernels::conv2d_backward_weight_cpu<T>(s, g.data<T>(), x.data<T>(), dw.data<T>(), ws.data<T>(), ws.numel());
+    }
+    if (db.defined()) kernels::conv2d_backward_bias_cpu<T>(s, g.data<T>(), db.data<T>());
+  });
+  return {dx, dw, db};
+}
+
+}  // namespace
+
+int64_t conv2d_output_size(int64_t in, int64_t kernel, const Conv2dParams& p) {
+  const int64_t span = int64_t(p.dilation) * (kernel - 1) + 1;
+  const int64_t room = in + 2 * int64_t(p.padding) - span;
+  if (room < 0 || p.stride < 1) return 0;  // floor division of a negative would round toward zero
+  return room / p.stride + 1;
+}
+
+Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const Conv2dParams& params) {
+  check_arguments(x_in, w_in, b_in, params);
+  Tensor x = x_in.contiguous(), w = w_in.contiguous(), b = b_in.defined() ? b_in.contiguous() : Tensor();
+  const kernels::Conv2dShape s = kernel_shape(x, w, params);
+  Tensor y = Tensor::empty({s.n, s.oh, s.ow, s.cout}, x.dtype(), x.device());
+  dispatch_floating(x.dtype(), kOp, [&](auto tag) {
+    using T = decltype(tag);
+    Tensor ws = workspace<T>(kernels::conv2d_forward_workspace_cpu<T>(s));
+    kernels::conv2d_forward_cpu<T>(s, x.data<T>(), w.data<T>(), b.defined() ? b.data<T>() : nullptr, y.data<T>(),
+                                   ws.data<T>(), ws.numel());
+  });
+  const bool track = any_requires_grad({x_in, w_in, b_in});
+  // Backward-data needs only w and backward-weight only x, but the closure does not know yet which will be asked.
+  return record_op(kOp, y, {x_in, w_in, b_in},
+                   [x = track ? x.detach() : Tensor(), w = track ? w.detach() : Tensor(), has_bias = b.defined(),
+                    params](const Tensor& g, const std::vector<bool>& needs) {
+                     return conv2d_backward(g, x, w, has_bias, params, needs);
+                   });
+}
+
+}  // namespace atrous

@@ -1,0 +1,47 @@
+// 2-D convolution kernels (NHWC activations, weights [Cout,KH,KW,Cin]) on raw pointers: forward, backward-data,
+// backward-weight and bias gradient. CPU: im2col (dilated sampling, zero taps for padding) in tiles + GEMM.
+#pragma once
+#include <cstdint>
+
+namespace atrous::kernels {
+
+// Sizes of one convolution. Padding may differ per axis (the backward-data pass runs a "transposed" convolution
+// whose padding is d*(K-1) - p per axis) and may be negative (cropping) there.
+struct Conv2dShape {
+  int64_t n = 0, h = 0, w = 0, cin = 0;  // input
+  int64_t cout = 0, kh = 0, kw = 0;      // weight
+  int64_t oh = 0, ow = 0;                // output
+  int64_t stride = 1, pad_h = 0, pad_w = 0, dilation = 1;
+
+  int64_t pixels() const { return n * oh * ow; }   // GEMM rows: one per output pixel
+  int64_t patch() const { return kh * kw * cin; }  // GEMM depth: one im2col row
+  // 1x1, stride 1, no padding: the input already is the im2col matrix [N*H*W, Cin].
+  bool is_pointwise() const { return kh == 1 && kw == 1 && stride == 1 && pad_h == 0 && pad_w == 0; }
+};
+
+// Each pass needs a scratch buffer of *_workspace_cpu(s) elements of T (0 means none; pass nullptr). The size
+// depends on omp_get_max_threads(), which must not change between the query and the call; the kernels check it
+// and throw atrous::Error when the buffer given is too small.
+
+// y[N,OH,OW,Cout] = conv(x, w) + bias (bias may be null).
+template <typename T> int64_t conv2d_forward_workspace_cpu(const Conv2dShape& s);
+template <typename T>
+void conv2d_forward_cpu(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y, T* workspace,
+                        int64_t workspace_elems);
+
+// dx[N,H,W,Cin] from dy[N,OH,OW,Cout] (dx is overwritten).
+template <typename T> int64_t conv2d_backward_data_workspace_cpu(const Conv2dShape& s);
+template <typename T>
+void conv2d_backward_data_cpu(const Conv2dShape& s, const T* dy, const T* w, T* dx, T* workspace,
+                              int64_t workspace_elems);
+
+// dw[Cout,KH,KW,Cin] = sum over pixels of dy^T * im2col(x) (dw is overwritten).
+template <typename T> int64_t conv2d_backward_weight_workspace_cpu(const Conv2dShape& s);
+template <typename T>
+void conv2d_backward_weight_cpu(const Conv2dShape& s, const T* dy, const T* x, T* dw, T* workspace,
+                                int64_t workspace_elems);
+
+// db[Cout] = sum of dy over N, OH, OW (accumulated in double).
+template <typename T> void conv2d_backward_bias_cpu(const Conv2dShape& s, const T* dy, T* db);
+
+}  // namespace atrous::kernels
