@@ -39,6 +39,96 @@ std::vector<int64_t> window_extents(int64_t out_size, int64_t in_size, const Poo
   return extent;
 }
 
+// Channels per register block: two 512-bit vectors of T.
+template <typename T>
+constexpr int64_t kBlock = 128 / sizeof(T);
+
+// Max and first argmax over a window of rows x cols pixels starting at `corner`, for width <= kBlock channels,
+// accumulated in local arrays. Strict > keeps the first maximum; v != v lets NaN through, as PyTorch does. `first`
+// is the corner's index in the image plane.
+template <typename T>
+inline __attribute__((always_inline)) void max_window(const T* corner, int64_t rows, int64_t cols, int64_t row_stride,
+                                                      int64_t pixel_stride, int32_t first, int64_t in_w, int64_t width,
+                                                      T* __restrict y, int32_t* __restrict argmax) {
+  T best[kBlock<T>];
+  int32_t where[kBlock<T>];
+  for (int64_t c = 0; c < width; ++c) {
+    best[c] = -std::numeric_limits<T>::infinity();
+    where[c] = first;
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t q = 0; q < cols; ++q) {
+      const T* __restrict in = corner + r * row_stride + q * pixel_stride;
+      const int32_t pos = first + static_cast<int32_t>(r * in_w + q);
+#pragma omp simd
+      for (int64_t c = 0; c < width; ++c) {
+        const T v = in[c];
+        const bool take = v > best[c] || v != v;
+        best[c] = take ? v : best[c];
+        where[c] = take ? pos : where[c];
+      }
+    }
+  }
+  for (int64_t c = 0; c < width; ++c) {
+    y[c] = best[c];
+    argmax[c] = where[c];
+  }
+}
+
+// Mean over a window of rows x cols pixels starting at `corner`, for width <= kBlock channels.
+template <typename T>
+inline __attribute__((always_inline)) void avg_window(const T* corner, int64_t rows, int64_t cols, int64_t row_stride,
+                                                      int64_t pixel_stride, int64_t width, T divisor, T* __restrict y) {
+  T acc[kBlock<T>];
+  for (int64_t c = 0; c < width; ++c) acc[c] = T(0);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t q = 0; q < cols; ++q) {
+      const T* __restrict in = corner + r * row_stride + q * pixel_stride;
+#pragma omp simd
+      for (int64_t c = 0; c < width; ++c) acc[c] += in[c];
+    }
+  }
+  for (int64_t c = 0; c < width; ++c) y[c] = acc[c] / divisor;
+}
+
+// dx of one input pixel (`pos` in its image plane), width <= kBlock channels: the sum of dy over the covering
+// outputs whose argmax is this pixel. dy and argmax point at the image's first output pixel.
+template <typename T>
+inline __attribute__((always_inline)) void max_gather(const T* dy, const int32_t* argmax, OutputRange rows,
+                                                      OutputRange cols, int64_t out_w, int64_t pixel_stride,
+                                                      int32_t pos, int64_t width, T* __restrict dx) {
+  T acc[kBlock<T>];
+  for (int64_t c = 0; c < width; ++c) acc[c] = T(0);
+  for (int64_t oh = rows.begin; oh < rows.end; ++oh) {
+    for (int64_t ow = cols.begin; ow < cols.end; ++ow) {
+      const int64_t o = (oh * out_w + ow) * pixel_stride;
+      const T* __restrict g = dy + o;
+      const int32_t* __restrict where = argmax + o;
+#pragma omp simd
+      for (int64_t c = 0; c < width; ++c) acc[c] += where[c] == pos ? g[c] : T(0);
+    }
+  }
+  for (int64_t c = 0; c < width; ++c) dx[c] = acc[c];
+}
+
+// dx of one input pixel, width <= kBlock channels: sum of dy / divisor over the covering outputs.
+template <typename T>
+inline __attribute__((always_inline)) void avg_gather(const T* dy, OutputRange rows, OutputRange cols, int64_t out_w,
+                                                      int64_t pixel_stride, const int64_t* h_extent,
+                                                      const int64_t* w_extent, int64_t width, T* __restrict dx) {
+  T acc[kBlock<T>];
+  for (int64_t c = 0; c < width; ++c) acc[c] = T(0);
+  for (int64_t oh = rows.begin; oh < rows.end; ++oh) {
+    for (int64_t ow = cols.begin; ow < cols.end; ++ow) {
+      const T* __restrict g = dy + (oh * out_w + ow) * pixel_stride;
+      const T inv = T(1) / static_cast<T>(h_extent[oh] * w_extent[ow]);
+#pragma omp simd
+      for (int64_t c = 0; c < width; ++c) acc[c] += g[c] * inv;
+    }
+  }
+  for (int64_t c = 0; c < width; ++c) dx[c] = acc[c];
+}
+
 }  // namespace
 
 template <typename T>
@@ -53,27 +143,17 @@ void max_pool2d_forward_cpu(const T* x, Pool2dShape s, T* y, int32_t* argmax) {
         const int64_t w0 = ow * s.stride - s.padding;
         const int64_t ws = std::max<int64_t>(w0, 0), we = std::min(w0 + s.kernel, s.in_w);
         const int64_t out_offset = ((n * s.out_h + oh) * s.out_w + ow) * C;
-        T* __restrict best = y + out_offset;
-        int32_t* __restrict where = argmax + out_offset;
         const int32_t first = static_cast<int32_t>(hs * s.in_w + ws);
-        for (int64_t c = 0; c < C; ++c) {
-          best[c] = -std::numeric_limits<T>::infinity();
-          where[c] = first;
-        }
-        for (int64_t ih = hs; ih < he; ++ih) {
-          for (int64_t iw = ws; iw < we; ++iw) {
-            const T* __restrict in = x + ((n * s.in_h + ih) * s.in_w + iw) * C;
-            const int32_t pos = static_cast<int32_t>(ih * s.in_w + iw);
-            // Strict > keeps the first maximum; v != v lets NaN through as PyTorch does.
-#pragma omp simd
-            for (int64_t c = 0; c < C; ++c) {
-              const T v = in[c];
-              const bool take = v > best[c] || v != v;
-              best[c] = take ? v : best[c];
-              where[c] = take ? pos : where[c];
-            }
-          }
-        }
+        const T* corner = x + ((n * s.in_h + hs) * s.in_w + ws) * C;
+        // Full channel blocks get a compile-time width (after inlining), so the running max and argmax stay in
+        // registers across the window's taps; the remainder runs the same code with a runtime width.
+        int64_t c0 = 0;
+        for (; c0 + kBlock<T> <= C; c0 += kBlock<T>)
+          max_window<T>(corner + c0, he - hs, we - ws, s.in_w * C, C, first, s.in_w, kBlock<T>, y + out_offset + c0,
+                        argmax + out_offset + c0);
+        if (c0 < C)
+          max_window<T>(corner + c0, he - hs, we - ws, s.in_w * C, C, first, s.in_w, C - c0, y + out_offset + c0,
+                        argmax + out_offset + c0);
       }
     }
   }
@@ -88,18 +168,13 @@ void max_pool2d_backward_cpu(const T* dy, const int32_t* argmax, Pool2dShape s, 
       const OutputRange rows = outputs_covering(ih, s.out_h, s);
       for (int64_t iw = 0; iw < s.in_w; ++iw) {
         const OutputRange cols = outputs_covering(iw, s.out_w, s);
-        T* __restrict out = dx + ((n * s.in_h + ih) * s.in_w + iw) * C;
+        T* out = dx + ((n * s.in_h + ih) * s.in_w + iw) * C;
+        const int64_t image = n * s.out_h * s.out_w * C;
         const int32_t pos = static_cast<int32_t>(ih * s.in_w + iw);
-        for (int64_t c = 0; c < C; ++c) out[c] = T(0);
-        for (int64_t oh = rows.begin; oh < rows.end; ++oh) {
-          for (int64_t ow = cols.begin; ow < cols.end; ++ow) {
-            const int64_t o = ((n * s.out_h + oh) * s.out_w + ow) * C;
-            const T* __restrict g = dy + o;
-            const int32_t* __restrict where = argmax + o;
-#pragma omp simd
-            for (int64_t c = 0; c < C; ++c) out[c] += where[c] == pos ? g[c] : T(0);
-          }
-        }
+        int64_t c0 = 0;
+        for (; c0 + kBlock<T> <= C; c0 += kBlock<T>)
+          max_gather<T>(dy + image + c0, argmax + image + c0, rows, cols, s.out_w, C, pos, kBlock<T>, out + c0);
+        if (c0 < C) max_gather<T>(dy + image + c0, argmax + image + c0, rows, cols, s.out_w, C, pos, C - c0, out + c0);
       }
     }
   }
@@ -118,18 +193,13 @@ void avg_pool2d_forward_cpu(const T* x, Pool2dShape s, bool count_include_pad, T
       for (int64_t ow = 0; ow < s.out_w; ++ow) {
         const int64_t w0 = ow * s.stride - s.padding;
         const int64_t ws = std::max<int64_t>(w0, 0), we = std::min(w0 + s.kernel, s.in_w);
-        T* __restrict out = y + ((n * s.out_h + oh) * s.out_w + ow) * C;
-        for (int64_t c = 0; c < C; ++c) out[c] = T(0);
-        for (int64_t ih = hs; ih < he; ++ih) {
-          for (int64_t iw = ws; iw < we; ++iw) {
-            const T* __restrict in = x + ((n * s.in_h + ih) * s.in_w + iw) * C;
-#pragma omp simd
-            for (int64_t c = 0; c < C; ++c) out[c] += in[c];
-          }
-        }
+        T* out = y + ((n * s.out_h + oh) * s.out_w + ow) * C;
+        const T* corner = x + ((n * s.in_h + hs) * s.in_w + ws) * C;
         const T divisor = static_cast<T>(h_extent[oh] * w_extent[ow]);
-#pragma omp simd
-        for (int64_t c = 0; c < C; ++c) out[c] /= divisor;
+        int64_t c0 = 0;
+        for (; c0 + kBlock<T> <= C; c0 += kBlock<T>)
+          avg_window<T>(corner + c0, he - hs, we - ws, s.in_w * C, C, kBlock<T>, divisor, out + c0);
+        if (c0 < C) avg_window<T>(corner + c0, he - hs, we - ws, s.in_w * C, C, C - c0, divisor, out + c0);
       }
     }
   }
@@ -146,16 +216,13 @@ void avg_pool2d_backward_cpu(const T* dy, Pool2dShape s, bool count_include_pad,
       const OutputRange rows = outputs_covering(ih, s.out_h, s);
       for (int64_t iw = 0; iw < s.in_w; ++iw) {
         const OutputRange cols = outputs_covering(iw, s.out_w, s);
-        T* __restrict out = dx + ((n * s.in_h + ih) * s.in_w + iw) * C;
-        for (int64_t c = 0; c < C; ++c) out[c] = T(0);
-        for (int64_t oh = rows.begin; oh < rows.end; ++oh) {
-          for (int64_t ow = cols.begin; ow < cols.end; ++ow) {
-            const T* __restrict g = dy + ((n * s.out_h + oh) * s.out_w + ow) * C;
-            const T divisor = static_cast<T>(h_extent[oh] * w_extent[ow]);
-#pragma omp simd
-            for (int64_t c = 0; c < C; ++c) out[c] += g[c] / divisor;
-          }
-        }
+        T* out = dx + ((n * s.in_h + ih) * s.in_w + iw) * C;
+        const T* image = dy + n * s.out_h * s.out_w * C;
+        int64_t c0 = 0;
+        for (; c0 + kBlock<T> <= C; c0 += kBlock<T>)
+          avg_gather<T>(image + c0, rows, cols, s.out_w, C, h_extent.data(), w_extent.data(), kBlock<T>, out + c0);
+        if (c0 < C)
+          avg_gather<T>(image + c0, rows, cols, s.out_w, C, h_extent.data(), w_extent.data(), C - c0, out + c0);
       }
     }
   }
