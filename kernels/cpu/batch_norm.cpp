@@ -93,7 +93,8 @@ void batch_norm_apply_cpu(const T* x, const T* mean, const T* invstd, const T* w
   }
   const T* __restrict sc = scale.data();
   const T* __restrict off = offset.data();
-#pragma omp parallel for num_threads(team_size(rows* C)) schedule(static)
+  const int threads = team_size(rows * C);
+#pragma omp parallel for num_threads(threads) schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
     const T* __restrict in = x + r * C;
     T* __restrict out = y + r * C;

@@ -134,7 +134,8 @@ inline __attribute__((always_inline)) void avg_gather(const T* dy, OutputRange r
 template <typename T>
 void max_pool2d_forward_cpu(const T* x, Pool2dShape s, T* y, int32_t* argmax) {
   const int64_t C = s.channels;
-#pragma omp parallel for collapse(2) num_threads(team_size(s.batch* s.out_h* s.out_w* C)) schedule(static)
+  const int threads = team_size(s.batch * s.out_h * s.out_w * C);
+#pragma omp parallel for collapse(2) num_threads(threads) schedule(static)
   for (int64_t n = 0; n < s.batch; ++n) {
     for (int64_t oh = 0; oh < s.out_h; ++oh) {
       const int64_t h0 = oh * s.stride - s.padding;
@@ -162,7 +163,8 @@ void max_pool2d_forward_cpu(const T* x, Pool2dShape s, T* y, int32_t* argmax) {
 template <typename T>
 void max_pool2d_backward_cpu(const T* dy, const int32_t* argmax, Pool2dShape s, T* dx) {
   const int64_t C = s.channels;
-#pragma omp parallel for collapse(2) num_threads(team_size(s.batch* s.in_h* s.in_w* C)) schedule(static)
+  const int threads = team_size(s.batch * s.in_h * s.in_w * C);
+#pragma omp parallel for collapse(2) num_threads(threads) schedule(static)
   for (int64_t n = 0; n < s.batch; ++n) {
     for (int64_t ih = 0; ih < s.in_h; ++ih) {
       const OutputRange rows = outputs_covering(ih, s.out_h, s);
@@ -185,7 +187,8 @@ void avg_pool2d_forward_cpu(const T* x, Pool2dShape s, bool count_include_pad, T
   const int64_t C = s.channels;
   const std::vector<int64_t> h_extent = window_extents(s.out_h, s.in_h, s, count_include_pad);
   const std::vector<int64_t> w_extent = window_extents(s.out_w, s.in_w, s, count_include_pad);
-#pragma omp parallel for collapse(2) num_threads(team_size(s.batch* s.out_h* s.out_w* C)) schedule(static)
+  const int threads = team_size(s.batch * s.out_h * s.out_w * C);
+#pragma omp parallel for collapse(2) num_threads(threads) schedule(static)
   for (int64_t n = 0; n < s.batch; ++n) {
     for (int64_t oh = 0; oh < s.out_h; ++oh) {
       const int64_t h0 = oh * s.stride - s.padding;
@@ -210,7 +213,8 @@ void avg_pool2d_backward_cpu(const T* dy, Pool2dShape s, bool count_include_pad,
   const int64_t C = s.channels;
   const std::vector<int64_t> h_extent = window_extents(s.out_h, s.in_h, s, count_include_pad);
   const std::vector<int64_t> w_extent = window_extents(s.out_w, s.in_w, s, count_include_pad);
-#pragma omp parallel for collapse(2) num_threads(team_size(s.batch* s.in_h* s.in_w* C)) schedule(static)
+  const int threads = team_size(s.batch * s.in_h * s.in_w * C);
+#pragma omp parallel for collapse(2) num_threads(threads) schedule(static)
   for (int64_t n = 0; n < s.batch; ++n) {
     for (int64_t ih = 0; ih < s.in_h; ++ih) {
       const OutputRange rows = outputs_covering(ih, s.out_h, s);
@@ -259,7 +263,8 @@ template <typename T>
 void global_avg_pool_backward_cpu(const T* dy, int64_t batch, int64_t pixels, int64_t channels, T* dx) {
   const int64_t C = channels;
   const T inv = static_cast<T>(1.0 / static_cast<double>(pixels));
-#pragma omp parallel for collapse(2) num_threads(team_size(batch* pixels* C)) schedule(static)
+  const int threads = team_size(batch * pixels * C);
+#pragma omp parallel for collapse(2) num_threads(threads) schedule(static)
   for (int64_t n = 0; n < batch; ++n) {
     for (int64_t p = 0; p < pixels; ++p) {
       const T* __restrict g = dy + n * C;
