@@ -75,6 +75,20 @@ TEST(CrossEntropy, EqualsMinusMeanLogSoftmaxAtTheLabel) {
   EXPECT_NEAR(softmax_cross_entropy(logits, labels).item<float>(), total / count, 1e-5);
 }
 
+TEST(CrossEntropy, ManyClasses) {
+  // Beyond 64 classes the forward works row by row instead of through transposed tiles.
+  Generator gen(13);
+  Tensor logits = Tensor::uniform({1, 5, 7, 150}, -4, 4, gen, DType::f64);
+  Tensor labels = random_labels<int32_t>({1, 5, 7}, 150, 255, 14);
+  EXPECT_NEAR(softmax_cross_entropy(logits, labels).item<double>(), naive_loss(logits, labels, 255), 1e-12);
+  EXPECT_NEAR(softmax_cross_entropy(logits.to(DType::f32), labels).item<float>(), naive_loss(logits, labels, 255),
+              1e-5);
+  Tensor small = random_input({1, 2, 3, 70}, 15);
+  Tensor small_labels = random_labels<uint8_t>({1, 2, 3}, 70, 255, 16);
+  expect_gradients_match(
+      [small_labels](const std::vector<Tensor>& in) { return softmax_cross_entropy(in[0], small_labels); }, {small});
+}
+
 TEST(CrossEntropy, ClassWeightsGiveTheWeightedMean) {
   Generator gen(6);
   Tensor logits = Tensor::uniform({2, 3, 4, 5}, -3, 3, gen, DType::f64);

@@ -82,8 +82,8 @@ Tensor softmax_cross_entropy(const Tensor& logits_in, const Tensor& labels_in, c
   const double denom = sums.weight;
   return record_op(
       kOp, loss, {logits_in},
-      [logits = track ? logits.detach() : Tensor(), labels = track ? labels.detach() : Tensor(), weights, row_stats, shape,
-       denom](const Tensor& g, const std::vector<bool>&) {
+      [logits = track ? logits.detach() : Tensor(), labels = track ? labels.detach() : Tensor(), weights, row_stats,
+       shape, denom](const Tensor& g, const std::vector<bool>&) {
         Tensor dlogits = Tensor::empty(logits.shape(), logits.dtype(), logits.device());
         const double scale = denom != 0.0 ? g.item_as_double() / denom : 0.0;
         dispatch_floating(logits.dtype(), "softmax_cross_entropy backward", [&](auto tag) {
