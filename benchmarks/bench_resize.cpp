@@ -1,7 +1,7 @@
 // Bilinear resize (DeepLab's logit upsampling, 21 classes, f32, batch 1) forward and backward, and the fused softmax
 // cross-entropy forward + backward on 21 x 513 x 513 logits. GB/s counts logical traffic per iteration: resize
 // forward reads x and writes y, backward reads dy and writes dx; cross-entropy reads logits and labels twice and
-// writes dlogits (per-pixel statistics and the backward's small x-reduced row tiles are not counted).
+// writes dlogits (per-thread scratch rows and per-pixel statistics are not counted).
 #include <benchmark/benchmark.h>
 
 #include <string>
@@ -42,8 +42,9 @@ void bm_resize_forward(benchmark::State& state, const ResizeCase& k, bool align_
   Tensor x = Tensor::uniform({1, k.in, k.in, k.c}, -1, 1, gen);
   Tensor y = Tensor::empty({1, k.out, k.out, k.c});
   const kernels::ResizeShape shape = resize_shape(k, align_corners);
+  Tensor workspace = Tensor::empty({kernels::resize_bilinear_forward_workspace_size(shape)});
   for (auto _ : state) {
-    kernels::resize_bilinear_forward_cpu(x.data<float>(), y.data<float>(), shape);
+    kernels::resize_bilinear_forward_cpu(x.data<float>(), y.data<float>(), workspace.data<float>(), shape);
     benchmark::DoNotOptimize(y.data<float>());
   }
   set_rate(state, resize_bytes(k));

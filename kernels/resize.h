@@ -1,4 +1,4 @@
-// Bilinear resize kernels on NHWC arrays: forward (4-tap interpolation) and backward (a gather, no atomics).
+// Bilinear resize kernels on NHWC arrays: forward and backward (a gather, no atomics), both separable by axis.
 #pragma once
 #include <cstdint>
 
@@ -20,12 +20,13 @@ inline double resize_source_index(int64_t dst, int64_t in, int64_t out, bool ali
   return src > 0.0 ? src : 0.0;
 }
 
-template <typename T> void resize_bilinear_forward_cpu(const T* x, T* y, const ResizeShape& s);
-
-// Elements of T the backward needs as scratch (one row tile per OpenMP thread); callers pass it in so that the
-// caching allocator, not a fresh mmap, provides it.
+// Scratch sizes, in elements of T: per OpenMP thread, two output-width rows (forward) or one (backward). Callers
+// pass the workspace in so that the caching allocator, not a fresh mmap, provides it.
+int64_t resize_bilinear_forward_workspace_size(const ResizeShape& s);
 int64_t resize_bilinear_backward_workspace_size(const ResizeShape& s);
-// dx is fully written (no need to zero it). workspace holds resize_bilinear_backward_workspace_size(s) elements.
+
+template <typename T> void resize_bilinear_forward_cpu(const T* x, T* y, T* workspace, const ResizeShape& s);
+// dx is fully written (no need to zero it).
 template <typename T> void resize_bilinear_backward_cpu(const T* dy, T* dx, T* workspace, const ResizeShape& s);
 
 }  // namespace atrous::kernels

@@ -111,7 +111,9 @@ TEST(Resize, MatchesNaiveReferenceOnOddSizes) {
   };
   const std::vector<Case> cases = {{{2, 5, 7, 3}, 13, 9}, {{2, 9, 11, 4}, 4, 6}, {{1, 6, 5, 2}, 17, 3},
                                    {{1, 13, 13, 1}, 3, 2}, {{1, 1, 1, 5}, 4, 3},  {{1, 3, 4, 21}, 100, 33},
-                                   {{1, 100, 9, 2}, 64, 31}};
+                                   {{1, 100, 9, 2}, 64, 31},
+                                   // Large enough to run on several threads, with images split between them.
+                                   {{3, 9, 11, 8}, 60, 70}, {{2, 50, 40, 4}, 33, 27}};
   for (const Case& c : cases) {
     Tensor x = random_input(c.in, 3, false);
     for (bool ac : {true, false}) {
@@ -124,6 +126,16 @@ TEST(Resize, MatchesNaiveReferenceOnOddSizes) {
       Tensor y32 = resize_bilinear(x.to(DType::f32), ResizeParams::to_size(c.out_h, c.out_w, ac));
       expect_near_all(y32.to_double_vector(), y.to_double_vector(), 1e-5);
     }
+  }
+}
+
+TEST(Resize, EmptyBatchOrChannels) {
+  for (const Shape& shape : {Shape{0, 4, 5, 3}, Shape{2, 4, 5, 0}}) {
+    Tensor x = Tensor::zeros(shape, DType::f64).set_requires_grad(true);
+    Tensor y = resize_bilinear(x, ResizeParams::to_size(7, 3, false));
+    EXPECT_EQ(y.shape(), (Shape{shape[0], 7, 3, shape[3]}));
+    y.backward(Tensor::zeros(y.shape(), DType::f64));
+    EXPECT_EQ(x.grad().shape(), shape);
   }
 }
 
@@ -143,12 +155,13 @@ TEST(Resize, ScaleModeFloorsTheSizeAndUsesSizeRatios) {
 }
 
 TEST(Resize, BackwardIsTheAdjointAtBenchmarkSizes) {
-  // <resize(x), g> == <x, resize^T(g)> exercises every tile of the gathered backward at a realistic size.
+  // <resize(x), g> == <x, resize^T(g)> checks the gathered backward, on several threads, at realistic sizes.
   for (bool ac : {true, false}) {
-    for (auto [in, out] : {std::pair<int64_t, int64_t>{65, 513}, {513, 385}}) {
-      Tensor x = random_input({1, in, in, 3}, 21, true);
+    for (auto [in, out] : {std::pair<int64_t, int64_t>{65, 513}, {513, 385}, {41, 97}}) {
+      const int64_t batch = in == 41 ? 3 : 1;
+      Tensor x = random_input({batch, in, in, 3}, 21, true);
       Generator gen(7);
-      Tensor g = Tensor::uniform({1, out, out, 3}, -1, 1, gen, DType::f64);
+      Tensor g = Tensor::uniform({batch, out, out, 3}, -1, 1, gen, DType::f64);
       Tensor y = resize_bilinear(x, ResizeParams::to_size(out, out, ac));
       sum(mul(y, g)).backward();
       const double lhs = sum(mul(y, g)).item<double>();
@@ -163,11 +176,11 @@ TEST(GradCheck, ResizeBilinear) {
     Shape in;
     int64_t out_h, out_w;
   };
-  // Up, down, mixed, single-pixel outputs, large shrink (input rows nobody reads), and sizes that split the
-  // backward into several row tiles (3 -> 100, 100 -> 64).
+  // Up, down, mixed, single-pixel outputs, large shrink (input rows nobody reads), an input row read by many output
+  // rows (3 -> 100), and an output large enough to run on several threads (6x5 -> 70x60).
   const std::vector<Case> cases = {{{2, 5, 7, 3}, 13, 9}, {{2, 9, 11, 3}, 4, 6}, {{1, 6, 5, 2}, 11, 3},
                                    {{1, 4, 4, 2}, 1, 1},  {{1, 13, 12, 2}, 3, 2}, {{1, 3, 2, 2}, 100, 3},
-                                   {{1, 100, 3, 1}, 64, 2}};
+                                   {{1, 100, 3, 1}, 64, 2}, {{2, 6, 5, 4}, 70, 60}};
   for (const Case& c : cases) {
     for (bool ac : {true, false}) {
       SCOPED_TRACE(shape_str(c.in) + " -> " + std::to_string(c.out_h) + "x" + std::to_string(c.out_w) +

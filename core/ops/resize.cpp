@@ -59,9 +59,10 @@ Tensor resize_bilinear(const Tensor& x_in, const ResizeParams& params) {
 
   Tensor x = x_in.contiguous();
   Tensor y = Tensor::empty({in[0], out_h, out_w, in[3]}, x.dtype(), x.device());
+  Tensor workspace = Tensor::empty({kernels::resize_bilinear_forward_workspace_size(shape)}, x.dtype(), x.device());
   dispatch_floating(x.dtype(), kOp, [&](auto tag) {
     using T = decltype(tag);
-    kernels::resize_bilinear_forward_cpu(x.data<T>(), y.data<T>(), shape);
+    kernels::resize_bilinear_forward_cpu(x.data<T>(), y.data<T>(), workspace.data<T>(), shape);
   });
   // The backward needs only the sizes: resize is linear in x.
   return record_op(kOp, y, {x_in}, [shape, in](const Tensor& g_in, const std::vector<bool>&) {

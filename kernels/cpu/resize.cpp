@@ -1,7 +1,9 @@
-// Bilinear resize on NHWC arrays, CPU. Forward: each output pixel blends its 4 input neighbours, channels innermost.
-// Backward: a gather. Per axis we list, for each input index, the (output index, weight) pairs that read it; each
-// thread then owns a tile of input rows, reduces the output rows that touch the tile along x into a private buffer,
-// and blends those rows along y into dx. No two threads write the same dx element, so no atomics are needed.
+// Bilinear resize on NHWC arrays, CPU, separable so that almost all work is long contiguous vector loops rather than
+// per-pixel loops over a few channels. Forward: interpolate the (at most two) input rows an output row needs along x
+// (kept in a per-thread two-row cache, so upsampling interpolates each input row about once), then blend them along
+// y. Backward: a gather, no atomics: per axis we list, for each input index, the (output index, weight) pairs that
+// read it; each thread owns whole dx rows: it sums the dy rows that read input row iy, weighted, then gathers that
+// row along x.
 #include <omp.h>
 
 #include <algorithm>
@@ -65,40 +67,25 @@ GatherList<T> gather_list(const std::vector<Tap>& taps, int64_t in) {
   return list;
 }
 
-// Backward tiling: each task covers `rows` consecutive input rows; output rows [first[k], last[k]] touch tile k (a
-// contiguous range because source indices grow with the output index); span bounds last - first + 1.
-struct RowTiling {
-  int64_t rows = 1, tiles = 0, span = 0;
-  std::vector<int64_t> first, last;
-};
-
-RowTiling row_tiling(const std::vector<Tap>& y_taps, int64_t in_h, int64_t out_h) {
-  // About 32 output rows per tile keeps the x-reduced rows in L2, and the output row shared by two neighbouring
-  // tiles (reduced by both) costs only ~3% extra reads of dy.
-  constexpr double kOutputRowsPerTile = 32.0;
-  RowTiling tiling;
-  tiling.rows = std::max<int64_t>(1, static_cast<int64_t>(kOutputRowsPerTile * in_h / out_h));
-  tiling.tiles = (in_h + tiling.rows - 1) / tiling.rows;
-  tiling.first.assign(tiling.tiles, out_h);
-  tiling.last.assign(tiling.tiles, -1);
-  for (int64_t o = 0; o < out_h; ++o) {
-    const Tap& t = y_taps[o];
-    const int64_t touched = t.frac != 0.0 ? 2 : 1;
-    for (int64_t r = 0; r < touched; ++r) {
-      const int64_t tile = (r == 0 ? t.lo : t.hi) / tiling.rows;
-      tiling.first[tile] = std::min(tiling.first[tile], o);
-      tiling.last[tile] = std::max(tiling.last[tile], o);
-    }
+// Interpolates one input row along x into an output-width row: dst[ox] = w0 * src[lo] + w1 * src[hi], C each.
+template <typename T>
+void interpolate_row_x(const T* __restrict__ src, const std::vector<int64_t>& lo, const std::vector<int64_t>& hi,
+                       const std::vector<T>& w0, const std::vector<T>& w1, int64_t C, T* __restrict__ dst) {
+  const int64_t out_w = static_cast<int64_t>(lo.size());
+  for (int64_t ox = 0; ox < out_w; ++ox, dst += C) {
+    const T a = w0[ox], b = w1[ox];
+    const T* __restrict__ p = src + lo[ox];
+    const T* __restrict__ q = src + hi[ox];
+#pragma omp simd
+    for (int64_t k = 0; k < C; ++k) dst[k] = a * p[k] + b * q[k];
   }
-  for (int64_t k = 0; k < tiling.tiles; ++k)
-    tiling.span = std::max(tiling.span, tiling.last[k] - tiling.first[k] + 1);
-  return tiling;
 }
 
 }  // namespace
 
 template <typename T>
-void resize_bilinear_forward_cpu(const T* x, T* y, const ResizeShape& s) {
+void resize_bilinear_forward_cpu(const T* x, T* y, T* workspace, const ResizeShape& s) {
+  if (s.batch == 0 || s.channels == 0) return;
   const int64_t C = s.channels;
   const std::vector<Tap> ty = axis_taps(s.in_h, s.out_h, s.align_corners);
   const std::vector<Tap> tx = axis_taps(s.in_w, s.out_w, s.align_corners);
@@ -113,96 +100,105 @@ void resize_bilinear_forward_cpu(const T* x, T* y, const ResizeShape& s) {
   }
   const int64_t in_row = s.in_w * C, out_row = s.out_w * C;
   const bool parallel = s.batch * s.out_h * out_row > kParallelThreshold;
-#pragma omp parallel for collapse(2) schedule(static) if (parallel)
-  for (int64_t n = 0; n < s.batch; ++n) {
-    for (int64_t oy = 0; oy < s.out_h; ++oy) {
-      const Tap& t = ty[oy];
-      const T* __restrict__ r0 = x + (n * s.in_h + t.lo) * in_row;
-      const T* __restrict__ r1 = x + (n * s.in_h + t.hi) * in_row;
-      const T wy1 = static_cast<T>(t.frac), wy0 = static_cast<T>(1.0 - t.frac);
-      T* __restrict__ out = y + (n * s.out_h + oy) * out_row;
-      for (int64_t ox = 0; ox < s.out_w; ++ox, out += C) {
-        const T w00 = wy0 * wx0[ox], w01 = wy0 * wx1[ox], w10 = wy1 * wx0[ox], w11 = wy1 * wx1[ox];
-        const T* __restrict__ a = r0 + x_lo[ox];
-        const T* __restrict__ b = r0 + x_hi[ox];
-        const T* __restrict__ c = r1 + x_lo[ox];
-        const T* __restrict__ d = r1 + x_hi[ox];
+
+#pragma omp parallel if (parallel)
+  {
+    // Two x-interpolated input rows, tagged with the (image, row) they hold (-1: nothing yet).
+    T* const slot[2] = {workspace + omp_get_thread_num() * 2 * out_row,
+                        workspace + omp_get_thread_num() * 2 * out_row + out_row};
+    int64_t held[2] = {-1, -1};
+    // Returns the slot holding input row `key`, interpolating it into the slot not holding `keep` if needed.
+    auto row = [&](int64_t key, int64_t keep) -> const T* {
+      for (int k = 0; k < 2; ++k)
+        if (held[k] == key) return slot[k];
+      const int victim = held[0] == keep ? 1 : 0;
+      held[victim] = key;
+      interpolate_row_x(x + key * in_row, x_lo, x_hi, wx0, wx1, C, slot[victim]);
+      return slot[victim];
+    };
+#pragma omp for collapse(2) schedule(static)
+    for (int64_t n = 0; n < s.batch; ++n) {
+      for (int64_t oy = 0; oy < s.out_h; ++oy) {
+        const Tap& t = ty[oy];
+        const int64_t lo = n * s.in_h + t.lo, hi = n * s.in_h + t.hi;
+        T* __restrict__ out = y + (n * s.out_h + oy) * out_row;
+        const T* __restrict__ a = row(lo, hi);
+        if (t.frac == 0.0) {
+          std::copy(a, a + out_row, out);
+          continue;
+        }
+        const T* __restrict__ b = row(hi, lo);
+        const T wy1 = static_cast<T>(t.frac), wy0 = static_cast<T>(1.0 - t.frac);
 #pragma omp simd
-        for (int64_t k = 0; k < C; ++k) out[k] = w00 * a[k] + w01 * b[k] + w10 * c[k] + w11 * d[k];
+        for (int64_t k = 0; k < out_row; ++k) out[k] = wy0 * a[k] + wy1 * b[k];
       }
     }
   }
 }
 
+int64_t resize_bilinear_forward_workspace_size(const ResizeShape& s) {
+  return static_cast<int64_t>(omp_get_max_threads()) * 2 * s.out_w * s.channels;
+}
+
 int64_t resize_bilinear_backward_workspace_size(const ResizeShape& s) {
-  if (s.batch == 0 || s.channels == 0) return 0;
-  const RowTiling tiling = row_tiling(axis_taps(s.in_h, s.out_h, s.align_corners), s.in_h, s.out_h);
-  return static_cast<int64_t>(omp_get_max_threads()) * tiling.span * s.in_w * s.channels;
+  return static_cast<int64_t>(omp_get_max_threads()) * s.out_w * s.channels;
 }
 
 template <typename T>
 void resize_bilinear_backward_cpu(const T* dy, T* dx, T* workspace, const ResizeShape& s) {
   if (s.batch == 0 || s.channels == 0) return;
   const int64_t C = s.channels;
-  const std::vector<Tap> ty = axis_taps(s.in_h, s.out_h, s.align_corners);
-  const GatherList<T> rows = gather_list<T>(ty, s.in_h);
+  const GatherList<T> rows = gather_list<T>(axis_taps(s.in_h, s.out_h, s.align_corners), s.in_h);
   const GatherList<T> cols = gather_list<T>(axis_taps(s.in_w, s.out_w, s.align_corners), s.in_w);
-  const RowTiling tiling = row_tiling(ty, s.in_h, s.out_h);
   const int64_t in_row = s.in_w * C, out_row = s.out_w * C;
-  const int64_t per_thread = tiling.span * in_row;
   const bool parallel = s.batch * s.out_h * out_row > kParallelThreshold;
 
 #pragma omp parallel if (parallel)
   {
-    T* const buffer = workspace + omp_get_thread_num() * per_thread;
+    T* const reduced = workspace + omp_get_thread_num() * out_row;
 #pragma omp for collapse(2) schedule(static)
     for (int64_t n = 0; n < s.batch; ++n) {
-      for (int64_t tile = 0; tile < tiling.tiles; ++tile) {
-        const int64_t iy0 = tile * tiling.rows, iy1 = std::min(s.in_h, iy0 + tiling.rows);
-        const int64_t oy0 = tiling.first[tile], oy1 = tiling.last[tile] + 1;
-        // 1. Reduce each touching output row along x: buffer row (oy - oy0) holds in_w x C sums.
-        for (int64_t oy = oy0; oy < oy1; ++oy) {
-          const T* __restrict__ src = dy + (n * s.out_h + oy) * out_row;
-          T* __restrict__ dst = buffer + (oy - oy0) * in_row;
-          for (int64_t ix = 0; ix < s.in_w; ++ix, dst += C) {
-            const int64_t e0 = cols.offsets[ix], e1 = cols.offsets[ix + 1];
-            if (e0 == e1) {
-              std::fill(dst, dst + C, T(0));
-              continue;
-            }
-            {
-              const T w = cols.entries[e0].weight;
-              const T* __restrict__ g = src + cols.entries[e0].dst * C;
-#pragma omp simd
-              for (int64_t k = 0; k < C; ++k) dst[k] = w * g[k];
-            }
-            for (int64_t e = e0 + 1; e < e1; ++e) {
-              const T w = cols.entries[e].weight;
-              const T* __restrict__ g = src + cols.entries[e].dst * C;
-#pragma omp simd
-              for (int64_t k = 0; k < C; ++k) dst[k] += w * g[k];
-            }
-          }
+      for (int64_t iy = 0; iy < s.in_h; ++iy) {
+        T* __restrict__ out = dx + (n * s.in_h + iy) * in_row;
+        const int64_t r0 = rows.offsets[iy], r1 = rows.offsets[iy + 1];
+        if (r0 == r1) {
+          std::fill(out, out + in_row, T(0));
+          continue;
         }
-        // 2. Blend the reduced rows along y into whole dx rows (contiguous in_w x C runs).
-        for (int64_t iy = iy0; iy < iy1; ++iy) {
-          T* __restrict__ dst = dx + (n * s.in_h + iy) * in_row;
-          const int64_t e0 = rows.offsets[iy], e1 = rows.offsets[iy + 1];
+        // 1. Sum the output rows that read input row iy, weighted, into one output-width row (contiguous runs).
+        {
+          const T w = rows.entries[r0].weight;
+          const T* __restrict__ g = dy + (n * s.out_h + rows.entries[r0].dst) * out_row;
+          T* __restrict__ acc = reduced;
+#pragma omp simd
+          for (int64_t k = 0; k < out_row; ++k) acc[k] = w * g[k];
+        }
+        for (int64_t e = r0 + 1; e < r1; ++e) {
+          const T w = rows.entries[e].weight;
+          const T* __restrict__ g = dy + (n * s.out_h + rows.entries[e].dst) * out_row;
+          T* __restrict__ acc = reduced;
+#pragma omp simd
+          for (int64_t k = 0; k < out_row; ++k) acc[k] += w * g[k];
+        }
+        // 2. Gather that row along x into dx's row.
+        T* __restrict__ dst = out;
+        for (int64_t ix = 0; ix < s.in_w; ++ix, dst += C) {
+          const int64_t e0 = cols.offsets[ix], e1 = cols.offsets[ix + 1];
           if (e0 == e1) {
-            std::fill(dst, dst + in_row, T(0));
+            std::fill(dst, dst + C, T(0));
             continue;
           }
           {
-            const T w = rows.entries[e0].weight;
-            const T* __restrict__ g = buffer + (rows.entries[e0].dst - oy0) * in_row;
+            const T w = cols.entries[e0].weight;
+            const T* __restrict__ g = reduced + cols.entries[e0].dst * C;
 #pragma omp simd
-            for (int64_t k = 0; k < in_row; ++k) dst[k] = w * g[k];
+            for (int64_t k = 0; k < C; ++k) dst[k] = w * g[k];
           }
           for (int64_t e = e0 + 1; e < e1; ++e) {
-            const T w = rows.entries[e].weight;
-            const T* __restrict__ g = buffer + (rows.entries[e].dst - oy0) * in_row;
+            const T w = cols.entries[e].weight;
+            const T* __restrict__ g = reduced + cols.entries[e].dst * C;
 #pragma omp simd
-            for (int64_t k = 0; k < in_row; ++k) dst[k] += w * g[k];
+            for (int64_t k = 0; k < C; ++k) dst[k] += w * g[k];
           }
         }
       }
@@ -210,8 +206,8 @@ void resize_bilinear_backward_cpu(const T* dy, T* dx, T* workspace, const Resize
   }
 }
 
-template void resize_bilinear_forward_cpu<float>(const float*, float*, const ResizeShape&);
-template void resize_bilinear_forward_cpu<double>(const double*, double*, const ResizeShape&);
+template void resize_bilinear_forward_cpu<float>(const float*, float*, float*, const ResizeShape&);
+template void resize_bilinear_forward_cpu<double>(const double*, double*, double*, const ResizeShape&);
 template void resize_bilinear_backward_cpu<float>(const float*, float*, float*, const ResizeShape&);
 template void resize_bilinear_backward_cpu<double>(const double*, double*, double*, const ResizeShape&);
 
