@@ -23,7 +23,7 @@ struct ConvCase {
 };
 
 // DeepLab-LargeFOV fc6 (rate 12, 1024 channels in our reduced-fc6 variant) at the 321 and 513 crops' output
-// stride 8, DeepLab-v2/v3 dilated 3x3 blocks, VGG conv1_2 at full resolution, and a 1x1 projection.
+// stride 8, DeepLab-v2/v3 dilated 3x3 blocks, VGG conv1_2 at full resolution, a 1x1 projection and a stride-2 3x3.
 inline const std::vector<ConvCase>& deeplab_suite() {
   static const std::vector<ConvCase> cases = {
       {"fc6_r12_41", 1, 41, 41, 1024, 1024, 3, 1, 12, 12},
@@ -32,6 +32,7 @@ inline const std::vector<ConvCase>& deeplab_suite() {
       {"r4_512_65", 1, 65, 65, 512, 512, 3, 1, 4, 4},
       {"conv_64_321", 1, 321, 321, 64, 64, 3, 1, 1, 1},
       {"pw_1024_65", 1, 65, 65, 1024, 1024, 1, 1, 0, 1},
+      {"s2_256_129", 1, 129, 129, 256, 256, 3, 2, 1, 1},  // ResNet-101 layer3 entry (513 crop): the strided path
   };
   return cases;
 }

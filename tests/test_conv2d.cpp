@@ -126,6 +126,8 @@ const std::vector<Case>& naive_cases() {
       {1, 6, 6, 3, 2, 1, 1, 1, 1, 1},       {1, 11, 10, 3, 5, 7, 7, 2, 3, 1},     {1, 8, 9, 2, 3, 1, 3, 1, 1, 2},
       {2, 10, 7, 3, 2, 5, 5, 3, 2, 1},      {1, 5, 5, 2, 2, 3, 3, 1, 5, 1},       {1, 9, 9, 2, 3, 3, 3, 2, 0, 2, false},
       {1, 4, 4, 1, 2, 4, 4, 1, 0, 1},       {1, 5, 7, 3, 3, 2, 2, 2, 0, 1, false}, {2, 12, 12, 16, 8, 3, 3, 1, 1, 1},
+      // 256 output channels: backward-data multiplies tap by tap instead of flipping a copy of the weights.
+      {2, 7, 6, 3, 256, 3, 3, 1, 2, 2},     {1, 5, 6, 2, 256, 1, 1, 1, 0, 1},
   };
   return cases;
 }

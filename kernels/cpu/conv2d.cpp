@@ -9,9 +9,8 @@
 #include "kernels/gemm.h"
 
 namespace atrous::kernels {
+namespace conv2d_detail {
 namespace {
-
-using namespace conv2d_detail;
 
 struct ForwardPlan {
   int threads = 1;
@@ -29,17 +28,32 @@ ForwardPlan forward_plan(const Conv2dShape& s) {
   return plan;
 }
 
+// y_tile = a * B for one tile of rows; a is [rows, patch] with row stride lda.
+template <typename T>
+void multiply_tile(const Conv2dShape& s, int64_t rows, const T* a, int64_t lda, const T* w, WeightLayout layout,
+                   T* y_tile) {
+  if (layout == WeightLayout::forward) {
+    gemm<T>(Transpose::no, Transpose::yes, rows, s.cout, s.patch(), T(1), a, lda, w, s.patch(), T(0), y_tile, s.cout);
+    return;
+  }
+  const int64_t taps = s.kh * s.kw;
+  for (int64_t t = 0; t < taps; ++t) {
+    gemm<T>(Transpose::no, Transpose::no, rows, s.cout, s.cin, T(1), a + t * s.cin, lda, w + (taps - 1 - t) * s.cout,
+            taps * s.cout, t == 0 ? T(0) : T(1), y_tile, s.cout);
+  }
+}
+
 }  // namespace
 
 template <typename T>
-int64_t conv2d_forward_workspace_cpu(const Conv2dShape& s) {
+int64_t forward_tiles_workspace(const Conv2dShape& s) {
   const ForwardPlan plan = forward_plan<T>(s);
   return plan.threads * plan.columns_per_thread;
 }
 
 template <typename T>
-void conv2d_forward_cpu(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y, T* workspace,
-                        int64_t workspace_elems) {
+void forward_tiles(const Conv2dShape& s, const T* x, const T* w, WeightLayout layout, const T* bias, T* y,
+                   T* workspace, int64_t workspace_elems) {
   const ForwardPlan plan = forward_plan<T>(s);
   ATROUS_CHECK(workspace_elems >= plan.threads * plan.columns_per_thread, "conv2d forward: workspace of ",
                workspace_elems, " elements is smaller than the ", plan.threads * plan.columns_per_thread, " needed");
@@ -56,7 +70,7 @@ void conv2d_forward_cpu(const Conv2dShape& s, const T* x, const T* w, const T* b
         a = col;
       }
       T* y_tile = y + m0 * cout;
-      gemm<T>(Transpose::no, Transpose::yes, m1 - m0, cout, patch, T(1), a, patch, w, patch, T(0), y_tile, cout);
+      multiply_tile(s, m1 - m0, a, patch, w, layout, y_tile);
       if (bias) {
         for (int64_t r = 0; r < m1 - m0; ++r) {
           T* __restrict__ row = y_tile + r * cout;
@@ -66,6 +80,26 @@ void conv2d_forward_cpu(const Conv2dShape& s, const T* x, const T* w, const T* b
       }
     }
   }
+}
+
+template int64_t forward_tiles_workspace<float>(const Conv2dShape&);
+template int64_t forward_tiles_workspace<double>(const Conv2dShape&);
+template void forward_tiles<float>(const Conv2dShape&, const float*, const float*, WeightLayout, const float*, float*,
+                                   float*, int64_t);
+template void forward_tiles<double>(const Conv2dShape&, const double*, const double*, WeightLayout, const double*,
+                                    double*, double*, int64_t);
+
+}  // namespace conv2d_detail
+
+template <typename T>
+int64_t conv2d_forward_workspace_cpu(const Conv2dShape& s) {
+  return conv2d_detail::forward_tiles_workspace<T>(s);
+}
+
+template <typename T>
+void conv2d_forward_cpu(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y, T* workspace,
+                        int64_t workspace_elems) {
+  conv2d_detail::forward_tiles(s, x, w, conv2d_detail::WeightLayout::forward, bias, y, workspace, workspace_elems);
 }
 
 #define ATROUS_INSTANTIATE(T)                                                                           \

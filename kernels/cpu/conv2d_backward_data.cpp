@@ -1,5 +1,5 @@
 // Convolution backward-data on the CPU. Stride 1: dx is itself a convolution of dy with the spatially flipped,
-// in/out-transposed weights and padding d*(K-1) - p, so it reuses the forward kernel (gather form, no races).
+// in/out-transposed weights and padding d*(K-1) - p, so it reuses the forward tiles (gather form, no races).
 // Stride > 1: per tile of output pixels, columns = dy * w (GEMM split over patch columns), then col2im written as a
 // gather over input pixels, so threads never write the same element.
 #include <omp.h>
@@ -35,25 +35,32 @@ Conv2dShape transposed_shape(const Conv2dShape& s) {
   return t;
 }
 
-// flipped[ci, tap', co] = w[co, taps-1-tap', ci], in 32x32 blocks so both sides stream through cache lines.
+// flipped[ci, tap', co] = w[co, taps-1-tap', ci], in 32x32 blocks written row by row (contiguous stores; the
+// strided reads spread over 32 cache lines that stay in L1 while the block is written).
 template <typename T>
 void flip_transpose_weights(const Conv2dShape& s, const T* __restrict__ w, T* __restrict__ flipped) {
   constexpr int64_t kBlock = 32;
   const int64_t taps = s.kh * s.kw, cin = s.cin, cout = s.cout;
   const int64_t co_blocks = ceil_div(cout, kBlock), ci_blocks = ceil_div(cin, kBlock);
-#pragma omp parallel for collapse(3) schedule(static) if (taps * cin * cout > (1 << 16))
+#pragma omp parallel for collapse(3) schedule(static) if (taps * cin * cout > (1 << 18))
   for (int64_t tap = 0; tap < taps; ++tap) {
-    for (int64_t cob = 0; cob < co_blocks; ++cob) {
-      for (int64_t cib = 0; cib < ci_blocks; ++cib) {
+    for (int64_t cib = 0; cib < ci_blocks; ++cib) {
+      for (int64_t cob = 0; cob < co_blocks; ++cob) {
         const T* src = w + (taps - 1 - tap) * cin;  // rows co, row stride taps*cin
         T* dst = flipped + tap * cout;              // rows ci, row stride taps*cout
         const int64_t co_end = std::min(cout, (cob + 1) * kBlock), ci_end = std::min(cin, (cib + 1) * kBlock);
-        for (int64_t co = cob * kBlock; co < co_end; ++co)
-          for (int64_t ci = cib * kBlock; ci < ci_end; ++ci) dst[ci * taps * cout + co] = src[co * taps * cin + ci];
+        for (int64_t ci = cib * kBlock; ci < ci_end; ++ci)
+          for (int64_t co = cob * kBlock; co < co_end; ++co) dst[ci * taps * cout + co] = src[co * taps * cin + ci];
       }
     }
   }
 }
+
+// With this many output channels per tap, multiplying tap by tap straight from w (WeightLayout::transposed_flipped)
+// ran as fast as the forward pass; with fewer, the thin per-tap GEMMs lose ~10% and a flipped copy of w is cheap.
+constexpr int64_t kMinChannelsPerTapGemm = 256;
+
+bool use_flipped_copy(const Conv2dShape& s) { return s.cout < kMinChannelsPerTapGemm && s.kh * s.kw > 1; }
 
 struct StridedPlan {
   TilePlan tiles;  // tiles are shared by all threads, one at a time
@@ -128,8 +135,8 @@ void backward_data_strided(const Conv2dShape& s, const T* dy, const T* w, T* dx,
 template <typename T>
 int64_t conv2d_backward_data_workspace_cpu(const Conv2dShape& s) {
   if (s.stride == 1) {
-    const Conv2dShape t = transposed_shape(s);
-    return s.kh * s.kw * s.cin * s.cout + conv2d_forward_workspace_cpu<T>(t);
+    if (use_flipped_copy(s)) return s.kh * s.kw * s.cin * s.cout + forward_tiles_workspace<T>(transposed_shape(s));
+    return forward_tiles_workspace<T>(transposed_shape(s));
   }
   return strided_plan<T>(s).tiles.size * s.patch();
 }
@@ -147,10 +154,15 @@ void conv2d_backward_data_cpu(const Conv2dShape& s, const T* dy, const T* w, T* 
     return;
   }
   if (s.stride == 1) {
-    const Conv2dShape t = transposed_shape(s);
-    const int64_t weight_elems = s.kh * s.kw * s.cin * s.cout;
-    flip_transpose_weights(s, w, workspace);
-    conv2d_forward_cpu<T>(t, dy, workspace, nullptr, dx, workspace + weight_elems, workspace_elems - weight_elems);
+    if (use_flipped_copy(s)) {
+      const int64_t weight_elems = s.kh * s.kw * s.cin * s.cout;
+      flip_transpose_weights(s, w, workspace);
+      forward_tiles(transposed_shape(s), dy, workspace, WeightLayout::forward, static_cast<const T*>(nullptr), dx,
+                    workspace + weight_elems, workspace_elems - weight_elems);
+      return;
+    }
+    forward_tiles(transposed_shape(s), dy, w, WeightLayout::transposed_flipped, static_cast<const T*>(nullptr), dx,
+                  workspace, workspace_elems);
     return;
   }
   backward_data_strided(s, dy, w, dx, workspace);

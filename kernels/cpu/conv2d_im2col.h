@@ -12,11 +12,15 @@
 
 namespace atrous::kernels::conv2d_detail {
 
-// Column-buffer bytes per thread. Eigen repacks the weights on every GEMM call, so a tile must hold enough output
-// pixels to amortise that (>= ~256 rows); bench_conv2d measured 8-32 MB per thread as the plateau on this machine.
+// Forward / backward-data column buffer per thread. Eigen repacks the weights on every GEMM call, so a tile must hold
+// enough output pixels to amortise that (fc6: ~450 rows); a 4 MB budget lost 15% on fc6, 8-32 MB formed the plateau.
+// Tiles stay under 1024 pixels all the same: for 64-channel layers 1024-2048 beat 4096-8192 by 10-20%.
 constexpr int64_t kColumnBudgetBytes = int64_t(16) << 20;
 constexpr int64_t kMinTilePixels = 32;
-constexpr int64_t kMaxTilePixels = 4096;
+constexpr int64_t kMaxTilePixels = 1024;
+// Backward-weight column buffer per thread: about L2. There the big operand is dw itself (the GEMM output), not an
+// input Eigen must repack, so short tiles that are consumed from L2 right after im2col won (+10% over 16 MB).
+constexpr int64_t kWeightBudgetBytes = int64_t(1) << 20;
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -83,5 +87,24 @@ void im2col_tile(const Conv2dShape& s, const T* __restrict__ x, int64_t m0, int6
     }
   }
 }
+
+// How the GEMM's right-hand side B [patch, cout] is stored.
+enum class WeightLayout {
+  // The convolution's own weight w [cout, KH, KW, cin]: B = w^T.
+  forward,
+  // The weight of the convolution this one transposes (backward-data), w [cin, KH, KW, cout]: B's tap block t is
+  // w[:, taps-1-t, :], a [cin, cout] matrix with row stride taps*cout. Multiplying tap by tap saves flipping and
+  // transposing w (37 MB for fc6).
+  transposed_flipped,
+};
+
+// Workspace of forward_tiles for shape s, in elements of T.
+template <typename T>
+int64_t forward_tiles_workspace(const Conv2dShape& s);
+
+// y [pixels, cout] = im2col(x) * B (+ bias, may be null), each thread taking whole tiles of output pixels.
+template <typename T>
+void forward_tiles(const Conv2dShape& s, const T* x, const T* w, WeightLayout layout, const T* bias, T* y,
+                   T* workspace, int64_t workspace_elems);
 
 }  // namespace atrous::kernels::conv2d_detail
