@@ -1,0 +1,39 @@
+// CUDA storage: copies to and from a device round-trip exactly. Skips with a reason when no GPU is present.
+#include <gtest/gtest.h>
+
+#include "core/atrous.h"
+
+using namespace atrous;
+
+namespace {
+void require_gpu() {
+  if (!cuda_available()) GTEST_SKIP() << "no CUDA device visible (or CPU-only build): CUDA runtime test skipped";
+}
+}  // namespace
+
+TEST(CudaRuntime, RoundTripKeepsValues) {
+  require_gpu();
+  Generator gen(3);
+  Tensor host = Tensor::randn({2, 5, 7, 3}, gen);
+  Tensor device = host.to(Device::cuda(0));
+  EXPECT_TRUE(device.device().is_cuda());
+  EXPECT_EQ(device.shape(), host.shape());
+  Tensor back = device.to(Device::cpu());
+  EXPECT_EQ(back.to_double_vector(), host.to_double_vector());
+  EXPECT_EQ(Tensor::zeros({4}, DType::f32, Device::cuda(0)).to(Device::cpu()).to_double_vector(),
+            std::vector<double>(4, 0.0));
+}
+
+TEST(CudaRuntime, OpsWithoutCudaKernelsSayWhy) {
+  require_gpu();
+  Tensor a = Tensor::ones({3}, DType::f32, Device::cuda(0));
+  try {
+    relu(a);
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("relu"), std::string::npos) << e.what();
+  }
+}
+
+TEST(CudaRuntime, MissingDeviceIsAnError) {
+  EXPECT_THROW(Tensor::ones({2}).to(Device::cuda(cuda_device_count())), Error);
+}
