@@ -217,6 +217,16 @@ TEST(Conv2d, GradientsRate12BatchOfTwoNoBias) {
                          {random_input({2, 14, 15, 3}, 18), random_input({2, 3, 3, 3}, 19)}, options);
 }
 
+// 256 output channels switch backward-data to tap-by-tap GEMMs straight from the weights.
+TEST(Conv2d, GradientsWideLayerDilated) {
+  const Conv2dParams p = Conv2dParams().with_padding(2).with_dilation(2);
+  GradCheckOptions options;
+  options.max_elements_per_input = 60;
+  expect_gradients_match([&](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2], p); },
+                         {random_input({2, 5, 4, 2}, 37), random_input({256, 3, 3, 2}, 38), random_input({256}, 39)},
+                         options);
+}
+
 TEST(Conv2d, GradientsPointwise) {
   expect_gradients_match([](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2]); },
                          {random_input({2, 3, 5, 4}, 20), random_input({3, 1, 1, 4}, 21), random_input({3}, 22)});
