@@ -5,14 +5,12 @@
 
 using namespace atrous;
 
-namespace {
-void require_gpu() {
-  if (!cuda_available()) GTEST_SKIP() << "no CUDA device visible (or CPU-only build): CUDA runtime test skipped";
-}
-}  // namespace
+// GTEST_SKIP returns from the enclosing function, so this has to be a macro.
+#define REQUIRE_GPU()                                                                                   \
+  if (!cuda_available()) GTEST_SKIP() << "no CUDA device visible (or CPU-only build): CUDA test skipped"
 
 TEST(CudaRuntime, RoundTripKeepsValues) {
-  require_gpu();
+  REQUIRE_GPU();
   Generator gen(3);
   Tensor host = Tensor::randn({2, 5, 7, 3}, gen);
   Tensor device = host.to(Device::cuda(0));
@@ -25,7 +23,7 @@ TEST(CudaRuntime, RoundTripKeepsValues) {
 }
 
 TEST(CudaRuntime, OpsWithoutCudaKernelsSayWhy) {
-  require_gpu();
+  REQUIRE_GPU();
   Tensor a = Tensor::ones({3}, DType::f32, Device::cuda(0));
   try {
     relu(a);

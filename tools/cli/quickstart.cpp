@@ -16,9 +16,9 @@ namespace atrous::cli {
 namespace {
 
 struct QuickstartOptions {
-  int steps = 150;
+  int steps = 300;
   int batch = 8;
-  int size = 48;
+  int size = 64;
   int classes = 4;
   double lr = 0.05;
   uint64_t seed = 7;
