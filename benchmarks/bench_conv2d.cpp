@@ -80,7 +80,7 @@ void bm_gemm(benchmark::State& state, bool parallel) {
 }
 
 void register_all() {
-  benchmark::RegisterBenchmark("BM_gemm_peak", bm_gemm, true)->Arg(2048)->UseRealTime()->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("BM_gemm_peak", bm_gemm, true)->Arg(2048)->Arg(4096)->UseRealTime()->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("BM_gemm_single_thread", bm_gemm, false)
       ->Arg(2048)
       ->UseRealTime()

@@ -155,13 +155,17 @@ TEST(Conv2d, ForwardAndBackwardMatchNaiveLoopsF32) {
   for (const Case& c : naive_cases()) check_against_naive(c, DType::f32, seed++);
 }
 
-// Enough pixels for several tiles per thread, tiles ending mid-row and mid-image, and batches.
+// Enough pixels for several tiles per thread, tiles ending mid-row and mid-image, batches, odd tile shapes.
 TEST(Conv2d, ManyTilesMatchNaiveLoops) {
   check_against_naive({3, 61, 59, 3, 4, 3, 3, 1, 2, 2}, DType::f64, 7);  // 10797 pixels, stride-1 paths
   check_against_naive({3, 121, 117, 3, 4, 3, 3, 2, 1, 1}, DType::f64, 8);  // 10797 pixels, strided col2im path
   check_against_naive({2, 90, 70, 4, 3, 1, 1, 1, 0, 1}, DType::f64, 9);  // pointwise
   // Patch 576 wide: the weight gradient's im2col no longer fits one buffer and accumulates over pixel tiles.
   check_against_naive({1, 90, 90, 64, 2, 3, 3, 1, 1, 1}, DType::f64, 10);
+  // Rows wider than a tile are cut into pieces.
+  check_against_naive({2, 3, 2100, 1, 2, 3, 3, 1, 1, 1}, DType::f64, 11);
+  // A 66-row kernel whose edge columns lose a tap: more kernel-row pieces than the weight gradient takes at once.
+  check_against_naive({1, 70, 3, 1, 1, 66, 3, 1, 1, 1}, DType::f64, 12);
 }
 
 TEST(Conv2d, GradientsStrideOnePaddedBatch) {

@@ -1,6 +1,7 @@
 // Convolution forward on the CPU: y = im2col(x) * w^T + bias, tile by tile of output pixels. Each thread owns whole
-// tiles (its own column buffer, one single-threaded GEMM per tile); measured faster here than sharing each GEMM
-// between threads. 1x1 stride-1 unpadded convolutions skip im2col: NHWC x already is the [N*H*W, Cin] matrix.
+// tiles (its own column buffer, single-threaded GEMMs); measured faster here than sharing each GEMM between threads.
+// A tile only multiplies the taps that fall inside the input for all its pixels (see plan_tiles). 1x1 stride-1
+// unpadded convolutions skip im2col: NHWC x already is the [N*H*W, Cin] matrix.
 #include <omp.h>
 
 #include "core/error.h"
@@ -12,73 +13,172 @@ namespace atrous::kernels {
 namespace conv2d_detail {
 namespace {
 
+// A run [begin, end) of output positions along one axis whose in-bounds taps are exactly [k_lo, k_hi).
+struct Band {
+  int64_t begin, end, k_lo, k_hi;
+};
+
+std::vector<Band> tap_bands(int64_t out, int64_t in, int64_t kernel, int64_t stride, int64_t pad, int64_t dilation) {
+  std::vector<Band> bands;
+  for (int64_t o = 0; o < out; ++o) {
+    const int64_t first = o * stride - pad;  // input position of tap 0
+    int64_t lo = first >= 0 ? 0 : ceil_div(-first, dilation);
+    int64_t hi = first > in - 1 ? 0 : std::min(kernel, (in - 1 - first) / dilation + 1);
+    if (hi <= lo) lo = hi = 0;  // sees only padding
+    if (!bands.empty() && bands.back().k_lo == lo && bands.back().k_hi == hi) {
+      bands.back().end = o + 1;
+    } else {
+      bands.push_back({o, o + 1, lo, hi});
+    }
+  }
+  return bands;
+}
+
 struct ForwardPlan {
   int threads = 1;
-  TilePlan tiles;
-  int64_t columns_per_thread = 0;  // elements of im2col buffer per thread
+  int64_t max_tile = 0;
+  int64_t columns_per_thread = 0;  // im2col buffer
+  int64_t outputs_per_thread = 0;  // staging for tiles whose rows are not consecutive in y
 };
 
 template <typename T>
 ForwardPlan forward_plan(const Conv2dShape& s) {
   ForwardPlan plan;
   plan.threads = plan_threads(s);
-  const int64_t max_tile = s.is_pointwise() ? kMaxTilePixels : budget_tile_pixels<T>(s.patch());
-  plan.tiles = plan_tiles(s.pixels(), max_tile, plan.threads);
-  if (!s.is_pointwise()) plan.columns_per_thread = plan.tiles.size * s.patch();
+  plan.max_tile = s.is_pointwise() ? kMaxTilePixels : budget_tile_pixels<T>(s.patch());
+  plan.columns_per_thread = s.is_pointwise() ? 0 : plan.max_tile * s.patch();
+  plan.outputs_per_thread = plan.max_tile * s.cout;
   return plan;
 }
 
-// y_tile = a * B for one tile of rows; a is [rows, patch] with row stride lda.
+// out [pixels, cout] (row stride ldo) = a * B over the tile's valid taps; a holds those taps' columns in patch order.
 template <typename T>
-void multiply_tile(const Conv2dShape& s, int64_t rows, const T* a, int64_t lda, const T* w, WeightLayout layout,
-                   T* y_tile) {
-  if (layout == WeightLayout::forward) {
-    gemm<T>(Transpose::no, Transpose::yes, rows, s.cout, s.patch(), T(1), a, lda, w, s.patch(), T(0), y_tile, s.cout);
+void multiply_tile(const Conv2dShape& s, const Tile& t, const T* a, int64_t lda, const T* w, WeightLayout layout,
+                   T* out, int64_t ldo) {
+  const int64_t cin = s.cin, cout = s.cout, patch = s.patch(), taps = s.kh * s.kw;
+  const int64_t rows = t.pixels(), kw_n = t.kw_hi - t.kw_lo;
+  if (layout == WeightLayout::forward && kw_n == s.kw) {  // whole kernel rows: one contiguous block of w
+    gemm<T>(Transpose::no, Transpose::yes, rows, cout, t.taps() * cin, T(1), a, lda, w + t.kh_lo * s.kw * cin, patch,
+            T(0), out, ldo);
     return;
   }
-  const int64_t taps = s.kh * s.kw;
-  for (int64_t t = 0; t < taps; ++t) {
-    gemm<T>(Transpose::no, Transpose::no, rows, s.cout, s.cin, T(1), a + t * s.cin, lda, w + (taps - 1 - t) * s.cout,
-            taps * s.cout, t == 0 ? T(0) : T(1), y_tile, s.cout);
+  if (layout == WeightLayout::forward) {
+    for (int64_t kh = t.kh_lo; kh < t.kh_hi; ++kh) {
+      const int64_t j = kh - t.kh_lo;
+      gemm<T>(Transpose::no, Transpose::yes, rows, cout, kw_n * cin, T(1), a + j * kw_n * cin, lda,
+              w + (kh * s.kw + t.kw_lo) * cin, patch, j == 0 ? T(0) : T(1), out, ldo);
+    }
+    return;
   }
+  int64_t j = 0;
+  for (int64_t kh = t.kh_lo; kh < t.kh_hi; ++kh) {
+    for (int64_t kw = t.kw_lo; kw < t.kw_hi; ++kw, ++j) {
+      const int64_t tap = kh * s.kw + kw;
+      gemm<T>(Transpose::no, Transpose::no, rows, cout, cin, T(1), a + j * cin, lda, w + (taps - 1 - tap) * cout,
+              taps * cout, j == 0 ? T(0) : T(1), out, ldo);
+    }
+  }
+}
+
+template <typename T>
+void forward_tile(const Conv2dShape& s, const Tile& t, const T* x, const T* w, WeightLayout layout, const T* bias,
+                  T* y, T* col, T* staging) {
+  const int64_t cin = s.cin, cout = s.cout, rows = t.pixels();
+  const bool direct = t.consecutive(s);
+  T* out = direct ? y + t.first_pixel(s) * cout : staging;
+  if (t.taps() == 0) {
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cout; ++c) out[r * cout + c] = bias ? bias[c] : T(0);
+  } else {
+    const int64_t kw_n = t.kw_hi - t.kw_lo, valid = t.taps() * cin;
+    const T* a = x + t.first_pixel(s) * cin;
+    if (!(s.is_pointwise() && direct)) {
+      if (kw_n == s.kw) {
+        im2col_columns(s, x, t, t.kh_lo * s.kw * cin, t.kh_hi * s.kw * cin, col, valid);
+      } else {
+        for (int64_t kh = t.kh_lo; kh < t.kh_hi; ++kh) {
+          im2col_columns(s, x, t, (kh * s.kw + t.kw_lo) * cin, (kh * s.kw + t.kw_hi) * cin,
+                         col + (kh - t.kh_lo) * kw_n * cin, valid);
+        }
+      }
+      a = col;
+    }
+    multiply_tile(s, t, a, s.is_pointwise() && direct ? cin : valid, w, layout, out, cout);
+    if (bias) {
+      for (int64_t r = 0; r < rows; ++r) {
+        T* __restrict__ row = out + r * cout;
+#pragma omp simd
+        for (int64_t c = 0; c < cout; ++c) row[c] += bias[c];
+      }
+    }
+  }
+  if (!direct) scatter_tile_rows(s, t, staging, cout, y);
 }
 
 }  // namespace
 
+std::vector<Tile> plan_tiles(const Conv2dShape& s, int64_t max_pixels) {
+  const std::vector<Band> rows = tap_bands(s.oh, s.h, s.kh, s.stride, s.pad_h, s.dilation);
+  const std::vector<Band> cols = tap_bands(s.ow, s.w, s.kw, s.stride, s.pad_w, s.dilation);
+  max_pixels = std::max<int64_t>(1, max_pixels);
+  std::vector<Tile> tiles;
+  for (int64_t n = 0; n < s.n; ++n) {
+    for (const Band& yb : rows) {
+      for (const Band& xb : cols) {
+        Tile t{n, 0, 0, 0, 0, yb.k_lo, yb.k_hi, xb.k_lo, xb.k_hi};
+        const int64_t height = yb.end - yb.begin, width = xb.end - xb.begin;
+        if (width <= max_pixels) {  // whole-width strips of the cell, in equal pieces
+          const int64_t pieces = ceil_div(height, std::max<int64_t>(1, max_pixels / width));
+          for (int64_t i = 0; i < pieces; ++i) {
+            t.oy0 = yb.begin + height * i / pieces;
+            t.oy1 = yb.begin + height * (i + 1) / pieces;
+            t.ox0 = xb.begin;
+            t.ox1 = xb.end;
+            tiles.push_back(t);
+          }
+        } else {  // rows wider than a tile: equal pieces of each row
+          const int64_t pieces = ceil_div(width, max_pixels);
+          for (int64_t oy = yb.begin; oy < yb.end; ++oy) {
+            for (int64_t i = 0; i < pieces; ++i) {
+              t.oy0 = oy;
+              t.oy1 = oy + 1;
+              t.ox0 = xb.begin + width * i / pieces;
+              t.ox1 = xb.begin + width * (i + 1) / pieces;
+              tiles.push_back(t);
+            }
+          }
+        }
+      }
+    }
+  }
+  std::stable_sort(tiles.begin(), tiles.end(), [](const Tile& a, const Tile& b) {
+    return a.pixels() * std::max<int64_t>(1, a.taps()) > b.pixels() * std::max<int64_t>(1, b.taps());
+  });
+  return tiles;
+}
+
 template <typename T>
 int64_t forward_tiles_workspace(const Conv2dShape& s) {
   const ForwardPlan plan = forward_plan<T>(s);
-  return plan.threads * plan.columns_per_thread;
+  return plan.threads * (plan.columns_per_thread + plan.outputs_per_thread);
 }
 
 template <typename T>
 void forward_tiles(const Conv2dShape& s, const T* x, const T* w, WeightLayout layout, const T* bias, T* y,
                    T* workspace, int64_t workspace_elems) {
   const ForwardPlan plan = forward_plan<T>(s);
-  ATROUS_CHECK(workspace_elems >= plan.threads * plan.columns_per_thread, "conv2d forward: workspace of ",
-               workspace_elems, " elements is smaller than the ", plan.threads * plan.columns_per_thread, " needed");
-  const int64_t patch = s.patch(), pixels = s.pixels(), cout = s.cout;
+  const int64_t per_thread = plan.columns_per_thread + plan.outputs_per_thread;
+  ATROUS_CHECK(workspace_elems >= plan.threads * per_thread, "conv2d forward: workspace of ", workspace_elems,
+               " elements is smaller than the ", plan.threads * per_thread, " needed");
+  if (s.pixels() == 0) return;
+  const std::vector<Tile> tiles = plan_tiles(s, plan.max_tile);
+  const int64_t count = static_cast<int64_t>(tiles.size());
 #pragma omp parallel num_threads(plan.threads)
   {
-    T* col = workspace + omp_get_thread_num() * plan.columns_per_thread;
+    T* col = workspace + omp_get_thread_num() * per_thread;
+    T* staging = col + plan.columns_per_thread;
 #pragma omp for schedule(dynamic, 1)
-    for (int64_t t = 0; t < plan.tiles.count; ++t) {
-      const int64_t m0 = t * plan.tiles.size, m1 = std::min(pixels, m0 + plan.tiles.size);
-      const T* a = x + m0 * s.cin;
-      if (!s.is_pointwise()) {
-        im2col_tile(s, x, m0, m1, 0, patch, col, patch);
-        a = col;
-      }
-      T* y_tile = y + m0 * cout;
-      multiply_tile(s, m1 - m0, a, patch, w, layout, y_tile);
-      if (bias) {
-        for (int64_t r = 0; r < m1 - m0; ++r) {
-          T* __restrict__ row = y_tile + r * cout;
-#pragma omp simd
-          for (int64_t c = 0; c < cout; ++c) row[c] += bias[c];
-        }
-      }
-    }
+    for (int64_t i = 0; i < count; ++i) forward_tile(s, tiles[i], x, w, layout, bias, y, col, staging);
   }
 }
 

@@ -62,16 +62,21 @@ constexpr int64_t kMinChannelsPerTapGemm = 256;
 
 bool use_flipped_copy(const Conv2dShape& s) { return s.cout < kMinChannelsPerTapGemm && s.kh * s.kw > 1; }
 
+// Contiguous ranges of output pixels [k*size, (k+1)*size), shared by all threads one at a time.
 struct StridedPlan {
-  TilePlan tiles;  // tiles are shared by all threads, one at a time
+  int64_t size = 0;
+  int64_t count = 0;
 };
 
 template <typename T>
 StridedPlan strided_plan(const Conv2dShape& s) {
-  const int threads = plan_threads(s);
+  StridedPlan plan;
+  if (s.pixels() == 0) return plan;
   // One shared buffer: give it the budget of all threads.
-  const int64_t max_tile = budget_tile_pixels<T>(s.patch()) * threads;
-  return {plan_tiles(s.pixels(), max_tile, 1)};
+  const int64_t max_tile = budget_tile_pixels<T>(s.patch()) * plan_threads(s);
+  plan.count = ceil_div(s.pixels(), max_tile);
+  plan.size = ceil_div(s.pixels(), plan.count);
+  return plan;
 }
 
 // dx[n, iy, ix, :] += columns[m - m0, tap, :] over every tap of every output pixel m in [m0, m1) that samples it.
@@ -120,8 +125,8 @@ void backward_data_strided(const Conv2dShape& s, const T* dy, const T* w, T* dx,
     for (int64_t i = 0; i < dx_elems; ++i) dx[i] = T(0);
     const int64_t parts = omp_get_num_threads(), id = omp_get_thread_num();
     const int64_t k_lo = patch * id / parts, k_hi = patch * (id + 1) / parts;
-    for (int64_t t = 0; t < plan.tiles.count; ++t) {
-      const int64_t m0 = t * plan.tiles.size, m1 = std::min(pixels, m0 + plan.tiles.size);
+    for (int64_t t = 0; t < plan.count; ++t) {
+      const int64_t m0 = t * plan.size, m1 = std::min(pixels, m0 + plan.size);
       gemm<T>(Transpose::no, Transpose::no, m1 - m0, k_hi - k_lo, s.cout, T(1), dy + m0 * s.cout, s.cout, w + k_lo,
               patch, T(0), col + k_lo, patch);
 #pragma omp barrier
@@ -138,7 +143,7 @@ int64_t conv2d_backward_data_workspace_cpu(const Conv2dShape& s) {
     if (use_flipped_copy(s)) return s.kh * s.kw * s.cin * s.cout + forward_tiles_workspace<T>(transposed_shape(s));
     return forward_tiles_workspace<T>(transposed_shape(s));
   }
-  return strided_plan<T>(s).tiles.size * s.patch();
+  return strided_plan<T>(s).size * s.patch();
 }
 
 template <typename T>

@@ -1,6 +1,7 @@
 // Convolution weight and bias gradients on the CPU: dw[Cout, K] = dy^T [Cout, pixels] * im2col(x) [pixels, K].
 // Each thread owns a contiguous range of the K patch columns of dw (no reduction, no races) and walks it in chunks of
-// up to 2304 columns; each chunk accumulates over short tiles of pixels whose im2col fits in L2.
+// up to 2304 columns; each chunk accumulates over short tiles of pixels whose im2col fits in L2, multiplying only
+// the taps that are inside the input for the whole tile (the others contribute zeros).
 #include <omp.h>
 
 #include <algorithm>
@@ -22,10 +23,11 @@ constexpr int64_t kMaxChunkColumns = 2304;
 constexpr int64_t kMinWeightTilePixels = 128;
 
 struct WeightPlan {
-  int parts = 1;            // K is split into this many equal ranges, one per thread
-  int64_t chunk = 0;        // columns per chunk within a range
-  int64_t tile_pixels = 0;  // pixels per im2col tile
-  int64_t buffer_per_part = 0;
+  int parts = 1;             // K is split into this many equal ranges, one per thread
+  int64_t chunk = 0;         // columns per chunk within a range
+  int64_t max_tile = 0;      // pixels per tile
+  int64_t columns_per_part = 0;  // im2col buffer
+  int64_t outputs_per_part = 0;  // dy rows of tiles that are not consecutive in dy
 };
 
 template <typename T>
@@ -35,9 +37,66 @@ WeightPlan weight_plan(const Conv2dShape& s) {
   const int64_t range = std::max<int64_t>(1, ceil_div(s.patch(), plan.parts));
   plan.chunk = ceil_div(range, ceil_div(range, kMaxChunkColumns));  // equal chunks
   const int64_t budget = kWeightBudgetBytes / int64_t(sizeof(T));
-  plan.tile_pixels = std::min(std::max(budget / plan.chunk, kMinWeightTilePixels), std::max<int64_t>(1, s.pixels()));
-  if (!s.is_pointwise()) plan.buffer_per_part = plan.chunk * plan.tile_pixels;
+  plan.max_tile = std::max(budget / plan.chunk, kMinWeightTilePixels);
+  if (!s.is_pointwise()) plan.columns_per_part = plan.chunk * plan.max_tile;
+  plan.outputs_per_part = plan.max_tile * s.cout;
   return plan;
+}
+
+// Column ranges of [k0, k1) that the tile's valid taps cover: one per kernel row, or one when rows are whole.
+int valid_pieces(const Conv2dShape& s, const Tile& t, int64_t k0, int64_t k1, int64_t (*pieces)[2], int max_pieces) {
+  const int64_t cin = s.cin;
+  int count = 0;
+  auto add = [&](int64_t lo, int64_t hi) {
+    lo = std::max(lo, k0);
+    hi = std::min(hi, k1);
+    if (hi > lo && count < max_pieces) {
+      pieces[count][0] = lo;
+      pieces[count][1] = hi;
+      ++count;
+    }
+  };
+  if (t.taps() == 0) return 0;
+  if (t.kw_hi - t.kw_lo == s.kw) {
+    add(t.kh_lo * s.kw * cin, t.kh_hi * s.kw * cin);
+  } else {
+    for (int64_t kh = t.kh_lo; kh < t.kh_hi; ++kh) add((kh * s.kw + t.kw_lo) * cin, (kh * s.kw + t.kw_hi) * cin);
+  }
+  return count;
+}
+
+// dw[:, k0:k1) += dy_tile^T * im2col(tile)[:, k0:k1), over the tile's valid columns only.
+template <typename T>
+void accumulate_tile(const Conv2dShape& s, const Tile& t, int64_t k0, int64_t k1, const T* dy, const T* x, T* dw,
+                     T* col, T* dy_rows) {
+  constexpr int kMaxPieces = 64;  // kernel rows per tile; taller kernels fall back to several passes below
+  int64_t pieces[kMaxPieces][2];
+  const int64_t rows = t.pixels(), cout = s.cout, patch = s.patch();
+  for (int64_t start = k0; start < k1;) {
+    const int count = valid_pieces(s, t, start, k1, pieces, kMaxPieces);
+    if (count == 0) return;
+    const T* a = dy + t.first_pixel(s) * cout;
+    if (!t.consecutive(s)) {
+      gather_tile_rows(s, t, dy, cout, dy_rows);
+      a = dy_rows;
+    }
+    int64_t width = 0;
+    for (int i = 0; i < count; ++i) width += pieces[i][1] - pieces[i][0];
+    int64_t offset = 0;
+    for (int i = 0; i < count; ++i) {
+      const int64_t lo = pieces[i][0], hi = pieces[i][1];
+      const T* b = x + t.first_pixel(s) * s.cin + lo;  // pointwise: x is the im2col matrix
+      int64_t ldb = s.cin;
+      if (!(s.is_pointwise() && t.consecutive(s))) {
+        im2col_columns(s, x, t, lo, hi, col + offset, width);
+        b = col + offset;
+        ldb = width;
+      }
+      gemm<T>(Transpose::yes, Transpose::no, cout, hi - lo, rows, T(1), a, cout, b, ldb, T(1), dw + lo, patch);
+      offset += hi - lo;
+    }
+    start = pieces[count - 1][1];
+  }
 }
 
 }  // namespace
@@ -45,40 +104,30 @@ WeightPlan weight_plan(const Conv2dShape& s) {
 template <typename T>
 int64_t conv2d_backward_weight_workspace_cpu(const Conv2dShape& s) {
   const WeightPlan plan = weight_plan<T>(s);
-  return plan.parts * plan.buffer_per_part;
+  return plan.parts * (plan.columns_per_part + plan.outputs_per_part);
 }
 
 template <typename T>
 void conv2d_backward_weight_cpu(const Conv2dShape& s, const T* dy, const T* x, T* dw, T* workspace,
                                 int64_t workspace_elems) {
   const WeightPlan plan = weight_plan<T>(s);
-  ATROUS_CHECK(workspace_elems >= plan.parts * plan.buffer_per_part, "conv2d backward-weight: workspace of ",
-               workspace_elems, " elements is smaller than the ", plan.parts * plan.buffer_per_part, " needed");
-  const int64_t patch = s.patch(), pixels = s.pixels(), cout = s.cout;
-  if (pixels == 0) {
-    std::fill(dw, dw + cout * patch, T(0));
-    return;
-  }
+  const int64_t per_part = plan.columns_per_part + plan.outputs_per_part;
+  ATROUS_CHECK(workspace_elems >= plan.parts * per_part, "conv2d backward-weight: workspace of ", workspace_elems,
+               " elements is smaller than the ", plan.parts * per_part, " needed");
+  const int64_t patch = s.patch(), cout = s.cout;
+  const std::vector<Tile> tiles = plan_tiles(s, plan.max_tile);
 #pragma omp parallel num_threads(plan.parts)
   {
     // Loop over parts rather than trusting the team size: a nested call may get fewer threads than planned.
     for (int64_t part = omp_get_thread_num(); part < plan.parts; part += omp_get_num_threads()) {
-      T* col = workspace + part * plan.buffer_per_part;
+      T* col = workspace + part * per_part;
+      T* dy_rows = col + plan.columns_per_part;
       const int64_t k_begin = patch * part / plan.parts, k_end = patch * (part + 1) / plan.parts;
+      // Taps that see only padding for some pixels are skipped there, so start from zero and accumulate.
+      for (int64_t co = 0; co < cout; ++co) std::fill(dw + co * patch + k_begin, dw + co * patch + k_end, T(0));
       for (int64_t k0 = k_begin; k0 < k_end; k0 += plan.chunk) {
         const int64_t k1 = std::min(k_end, k0 + plan.chunk);
-        for (int64_t m0 = 0; m0 < pixels; m0 += plan.tile_pixels) {
-          const int64_t m1 = std::min(pixels, m0 + plan.tile_pixels);
-          const T* b = x + m0 * s.cin + k0;  // pointwise: x is the im2col matrix
-          int64_t ldb = s.cin;
-          if (!s.is_pointwise()) {
-            im2col_tile(s, x, m0, m1, k0, k1, col, k1 - k0);
-            b = col;
-            ldb = k1 - k0;
-          }
-          gemm<T>(Transpose::yes, Transpose::no, cout, k1 - k0, m1 - m0, T(1), dy + m0 * cout, cout, b, ldb,
-                  m0 == 0 ? T(0) : T(1), dw + k0, patch);
-        }
+        for (const Tile& t : tiles) accumulate_tile(s, t, k0, k1, dy, x, dw, col, dy_rows);
       }
     }
   }
