@@ -262,6 +262,12 @@ TEST(Conv2d, OnlyTheRequestedGradientsAreComputed) {
   y.backward(Tensor::ones(y.shape(), DType::f64));
   EXPECT_FALSE(x.grad().defined());
   EXPECT_TRUE(w.grad().defined());
+
+  // A frozen layer: only x needs a gradient (and only w is saved for it).
+  Tensor x2 = random_input({1, 5, 5, 2}, 40);
+  Tensor w2 = random_input({3, 3, 3, 2}, 41, /*requires_grad=*/false);
+  expect_gradients_match([](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], Tensor()); }, {x2, w2});
+  EXPECT_FALSE(w2.grad().defined());
 }
 
 TEST(Conv2d, NoGradRecordsNothing) {

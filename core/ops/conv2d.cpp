@@ -10,15 +10,15 @@ namespace {
 
 constexpr const char* kOp = "conv2d";
 
-kernels::Conv2dShape kernel_shape(const Tensor& x, const Tensor& w, const Conv2dParams& p) {
+kernels::Conv2dShape kernel_shape(const Shape& x, const Shape& w, const Conv2dParams& p) {
   kernels::Conv2dShape s;
-  s.n = x.size(0);
-  s.h = x.size(1);
-  s.w = x.size(2);
-  s.cin = x.size(3);
-  s.cout = w.size(0);
-  s.kh = w.size(1);
-  s.kw = w.size(2);
+  s.n = x[0];
+  s.h = x[1];
+  s.w = x[2];
+  s.cin = x[3];
+  s.cout = w[0];
+  s.kh = w[1];
+  s.kw = w[2];
   s.oh = conv2d_output_size(s.h, s.kh, p);
   s.ow = conv2d_output_size(s.w, s.kw, p);
   s.stride = p.stride;
@@ -62,14 +62,23 @@ Tensor workspace(int64_t elems) {
   return Tensor::empty({std::max<int64_t>(elems, 1)}, dtype_of<T>);  // the caching allocator makes reuse cheap
 }
 
+// What the backward closure keeps: x only if the weight needs a gradient, w only if x does.
+struct SavedForBackward {
+  Shape x_shape, w_shape;
+  Tensor x, w;
+  bool has_bias = false;
+  Conv2dParams params;
+};
+
 // Gradients of x, weight and bias for output gradient g; only those asked for.
-std::vector<Tensor> conv2d_backward(const Tensor& g_in, const Tensor& x, const Tensor& w, bool has_bias,
-                                    const Conv2dParams& p, const std::vector<bool>& needs) {
+std::vector<Tensor> conv2d_backward(const Tensor& g_in, const SavedForBackward& saved, const std::vector<bool>& needs) {
   Tensor g = g_in.contiguous();
-  const kernels::Conv2dShape s = kernel_shape(x, w, p);
-  Tensor dx = needs[0] ? Tensor::empty(x.shape(), x.dtype()) : Tensor();
-  Tensor dw = needs[1] ? Tensor::empty(w.shape(), w.dtype()) : Tensor();
-  Tensor db = has_bias && needs[2] ? Tensor::empty({s.cout}, w.dtype()) : Tensor();
+  const kernels::Conv2dShape s = kernel_shape(saved.x_shape, saved.w_shape, saved.params);
+  const Tensor& x = saved.x;
+  const Tensor& w = saved.w;
+  Tensor dx = needs[0] ? Tensor::empty(saved.x_shape, g.dtype()) : Tensor();
+  Tensor dw = needs[1] ? Tensor::empty(saved.w_shape, g.dtype()) : Tensor();
+  Tensor db = saved.has_bias && needs[2] ? Tensor::empty({s.cout}, g.dtype()) : Tensor();
   dispatch_floating(g.dtype(), "conv2d backward", [&](auto tag) {
     using T = decltype(tag);
     if (dx.defined()) {
@@ -97,7 +106,7 @@ int64_t conv2d_output_size(int64_t in, int64_t kernel, const Conv2dParams& p) {
 Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const Conv2dParams& params) {
   check_arguments(x_in, w_in, b_in, params);
   Tensor x = x_in.contiguous(), w = w_in.contiguous(), b = b_in.defined() ? b_in.contiguous() : Tensor();
-  const kernels::Conv2dShape s = kernel_shape(x, w, params);
+  const kernels::Conv2dShape s = kernel_shape(x.shape(), w.shape(), params);
   Tensor y = Tensor::empty({s.n, s.oh, s.ow, s.cout}, x.dtype(), x.device());
   dispatch_floating(x.dtype(), kOp, [&](auto tag) {
     using T = decltype(tag);
@@ -105,12 +114,13 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const 
     kernels::conv2d_forward_cpu<T>(s, x.data<T>(), w.data<T>(), b.defined() ? b.data<T>() : nullptr, y.data<T>(),
                                    ws.data<T>(), ws.numel());
   });
-  const bool track = any_requires_grad({x_in, w_in, b_in});
-  // Backward-data needs only w and backward-weight only x, but the closure does not know yet which will be asked.
+  if (!any_requires_grad({x_in, w_in, b_in})) return y;
+  SavedForBackward saved{x.shape(), w.shape(), Tensor(), Tensor(), b.defined(), params};
+  if (w_in.requires_grad()) saved.x = x.detach();  // backward-weight reads x
+  if (x_in.requires_grad()) saved.w = w.detach();  // backward-data reads w
   return record_op(kOp, y, {x_in, w_in, b_in},
-                   [x = track ? x.detach() : Tensor(), w = track ? w.detach() : Tensor(), has_bias = b.defined(),
-                    params](const Tensor& g, const std::vector<bool>& needs) {
-                     return conv2d_backward(g, x, w, has_bias, params, needs);
+                   [saved = std::move(saved)](const Tensor& g, const std::vector<bool>& needs) {
+                     return conv2d_backward(g, saved, needs);
                    });
 }
 

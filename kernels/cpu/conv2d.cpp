@@ -117,7 +117,7 @@ void forward_tile(const Conv2dShape& s, const Tile& t, const T* x, const T* w, W
 
 }  // namespace
 
-std::vector<Tile> plan_tiles(const Conv2dShape& s, int64_t max_pixels) {
+std::vector<Tile> plan_tiles(const Conv2dShape& s, int64_t max_pixels, int threads) {
   const std::vector<Band> rows = tap_bands(s.oh, s.h, s.kh, s.stride, s.pad_h, s.dilation);
   const std::vector<Band> cols = tap_bands(s.ow, s.w, s.kw, s.stride, s.pad_w, s.dilation);
   max_pixels = std::max<int64_t>(1, max_pixels);
@@ -128,7 +128,11 @@ std::vector<Tile> plan_tiles(const Conv2dShape& s, int64_t max_pixels) {
         Tile t{n, 0, 0, 0, 0, yb.k_lo, yb.k_hi, xb.k_lo, xb.k_hi};
         const int64_t height = yb.end - yb.begin, width = xb.end - xb.begin;
         if (width <= max_pixels) {  // whole-width strips of the cell, in equal pieces
-          const int64_t pieces = ceil_div(height, std::max<int64_t>(1, max_pixels / width));
+          int64_t pieces = ceil_div(height, std::max<int64_t>(1, max_pixels / width));
+          // A multiple of the thread count when the cell is split anyway or is a large share of the work: 5 equal
+          // tiles on 2 threads would leave one idle for a fifth of the time.
+          if (pieces > 1 || height * width * threads > s.oh * s.ow)
+            pieces = std::min(height, ceil_div(pieces, threads) * threads);
           for (int64_t i = 0; i < pieces; ++i) {
             t.oy0 = yb.begin + height * i / pieces;
             t.oy1 = yb.begin + height * (i + 1) / pieces;
@@ -171,7 +175,7 @@ void forward_tiles(const Conv2dShape& s, const T* x, const T* w, WeightLayout la
   ATROUS_CHECK(workspace_elems >= plan.threads * per_thread, "conv2d forward: workspace of ", workspace_elems,
                " elements is smaller than the ", plan.threads * per_thread, " needed");
   if (s.pixels() == 0) return;
-  const std::vector<Tile> tiles = plan_tiles(s, plan.max_tile);
+  const std::vector<Tile> tiles = plan_tiles(s, plan.max_tile, plan.threads);
   const int64_t count = static_cast<int64_t>(tiles.size());
 #pragma omp parallel num_threads(plan.threads)
   {

@@ -115,7 +115,7 @@ void conv2d_backward_weight_cpu(const Conv2dShape& s, const T* dy, const T* x, T
   ATROUS_CHECK(workspace_elems >= plan.parts * per_part, "conv2d backward-weight: workspace of ", workspace_elems,
                " elements is smaller than the ", plan.parts * per_part, " needed");
   const int64_t patch = s.patch(), cout = s.cout;
-  const std::vector<Tile> tiles = plan_tiles(s, plan.max_tile);
+  const std::vector<Tile> tiles = plan_tiles(s, plan.max_tile, 1);  // threads split columns, not tiles
 #pragma omp parallel num_threads(plan.parts)
   {
     // Loop over parts rather than trusting the team size: a nested call may get fewer threads than planned.

@@ -57,9 +57,10 @@ struct Tile {
   int64_t first_pixel(const Conv2dShape& s) const { return (n * s.oh + oy0) * s.ow + ox0; }
 };
 
-// Tiles covering every output pixel, each at most max_pixels, largest work first (so that dynamic scheduling ends
-// balanced). Along each axis the valid tap range changes only near the borders, so there are few distinct ranges.
-std::vector<Tile> plan_tiles(const Conv2dShape& s, int64_t max_pixels);
+// Tiles covering every output pixel, each at most max_pixels, largest work first (so that dynamic scheduling over
+// `threads` ends balanced). Along each axis the valid tap range changes only near the borders, so there are few
+// distinct ranges.
+std::vector<Tile> plan_tiles(const Conv2dShape& s, int64_t max_pixels, int threads);
 
 // col[p][j] = patch column k0 + j of the tile's p-th pixel (row-major over the rectangle), for columns [k0, k1) that
 // the tile's tap ranges mark valid; col rows are ldc apart.
