@@ -1,0 +1,61 @@
+#include "layers/conv2d.h"
+
+#include <cmath>
+
+namespace atrous {
+namespace {
+
+Tensor uniform_init(const Shape& shape, double fan_in, Generator& gen) {
+  const double bound = 1.0 / std::sqrt(fan_in);
+  return Tensor::uniform(shape, -bound, bound, gen);
+}
+
+const Conv2dOptions& checked(const Conv2dOptions& o) {
+  ATROUS_CHECK(o.in_channels >= 1 && o.out_channels >= 1 && o.kernel >= 1 && o.stride >= 1 && o.dilation >= 1 &&
+                   o.padding >= 0,
+               "Conv2d: invalid options (in ", o.in_channels, ", out ", o.out_channels, ", kernel ", o.kernel,
+               ", stride ", o.stride, ", padding ", o.padding, ", dilation ", o.dilation, ")");
+  return o;
+}
+
+}  // namespace
+
+Conv2d::Conv2d(const Conv2dOptions& options, Generator& gen)
+    : Module("Conv2d"),
+      options_(checked(options)),
+      weight_(register_parameter("weight",
+                                 uniform_init({options.out_channels, options.kernel, options.kernel, options.in_channels},
+                                              double(options.kernel) * options.kernel * options.in_channels, gen),
+                                 options.weight_options)) {
+  if (options.bias) {
+    bias_ = &register_parameter(
+        "bias", uniform_init({options.out_channels}, double(options.kernel) * options.kernel * options.in_channels, gen),
+        options.bias_options);
+  }
+}
+
+Tensor Conv2d::forward(const Tensor& x) {
+  const Conv2dParams params =
+      Conv2dParams().with_stride(options_.stride).with_padding(options_.padding).with_dilation(options_.dilation);
+  return conv2d(x, weight_, bias_ ? *bias_ : Tensor(), params);
+}
+
+void Conv2d::set_dilation(int dilation, int padding) {
+  ATROUS_CHECK(dilation >= 1 && padding >= 0, "Conv2d::set_dilation: need dilation >= 1 and padding >= 0, got ",
+               dilation, " and ", padding);
+  options_.dilation = dilation;
+  options_.padding = padding;
+}
+
+std::string Conv2d::describe() const {
+  const Conv2dOptions& o = options_;
+  std::string s = "Conv2d(" + std::to_string(o.in_channels) + " -> " + std::to_string(o.out_channels) + ", " +
+                  std::to_string(o.kernel) + "x" + std::to_string(o.kernel);
+  if (o.stride != 1) s += ", stride " + std::to_string(o.stride);
+  if (o.padding != 0) s += ", pad " + std::to_string(o.padding);
+  if (o.dilation != 1) s += ", dilation " + std::to_string(o.dilation);
+  if (!o.bias) s += ", no bias";
+  return s + ")";
+}
+
+}  // namespace atrous
