@@ -19,13 +19,13 @@ int main() {
   config.num_classes = data.num_classes;
   config.width = 8;
   TinyDeepLab model(config, gen);
-  Sgd sgd(model.parameters(), SgdOptions{/*lr=*/0.05, /*momentum=*/0.9, /*weight_decay=*/1e-4, /*nesterov=*/false});
+  Sgd sgd(model.param_groups(), SgdOptions{/*lr=*/0.05, /*momentum=*/0.9, /*weight_decay=*/1e-4, /*nesterov=*/false});
 
   double first = 0, last = 0;
   const int steps = 40;
   for (int step = 0; step < steps; ++step) {
     SegmentationBatch batch = make_synthetic_batch(data, step * 4, 4);
-    Tensor logits = model.forward(batch.images, /*training=*/true);
+    Tensor logits = model.segment(batch.images);
     Tensor loss = softmax_cross_entropy(logits, batch.labels);
     sgd.zero_grad();
     loss.backward();
@@ -37,9 +37,10 @@ int main() {
   }
 
   NoGradGuard no_grad;
+  model.eval();
   ConfusionMatrix confusion(data.num_classes);
   SegmentationBatch held_out = make_synthetic_batch(data, 100000, 8);
-  confusion.add(argmax_channels(model.forward(held_out.images, /*training=*/false)), held_out.labels);
+  confusion.add(argmax_channels(model.segment(held_out.images)), held_out.labels);
   std::printf("mean loss first 5 steps %.4f, last 5 steps %.4f; held-out mIoU %.3f\n", first, last,
               confusion.mean_iou());
   return last < first ? 0 : 1;

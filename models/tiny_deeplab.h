@@ -1,11 +1,15 @@
 // A small DeepLab-style network for the quickstart, examples and end-to-end tests: two conv+BN+ReLU+pool stages
-// (output stride 4), a dilated conv, and a v2-style ASPP head (parallel 3x3 convs at rates {1,2,4}, summed), with
-// the logits resized bilinearly (align_corners=true, as Caffe's Interp) back to the input size.
+// (output stride 4), a dilated conv, and a v2-style ASPP head (parallel 3x3 convs at rates {1,2,4}, summed).
+// forward() returns logits at stride 4; segment() resizes them bilinearly (align_corners=true, as Caffe's Interp)
+// to the input size.
 #pragma once
+#include <memory>
 #include <vector>
 
 #include "core/random.h"
-#include "core/tensor.h"
+#include "layers/batch_norm2d.h"
+#include "layers/conv2d.h"
+#include "models/segmentation_model.h"
 
 namespace atrous {
 
@@ -16,26 +20,27 @@ struct TinyDeepLabConfig {
   std::vector<int> aspp_rates = {1, 2, 4};
 };
 
-class TinyDeepLab {
+class TinyDeepLab : public SegmentationModel {
  public:
   TinyDeepLab(const TinyDeepLabConfig& config, Generator& gen);
 
-  // x: [N,H,W,in_channels] -> logits [N,H,W,num_classes].
-  Tensor forward(const Tensor& x, bool training);
-  std::vector<Tensor> parameters() const;
-  int64_t parameter_count() const;
+  // x: [N,H,W,in_channels] -> logits [N,ceil(H/4),ceil(W/4),num_classes].
+  Tensor forward(const Tensor& x) override;
+  // Logits resized to the input's height and width.
+  Tensor segment(const Tensor& x);
   const TinyDeepLabConfig& config() const { return config_; }
 
  private:
-  struct ConvBn {
-    Tensor weight, gamma, beta, running_mean, running_var;
+  struct Stage {
+    std::shared_ptr<Conv2d> conv;
+    std::shared_ptr<BatchNorm2d> bn;
   };
-  static ConvBn make_conv_bn(int cin, int cout, Generator& gen);
-  static Tensor conv_bn_relu(const Tensor& x, ConvBn& layer, int dilation, bool training);
+  Stage add_stage(const std::string& name, int cin, int cout, int dilation, Generator& gen);
+  static Tensor run(const Stage& stage, const Tensor& x);
 
   TinyDeepLabConfig config_;
-  ConvBn stage1_, stage2_, dilated_;
-  std::vector<Tensor> head_weights_, head_biases_;
+  Stage stage1_, stage2_, dilated_;
+  std::vector<std::shared_ptr<Conv2d>> heads_;
 };
 
 }  // namespace atrous

@@ -36,7 +36,7 @@ int run_quickstart(const QuickstartOptions& o) {
   TinyDeepLabConfig model_config;
   model_config.num_classes = o.classes;
   TinyDeepLab model(model_config, gen);
-  Sgd sgd(model.parameters(), SgdOptions{o.lr, 0.9, 1e-4, false});
+  Sgd sgd(model.param_groups(), SgdOptions{o.lr, 0.9, 1e-4, false});
   std::printf("quickstart: TinyDeepLab (%lld parameters), %d classes, %dx%d synthetic images, batch %d, %d steps\n",
               static_cast<long long>(model.parameter_count()), o.classes, o.size, o.size, o.batch, o.steps);
 
@@ -46,7 +46,7 @@ int run_quickstart(const QuickstartOptions& o) {
   for (int step = 0; step < o.steps; ++step) {
     sgd.set_lr(o.lr * std::pow(1.0 - static_cast<double>(step) / o.steps, 0.9));  // DeepLab's "poly" policy
     SegmentationBatch batch = make_synthetic_batch(data, static_cast<int64_t>(step) * o.batch, o.batch);
-    Tensor loss = softmax_cross_entropy(model.forward(batch.images, /*training=*/true), batch.labels);
+    Tensor loss = softmax_cross_entropy(model.segment(batch.images), batch.labels);
     sgd.zero_grad();
     loss.backward();
     sgd.step();
@@ -62,12 +62,13 @@ int run_quickstart(const QuickstartOptions& o) {
 
   // Held-out images come from indices the training never drew.
   NoGradGuard no_grad;
+  model.eval();
   ConfusionMatrix confusion(o.classes);
   const int64_t eval_start = static_cast<int64_t>(o.steps) * o.batch + 1000000;
   for (int i = 0; i < o.eval_images; i += o.batch) {
     const int n = std::min(o.batch, o.eval_images - i);
     SegmentationBatch batch = make_synthetic_batch(data, eval_start + i, n);
-    confusion.add(argmax_channels(model.forward(batch.images, /*training=*/false)), batch.labels);
+    confusion.add(argmax_channels(model.segment(batch.images)), batch.labels);
   }
   const double seconds = std::chrono::duration<double>(clock::now() - start).count();
   std::printf("held-out: mIoU %.3f, pixel accuracy %.3f over %d images (%.1f s in total)\n  class IoU:",
