@@ -6,5 +6,6 @@ namespace atrous::cli {
 
 void register_quickstart(CLI::App& app);
 void register_info(CLI::App& app);
+void register_models(CLI::App& app);
 
 }  // namespace atrous::cli

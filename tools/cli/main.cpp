@@ -9,6 +9,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "atrous 0.1.0");
   atrous::cli::register_quickstart(app);
+  atrous::cli::register_models(app);
   atrous::cli::register_info(app);
   try {
     app.parse(argc, argv);

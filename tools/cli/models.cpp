@@ -1,0 +1,28 @@
+// `atrous models`: every registered architecture with its parameter count (for 21 classes unless told otherwise),
+// output stride and description.
+#include <cstdio>
+
+#include "models/registry.h"
+#include "tools/cli/commands.h"
+
+namespace atrous::cli {
+
+void register_models(CLI::App& app) {
+  auto classes = std::make_shared<int>(21);
+  CLI::App* cmd = app.add_subcommand("models", "List the registered models with parameter counts and output strides");
+  cmd->add_option("--classes", *classes, "number of classes the counts are given for")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->callback([classes] {
+    std::printf("%-34s %12s  %3s  %s\n", "name", "parameters", "OS", "definition");
+    for (const ModelEntry& entry : model_registry().entries()) {
+      ModelOptions options;
+      options.num_classes = *classes;
+      auto model = entry.create(options);
+      std::printf("%-34s %11.2fM  %3d  %s\n", entry.name.c_str(), model->parameter_count() / 1e6,
+                  model->output_stride(), entry.summary.c_str());
+    }
+  });
+}
+
+}  // namespace atrous::cli
