@@ -8,6 +8,7 @@
 #include "core/atrous.h"
 #include "data/image_io.h"
 #include "data/palette.h"
+#include "data/preprocessing.h"
 
 using namespace atrous;
 namespace fs = std::filesystem;
@@ -127,4 +128,16 @@ TEST(Palette, ColouriseOverlayAndLookup) {
   EXPECT_EQ(blended.to_double_vector()[0], 114);  // (100 + 128) / 2
   EXPECT_EQ(palette_by_name("cityscapes").colours.size(), 19u);
   expect_error_mentions([] { palette_by_name("ade20k"); }, "voc, camvid, cityscapes");
+}
+
+TEST(Preprocessing, CaffeBgrAndImagenetRgb) {
+  Tensor pixel = Tensor::from_vector<uint8_t>({10, 20, 30}, {1, 1, 3});
+  const auto caffe = preprocess(pixel, caffe_bgr_preprocessing()).to_double_vector();
+  EXPECT_NEAR(caffe[0], 30 - 104.008, 1e-4);  // blue first
+  EXPECT_NEAR(caffe[2], 10 - 122.675, 1e-4);
+  const auto tv = preprocess(pixel, imagenet_rgb_preprocessing()).to_double_vector();
+  EXPECT_NEAR(tv[0], (10 / 255.0 - 0.485) / 0.229, 1e-5);
+  EXPECT_NEAR(tv[2], (30 / 255.0 - 0.406) / 0.225, 1e-5);
+  EXPECT_EQ(preprocess(pixel, caffe_bgr_preprocessing()).shape(), (Shape{1, 1, 1, 3}));
+  EXPECT_THROW(preprocess(Tensor::zeros({2, 2}, DType::u8), caffe_bgr_preprocessing()), Error);
 }
