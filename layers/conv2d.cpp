@@ -47,6 +47,11 @@ void Conv2d::set_dilation(int dilation, int padding) {
   options_.padding = padding;
 }
 
+void Conv2d::set_stride(int stride) {
+  ATROUS_CHECK(stride >= 1, "Conv2d::set_stride: need stride >= 1, got ", stride);
+  options_.stride = stride;
+}
+
 std::string Conv2d::describe() const {
   const Conv2dOptions& o = options_;
   std::string s = "Conv2d(" + std::to_string(o.in_channels) + " -> " + std::to_string(o.out_channels) + ", " +

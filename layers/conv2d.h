@@ -42,6 +42,8 @@ class Conv2d : public Module {
   const Conv2dOptions& options() const { return options_; }
   // Changing dilation (with padding kept "same") is how DeepLabv3 switches output stride without new weights.
   void set_dilation(int dilation, int padding);
+  // The first block of a ResNet stage gives up its stride when that stage becomes atrous (output stride 8/16/32).
+  void set_stride(int stride);
   Tensor& weight() { return weight_; }
   Tensor& bias() { return *bias_; }
   bool has_bias() const { return bias_ != nullptr; }
