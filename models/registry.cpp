@@ -1,5 +1,7 @@
 #include "models/registry.h"
 
+#include "models/deeplab_v3.h"
+
 namespace atrous {
 
 void ModelRegistry::add(const std::string& name, const std::string& summary, ModelFactory factory) {
@@ -29,6 +31,7 @@ const ModelRegistry& model_registry() {
   static const ModelRegistry registry = [] {
     ModelRegistry r;
     // Each model family adds its architectures here.
+    register_resnet_models(r);
     return r;
   }();
   return registry;
