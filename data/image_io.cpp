@@ -177,7 +177,6 @@ void write_atomically(const std::string& path, Writer write) {
 void encode_png(FILE* f, const std::string& path, const Tensor& image, const std::vector<std::array<uint8_t, 3>>* palette) {
   const Tensor img = image.contiguous();
   const int64_t height = img.size(0), width = img.size(1);
-  const int channels = img.dim() == 3 ? 3 : 1;
   PngError err;
   png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &err, png_error_handler, png_warning_handler);
   ATROUS_CHECK(png, "libpng: cannot create a write struct for '", path, "'");
@@ -189,7 +188,7 @@ void encode_png(FILE* f, const std::string& path, const Tensor& image, const std
     ATROUS_FAIL("writing PNG '", path, "' failed: ", err.message);
   }
   png_init_io(png, f);
-  const int type = channels == 3 ? PNG_COLOR_TYPE_RGB : palette ? PNG_COLOR_TYPE_PALETTE : PNG_COLOR_TYPE_GRAY;
+  const int type = img.dim() == 3 ? PNG_COLOR_TYPE_RGB : palette ? PNG_COLOR_TYPE_PALETTE : PNG_COLOR_TYPE_GRAY;
   png_set_IHDR(png, info, width, height, 8, type, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
                PNG_FILTER_TYPE_DEFAULT);
   if (palette) {
@@ -198,7 +197,7 @@ void encode_png(FILE* f, const std::string& path, const Tensor& image, const std
   }
   png_write_info(png, info);
   for (int64_t y = 0; y < height; ++y)
-    rows[y] = const_cast<uint8_t*>(img.data<uint8_t>()) + static_cast<size_t>(y) * width * channels;
+    rows[y] = const_cast<uint8_t*>(img.data<uint8_t>()) + static_cast<size_t>(y) * width * (img.dim() == 3 ? 3 : 1);
   png_write_image(png, rows.data());
   png_write_end(png, nullptr);
   png_destroy_write_struct(&png, &info);
