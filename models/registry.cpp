@@ -1,6 +1,7 @@
 #include "models/registry.h"
 
 #include "models/deeplab_v3.h"
+#include "models/vgg_deeplab.h"
 
 namespace atrous {
 
@@ -31,6 +32,7 @@ const ModelRegistry& model_registry() {
   static const ModelRegistry registry = [] {
     ModelRegistry r;
     // Each model family adds its architectures here.
+    register_vgg_models(r);
     register_resnet_models(r);
     return r;
   }();
