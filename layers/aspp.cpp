@@ -35,7 +35,8 @@ Tensor ModuleList::forward(const Tensor&) {
 
 AsppV2::AsppV2(const AsppV2Options& o, Generator& gen) : Module("AsppV2") {
   check_rates("AsppV2", o.rates);
-  ATROUS_CHECK(o.in_channels >= 1 && o.out_channels >= 1 && o.init_std > 0, "AsppV2: need channels >= 1 and init_std > 0");
+  ATROUS_CHECK(o.in_channels >= 1 && o.out_channels >= 1 && o.init_std > 0,
+               "AsppV2: need channels >= 1 and init_std > 0");
   list_ = register_module("branches", std::make_shared<ModuleList>());
   for (int rate : o.rates) {
     auto conv = list_->add(std::make_shared<Conv2d>(Conv2dOptions(o.in_channels, o.out_channels, 3)
@@ -85,7 +86,8 @@ AsppPooling::AsppPooling(int in_channels, int out_channels, const BatchNormSetti
                          bool he_init, Generator& gen)
     : Module("AsppPooling"), align_corners_(align_corners) {
   register_module("0", std::make_shared<GlobalAvgPool2d>());
-  conv_ = register_module("1", std::make_shared<Conv2d>(Conv2dOptions(in_channels, out_channels, 1).with_bias(false), gen));
+  conv_ =
+      register_module("1", std::make_shared<Conv2d>(Conv2dOptions(in_channels, out_channels, 1).with_bias(false), gen));
   if (he_init) kaiming_normal_fan_out_(conv_->weight(), gen);
   bn_ = register_module("2", std::make_shared<BatchNorm2d>(bn.options(out_channels)));
   register_module("3", std::make_shared<ReLU>());
@@ -125,8 +127,8 @@ AsppV3::AsppV3(const AsppV3Options& o, Generator& gen) : Module("AsppV3"), optio
   }
   int concat_channels = o.out_channels * static_cast<int>(branches_.size());
   if (o.image_pooling) {
-    pooling_ = convs_->add(std::make_shared<AsppPooling>(o.in_channels, o.out_channels, o.bn, o.align_corners,
-                                                         o.he_init, gen));
+    pooling_ = convs_->add(
+        std::make_shared<AsppPooling>(o.in_channels, o.out_channels, o.bn, o.align_corners, o.he_init, gen));
     concat_channels += o.out_channels;
   }
   project_ = register_module("project", std::make_shared<Sequential>());

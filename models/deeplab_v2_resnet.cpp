@@ -45,9 +45,9 @@ DeepLabV2ResNetConfig deeplabv2_resnet_config(int depth, int num_classes) {
 DeepLabV2ResNet::DeepLabV2ResNet(const DeepLabV2ResNetConfig& config, Generator& gen)
     : SegmentationModel("DeepLabV2ResNet", v2_definition(config)), config_(config) {
   backbone_ = register_module("backbone", std::make_shared<ResNet>(config.backbone, gen));
-  aspp_ = register_module("aspp", std::make_shared<AsppV2>(
-                                      AsppV2Options(backbone_->out_channels(), config.num_classes).with_rates(config.rates),
-                                      gen));
+  aspp_ = register_module(
+      "aspp", std::make_shared<AsppV2>(
+                  AsppV2Options(backbone_->out_channels(), config.num_classes).with_rates(config.rates), gen));
 }
 
 Tensor DeepLabV2ResNet::forward(const Tensor& x) {

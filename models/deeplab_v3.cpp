@@ -169,8 +169,9 @@ std::string DeepLabV3::make_description() const {
     if (c.head == DeepLabV3Head::TorchvisionAspp) s += ", 3x3 conv 256 + BN + ReLU";
     s += ", 1x1 classifier";
   }
-  s += "; BN momentum " + number(c.backbone.bn.momentum) + "; logits resized with align_corners=" +
-       (c.align_corners ? "true" : "false") + "; preprocessing " + c.preprocessing.str();
+  s += "; BN momentum " + number(c.backbone.bn.momentum) +
+       "; logits resized with align_corners=" + (c.align_corners ? "true" : "false") + "; preprocessing " +
+       c.preprocessing.str();
   return s;
 }
 
@@ -185,11 +186,15 @@ void register_resnet_models(ModelRegistry& r) {
       return std::make_shared<DeepLabV3>(config, gen);
     });
   };
-  add_v3(deeplabv3_paper_config, 50, "DeepLabv3 paper: ResNet-50, OS16, multi-grid (1,2,4), ASPP (6,12,18) + image pooling");
-  add_v3(deeplabv3_paper_config, 101, "DeepLabv3 paper: ResNet-101, OS16, multi-grid (1,2,4), ASPP (6,12,18) + image pooling");
+  add_v3(deeplabv3_paper_config, 50,
+         "DeepLabv3 paper: ResNet-50, OS16, multi-grid (1,2,4), ASPP (6,12,18) + image pooling");
+  add_v3(deeplabv3_paper_config, 101,
+         "DeepLabv3 paper: ResNet-101, OS16, multi-grid (1,2,4), ASPP (6,12,18) + image pooling");
   add_v3(deeplabv3_cascade_config, 101, "DeepLabv3 paper, cascaded: ResNet-101 + block5..7, OS16, multi-grid (1,2,1)");
-  add_v3(deeplabv3_torchvision_config, 50, "torchvision deeplabv3_resnet50: OS8, ASPP (12,24,36), 3x3 head, align_corners=false");
-  add_v3(deeplabv3_torchvision_config, 101, "torchvision deeplabv3_resnet101: OS8, ASPP (12,24,36), 3x3 head, align_corners=false");
+  add_v3(deeplabv3_torchvision_config, 50,
+         "torchvision deeplabv3_resnet50: OS8, ASPP (12,24,36), 3x3 head, align_corners=false");
+  add_v3(deeplabv3_torchvision_config, 101,
+         "torchvision deeplabv3_resnet101: OS8, ASPP (12,24,36), 3x3 head, align_corners=false");
   for (int depth : {101, 50}) {
     r.add("deeplabv2-resnet" + std::to_string(depth),
           "DeepLab-v2 ResNet-" + std::to_string(depth) + ": OS8, frozen BN, ASPP-L (3x3 rates 6,12,18,24, summed)",

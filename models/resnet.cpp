@@ -114,8 +114,8 @@ ResNet::ResNet(const ResNetConfig& config, Generator& gen)
     std::vector<std::shared_ptr<Bottleneck>> blocks;
     for (size_t b = 0; b < plan.block_dilation[l].size(); ++b) {
       BottleneckOptions options(in_channels, planes, b == 0 ? plan.layer_stride[l] : 1, plan.block_dilation[l][b]);
-      // The projection depends on the nominal stride, not this output stride's, so that every output stride has
-      // the same parameters (layer2..layer4 change width anyway; layer1 and the cascaded copies never stride).
+      // Every layer's first block widens the channels (so has a projection) except the cascaded copies, which
+      // never stride at output stride <= 32: the parameters are the same at every output stride.
       options.bn = config.bn;
       blocks.push_back(layer->add(std::make_shared<Bottleneck>(options, gen)));
       in_channels = planes * Bottleneck::kExpansion;

@@ -44,9 +44,9 @@ Tensor conv_ref(const Tensor& x, Conv2d& conv) {
 TEST(AsppV2, SumOfAtrousBranchesWithCaffeMultipliers) {
   Generator gen(11);
   AsppV2 aspp(AsppV2Options(6, 3).with_rates({1, 2, 4}), gen);
-  EXPECT_EQ(parameter_names(aspp), (std::vector<std::string>{"branches.0.weight", "branches.0.bias",
-                                                             "branches.1.weight", "branches.1.bias",
-                                                             "branches.2.weight", "branches.2.bias"}));
+  EXPECT_EQ(parameter_names(aspp),
+            (std::vector<std::string>{"branches.0.weight", "branches.0.bias", "branches.1.weight", "branches.1.bias",
+                                      "branches.2.weight", "branches.2.bias"}));
   EXPECT_EQ(aspp.param_options("branches.1.weight").lr_mult, 10.0);
   EXPECT_EQ(aspp.param_options("branches.1.bias").lr_mult, 20.0);
   EXPECT_EQ(aspp.param_options("branches.1.bias").decay_mult, 0.0);

@@ -24,8 +24,8 @@ namespace {
 //                                             aux_loss=False).parameters())
 //   len([k for k in <that model>.state_dict() if not k.endswith("num_batches_tracked")])
 // and the same for the 101-layer models.
-constexpr int64_t kTorchvisionResNet50Params = 23508032;    // without fc
-constexpr int64_t kTorchvisionResNet101Params = 42500160;   // without fc
+constexpr int64_t kTorchvisionResNet50Params = 23508032;       // without fc
+constexpr int64_t kTorchvisionResNet101Params = 42500160;      // without fc
 constexpr int64_t kTorchvisionDeepLabV3R50Params = 39638869;   // 21 classes
 constexpr int64_t kTorchvisionDeepLabV3R101Params = 58630997;  // 21 classes
 constexpr size_t kTorchvisionDeepLabV3R50Tensors = 302;
@@ -89,7 +89,8 @@ Tensor labels_for(const Tensor& logits, int classes, Generator& gen) {
   const int64_t n = logits.size(0), h = logits.size(1), w = logits.size(2);
   std::vector<int32_t> values(n * h * w);
   const auto u = Tensor::uniform({n * h * w}, 0, 1, gen).to_double_vector();
-  for (size_t i = 0; i < values.size(); ++i) values[i] = u[i] < 0.1 ? 255 : static_cast<int32_t>(u[i] * classes) % classes;
+  for (size_t i = 0; i < values.size(); ++i)
+    values[i] = u[i] < 0.1 ? 255 : static_cast<int32_t>(u[i] * classes) % classes;
   return Tensor::from_vector(values, {n, h, w});
 }
 
@@ -139,7 +140,8 @@ TEST(ResNetPlan, UniformRuleDilatesEveryBlockOfAnAtrousLayer) {
   EXPECT_EQ(resnet_dilation_plan(ResNetConfig(c).with_multi_grid({1, 2, 4}), 8).block_dilation[3],
             (std::vector<int>{4, 8, 16}));
   EXPECT_EQ(resnet_rates_summary(c, 8), "layer3 rate 2, layer4 rate 4");
-  EXPECT_EQ(resnet_rates_summary(ResNetConfig::resnet50(), 8), "layer3 rate 2 (first block 1), layer4 rate 4 (first block 2)");
+  EXPECT_EQ(resnet_rates_summary(ResNetConfig::resnet50(), 8),
+            "layer3 rate 2 (first block 1), layer4 rate 4 (first block 2)");
   EXPECT_EQ(resnet_rates_summary(ResNetConfig::resnet50(), 32), "no atrous layers");
 }
 
@@ -286,8 +288,8 @@ TEST(DeepLabV3Torchvision, ParameterCountsAndStateDictNamesMatchTorchvision) {
   EXPECT_EQ(model.backbone().block(2, 0).stride(), 2);
   EXPECT_EQ(model.backbone().block_dilations()[3], (std::vector<int>{2, 4, 4}));
   const std::string d = model.describe();
-  for (const char* part : {"torchvision", "output stride 8", "12,24,36", "align_corners=false", "dropout 0.5",
-                           "mean (0.485"})
+  for (const char* part :
+       {"torchvision", "output stride 8", "12,24,36", "align_corners=false", "dropout 0.5", "mean (0.485"})
     EXPECT_NE(d.find(part), std::string::npos) << part << " in " << d;
   // Backbone convs He-initialised (fan_out); torchvision leaves the head at PyTorch's default init.
   EXPECT_EQ(model.state_dict().at("classifier.2.weight").to_double_vector(), std::vector<double>(256, 1.0));
@@ -404,8 +406,7 @@ TEST(DeepLabV3Paper, TrainingStepHasFiniteLossAndGradientsEverywhere) {
   }
   EXPECT_EQ(with_signal, total);
   // BN in training mode moved its running statistics (by momentum 0.0003).
-  EXPECT_NE(model->state_dict().at("backbone.layer4.2.bn2.running_mean").to_double_vector(),
-            before.to_double_vector());
+  EXPECT_NE(model->state_dict().at("backbone.layer4.2.bn2.running_mean").to_double_vector(), before.to_double_vector());
   // Freezing BN model-wide takes BN parameters out of training.
   model->set_frozen_bn(true);
   size_t trainable = 0;
