@@ -414,6 +414,17 @@ const unsigned char* SafetensorsFile::raw_data(const std::string& name) const {
 
 Tensor SafetensorsFile::load(const std::string& name) const {
   const SafetensorsInfo& e = info(name);
+  Tensor out = convert(name, e);
+  // The mapped pages are page cache, not our memory, but they count as resident: drop them once copied so that
+  // loading a model tensor by tensor keeps the resident size at the model's (a later access re-reads the file).
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  const size_t first = (data_start_ + e.begin) / page * page;
+  const size_t last = std::min(map_size_, (data_start_ + static_cast<size_t>(e.end) + page - 1) / page * page);
+  if (last > first) ::madvise(const_cast<unsigned char*>(map_) + first, last - first, MADV_DONTNEED);
+  return out;
+}
+
+Tensor SafetensorsFile::convert(const std::string& name, const SafetensorsInfo& e) const {
   const unsigned char* src = map_ + data_start_ + e.begin;
   const size_t bytes = static_cast<size_t>(e.end - e.begin);
   const int64_t n = shape_numel(e.shape);

@@ -66,6 +66,7 @@ class SafetensorsFile {
 
  private:
   void parse_header();
+  Tensor convert(const std::string& name, const SafetensorsInfo& e) const;
   void release();
 
   std::string path_;

@@ -36,6 +36,7 @@ class Sgd {
   const std::vector<ParamGroup>& groups() const { return groups_; }
   // Momentum buffers, in the order of the groups' parameters (undefined until a parameter's first update).
   std::vector<Tensor>& momentum_buffers() { return velocity_; }
+  const std::vector<Tensor>& momentum_buffers() const { return velocity_; }
 
  private:
   std::vector<ParamGroup> groups_;
