@@ -73,21 +73,19 @@ class BranchList : public Module {
 
 }  // namespace
 
-VggFcBranch::VggFcBranch(int in_channels, int kernel, int rate, int channels, int classifier_in_extra, int num_classes,
-                         double dropout, Generator& gen)
-    : Module("VggFcBranch"), kernel_(kernel), rate_(rate), channels_(channels) {
-  fc6_ = register_module(
-      "fc6",
-      std::make_shared<Conv2d>(
-          Conv2dOptions(in_channels, channels, kernel).with_dilation(rate).with_padding(rate * (kernel - 1) / 2), gen));
+VggFcBranch::VggFcBranch(const VggFcBranchOptions& o, Generator& gen) : Module("VggFcBranch"), options_(o) {
+  fc6_ = register_module("fc6", std::make_shared<Conv2d>(Conv2dOptions(o.in_channels, o.channels, o.kernel)
+                                                             .with_dilation(o.rate)
+                                                             .with_padding(o.rate * (o.kernel - 1) / 2),
+                                                         gen));
   register_module("relu6", std::make_shared<ReLU>());
-  drop6_ = register_module("drop6", std::make_shared<Dropout>(dropout));
-  fc7_ = register_module("fc7", std::make_shared<Conv2d>(Conv2dOptions(channels, channels, 1), gen));
+  drop6_ = register_module("drop6", std::make_shared<Dropout>(o.dropout));
+  fc7_ = register_module("fc7", std::make_shared<Conv2d>(Conv2dOptions(o.channels, o.channels, 1), gen));
   register_module("relu7", std::make_shared<ReLU>());
-  drop7_ = register_module("drop7", std::make_shared<Dropout>(dropout));
-  fc8_ = register_module("fc8",
-                         std::make_shared<Conv2d>(
-                             Conv2dOptions(channels + classifier_in_extra, num_classes, 1).with_lr_mult(10, 20), gen));
+  drop7_ = register_module("drop7", std::make_shared<Dropout>(o.dropout));
+  fc8_ = register_module(
+      "fc8", std::make_shared<Conv2d>(
+                 Conv2dOptions(o.channels + o.classifier_extra_channels, o.num_classes, 1).with_lr_mult(10, 20), gen));
   he_init_(*fc6_, gen);
   he_init_(*fc7_, gen);
   normal_init_(fc8_->weight(), 0.01, gen);
@@ -102,8 +100,9 @@ Tensor VggFcBranch::fc7_features(const Tensor& x) {
 Tensor VggFcBranch::classify(const Tensor& features) { return fc8_->forward(features); }
 
 std::string VggFcBranch::describe() const {
-  return "fc6 " + std::to_string(kernel_) + "x" + std::to_string(kernel_) + " rate " + std::to_string(rate_) + " (" +
-         std::to_string(channels_) + ") - fc7 1x1 - fc8 1x1";
+  const VggFcBranchOptions& o = options_;
+  return "fc6 " + std::to_string(o.kernel) + "x" + std::to_string(o.kernel) + " rate " + std::to_string(o.rate) + " (" +
+         std::to_string(o.channels) + ") - fc7 1x1 - fc8 1x1";
 }
 
 VggDeepLabConfig vgg_deeplab_config(const std::string& name, int num_classes) {
@@ -174,18 +173,26 @@ VggDeepLab::VggDeepLab(const VggDeepLabConfig& config, Generator& gen)
   if (config.pool5_avg_pool)
     pool5_avg_ = register_module(
         "pool5a", std::make_shared<AvgPool2d>(Pool2dParams().with_kernel(3).with_stride(1).with_padding(1)));
-  const int extra = config.msc_features ? kMscTaps * kMscWidth : 0;
+  VggFcBranchOptions branch;
+  branch.kernel = config.fc6_kernel;
+  branch.channels = config.fc_channels;
+  branch.num_classes = config.num_classes;
+  branch.dropout = config.dropout;
   if (config.fc6_rates.size() == 1) {
-    head_ = std::make_shared<VggFcBranch>(512, config.fc6_kernel, config.fc6_rates[0], config.fc_channels, extra,
-                                          config.num_classes, config.dropout, gen);
+    VggFcBranchOptions head = branch;
+    head.rate = config.fc6_rates[0];
+    head.classifier_extra_channels = config.msc_features ? kMscTaps * kMscWidth : 0;
+    head_ = std::make_shared<VggFcBranch>(head, gen);
     // Registered layer by layer so the names are fc6.*, fc7.*, fc8.* as in the Caffe models; head_ (with no
     // parameters of its own) only sequences them.
     for (const auto& [name, layer] : head_->children()) register_module(name, layer);
   } else {
     auto list = register_module("aspp", std::make_shared<BranchList>());
-    for (int rate : config.fc6_rates)
-      list->append(std::make_shared<VggFcBranch>(512, config.fc6_kernel, rate, config.fc_channels, 0,
-                                                 config.num_classes, config.dropout, gen));
+    for (int rate : config.fc6_rates) {
+      VggFcBranchOptions options = branch;
+      options.rate = rate;
+      list->append(std::make_shared<VggFcBranch>(options, gen));
+    }
     aspp_ = list;
   }
   if (config.msc_features)
@@ -220,18 +227,24 @@ Tensor VggDeepLab::msc_concat(const Tensor& x, const VggPools& pools, const Tens
 }
 
 void register_vgg_models(ModelRegistry& registry) {
-  const char* const variants[] = {"deeplab-v1-largefov",    "deeplab-v1-7x7r4",        "deeplab-v1-4x4r4",
-                                  "deeplab-v1-4x4r8",       "deeplab-v1-msc-largefov", "deeplab-v2-vgg16-aspp-s",
-                                  "deeplab-v2-vgg16-aspp-l"};
+  // Registry name and the one-line summary `atrous models` prints (the full definition is the description).
+  const std::pair<const char*, const char*> variants[] = {
+      {"deeplab-v1-largefov", "VGG-16 LargeFOV (v1): fc6 3x3 rate 12, 1024 wide, pool5 avg pool"},
+      {"deeplab-v1-7x7r4", "VGG-16 DeepLab-7x7 (v1): fc6 7x7 rate 4, 4096 wide"},
+      {"deeplab-v1-4x4r4", "VGG-16 DeepLab (v1): fc6 4x4 rate 4, 4096 wide"},
+      {"deeplab-v1-4x4r8", "VGG-16 DeepLab-4x4 (v1): fc6 4x4 rate 8, 4096 wide"},
+      {"deeplab-v1-msc-largefov", "VGG-16 MSc-LargeFOV (v1): fc6 3x3 rate 12 + 5 MLPs (+640 ch at fc8)"},
+      {"deeplab-v2-vgg16-aspp-s", "VGG-16 ASPP-S (v2): fc6-fc7-fc8 branches at rates 2,4,8,12, summed"},
+      {"deeplab-v2-vgg16-aspp-l", "VGG-16 ASPP-L (v2): fc6-fc7-fc8 branches at rates 6,12,18,24, summed"}};
   auto build = [](const std::string& variant, const ModelOptions& o) {
     Generator gen(o.seed);
     auto model = std::make_shared<VggDeepLab>(vgg_deeplab_config(variant, o.num_classes), gen);
     if (o.output_stride != 0) model->set_output_stride(o.output_stride);
     return model;
   };
-  for (const char* variant : variants) {
+  for (const auto& [variant, summary] : variants) {
     const std::string name = variant;
-    registry.add(name, vgg_deeplab_config(name).description,
+    registry.add(name, summary,
                  [build, name](const ModelOptions& o) -> std::shared_ptr<SegmentationModel> { return build(name, o); });
   }
   // v2's multi-scale-input models on the VGG-16 heads (LargeFOV here is v1's released model, avg pool included).
@@ -240,7 +253,10 @@ void register_vgg_models(ModelRegistry& registry) {
                                                      {"deeplab-v2-vgg16-aspp-l-msc", "deeplab-v2-vgg16-aspp-l"}};
   for (const auto& [msc_name, base] : msc) {
     const std::string name = msc_name, base_name = base;
-    registry.add(name, vgg_deeplab_config(base_name).description + "; MSC inputs at scales 1, 0.75, 0.5 fused by max",
+    std::string summary;
+    for (const auto& [variant, base_summary] : variants)
+      if (base_name == variant) summary = base_summary;
+    registry.add(name, summary + "; MSC 1/0.75/0.5, max",
                  [build, name, base_name](const ModelOptions& o) -> std::shared_ptr<SegmentationModel> {
                    MultiScaleOptions options;
                    options.name = name;

@@ -36,13 +36,22 @@ struct VggDeepLabConfig {
 // "deeplab-v1-4x4r8", "deeplab-v1-msc-largefov", "deeplab-v2-vgg16-aspp-s", "deeplab-v2-vgg16-aspp-l").
 VggDeepLabConfig vgg_deeplab_config(const std::string& name, int num_classes = 21);
 
+struct VggFcBranchOptions {
+  int in_channels = 512;
+  int kernel = 3;  // fc6
+  int rate = 12;   // fc6
+  int channels = 1024;
+  int classifier_extra_channels = 0;  // features concatenated to fc7's output before fc8 (DeepLab-MSc: 640)
+  int num_classes = 21;
+  double dropout = 0.5;
+};
+
 // fc6 (kernel k, rate r, padding r(k-1)/2) - ReLU - dropout - fc7 (1x1) - ReLU - dropout - fc8 (1x1, classes).
 // For even k the padding keeps the size because r(k-1) is even at the papers' rates (4x4 rate 4: pad 6, taps at
 // offsets -6,-2,+2,+6; rate 8: pad 12), so 41x41 stays 41x41 with taps placed symmetrically around each output.
 class VggFcBranch : public Module {
  public:
-  VggFcBranch(int in_channels, int kernel, int rate, int channels, int classifier_in_extra, int num_classes,
-              double dropout, Generator& gen);
+  VggFcBranch(const VggFcBranchOptions& options, Generator& gen);
   Tensor forward(const Tensor& x) override { return classify(fc7_features(x)); }
   // Through fc7's ReLU and dropout (what DeepLab-MSc concatenates its features to).
   Tensor fc7_features(const Tensor& x);
@@ -50,7 +59,7 @@ class VggFcBranch : public Module {
   std::string describe() const override;
 
  private:
-  int kernel_, rate_, channels_;
+  VggFcBranchOptions options_;
   std::shared_ptr<Conv2d> fc6_, fc7_, fc8_;
   std::shared_ptr<Module> drop6_, drop7_;
 };

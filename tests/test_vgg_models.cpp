@@ -312,6 +312,11 @@ TEST(VggDeepLab, RegistryHoldsTheFamilyAndChecksOptions) {
         "deeplab-v2-vgg16-aspp-s", "deeplab-v2-vgg16-aspp-l", "deeplab-v2-vgg16-largefov-msc",
         "deeplab-v2-vgg16-aspp-s-msc", "deeplab-v2-vgg16-aspp-l-msc"})
     EXPECT_TRUE(r.contains(name)) << name;
+  for (const ModelEntry& e : r.entries()) {
+    if (e.name.rfind("deeplab-v1-", 0) != 0 && e.name.rfind("deeplab-v2-vgg16-", 0) != 0) continue;
+    EXPECT_LE(e.summary.size(), 100u) << e.name << ": one short line for `atrous models`";
+    EXPECT_NE(e.summary.find("rate"), std::string::npos) << e.summary;
+  }
   EXPECT_THROW(vgg_deeplab_config("deeplab-v1-8x8"), Error);
   VggDeepLabConfig bad = vgg_deeplab_config("deeplab-v1-4x4r4");
   bad.fc6_rates = {3};  // 4x4 at rate 3 spans 10 pixels: no symmetric padding keeps the size
