@@ -422,6 +422,33 @@ TEST_F(SafetensorsTest, SaveRejectsBadArguments) {
   EXPECT_TRUE(listing().empty());
 }
 
+TEST_F(SafetensorsTest, RandomCorruptionIsAnErrorOrReadsInBounds) {
+  save_safetensors(path("x.safetensors"), {{"a", Tensor::ones({3, 2})}, {"b", Tensor::ones({5}, DType::u8)},
+                                           {"c", Tensor::ones({2}, DType::f64)}},
+                   {{"k", "v"}});
+  const std::string good = read_bytes(path("x.safetensors"));
+  Generator gen(23);
+  int rejected = 0;
+  for (int trial = 0; trial < 400; ++trial) {
+    std::string bytes = good;
+    const int flips = 1 + static_cast<int>(gen.next_uniform() * 3);
+    for (int i = 0; i < flips; ++i) {
+      const size_t at = static_cast<size_t>(gen.next_uniform() * bytes.size());
+      bytes[at] = static_cast<char>(gen.next_uniform() < 0.5 ? gen.next_uniform() * 256 : '0' + gen.next_uniform() * 10);
+    }
+    if (gen.next_uniform() < 0.2) bytes.resize(static_cast<size_t>(gen.next_uniform() * bytes.size()));
+    const std::string file = write_raw("fuzz.safetensors", bytes);
+    try {
+      const SafetensorsFile f(file);
+      for (const std::string& name : f.names()) f.load(name);
+    } catch (const Error& e) {
+      ++rejected;
+      EXPECT_NE(std::string(e.what()).find(file), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_GT(rejected, 100);  // most corruptions are caught; the rest only changed data bytes
+}
+
 // ---- atomic writes ----
 
 TEST_F(SafetensorsTest, OverwritesAtomicallyAndLeavesNoTemporaryFiles) {
