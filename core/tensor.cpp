@@ -80,12 +80,22 @@ Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device
 
 Tensor Tensor::scalar(double value, DType dtype) { return full({}, value, dtype); }
 
+// Both fills draw element i from (seed, first + i) of the counter-based stream, so they parallelise and give the
+// same values whatever the thread count.
 Tensor Tensor::randn(const Shape& shape, Generator& gen, DType dtype) {
   Tensor t = empty(shape, dtype);
+  const int64_t n = t.numel();
+  const uint64_t seed = gen.seed(), first = gen.reserve(2 * static_cast<uint64_t>(n));
   dispatch_floating(dtype, "Tensor::randn", [&](auto tag) {
     using T = decltype(tag);
     T* p = t.data<T>();
-    for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<T>(gen.next_normal());
+#pragma omp parallel for if (n > 65536)
+    for (int64_t i = 0; i < n; ++i) {
+      // Box-Muller; u1 is shifted off zero so the log stays finite.
+      const double u1 = philox_uniform(seed, first, 2 * i) + 0.5 / 16777216.0;
+      const double u2 = philox_uniform(seed, first, 2 * i + 1);
+      p[i] = static_cast<T>(std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2));
+    }
   });
   return t;
 }
@@ -93,10 +103,13 @@ Tensor Tensor::randn(const Shape& shape, Generator& gen, DType dtype) {
 Tensor Tensor::uniform(const Shape& shape, double low, double high, Generator& gen, DType dtype) {
   ATROUS_CHECK(low < high, "Tensor::uniform: need low < high, got [", low, ", ", high, ")");
   Tensor t = empty(shape, dtype);
+  const int64_t n = t.numel();
+  const uint64_t seed = gen.seed(), first = gen.reserve(static_cast<uint64_t>(n));
   dispatch_floating(dtype, "Tensor::uniform", [&](auto tag) {
     using T = decltype(tag);
     T* p = t.data<T>();
-    for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<T>(low + (high - low) * gen.next_uniform());
+#pragma omp parallel for if (n > 65536)
+    for (int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(low + (high - low) * philox_uniform(seed, first, i));
   });
   return t;
 }

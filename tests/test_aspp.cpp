@@ -102,7 +102,7 @@ TEST(AsppV3, TorchvisionNamesAndParameterCount) {
 }
 
 TEST(AsppV3, ImagePoolingBranchIsAnUpsampledConstantMap) {
-  Generator gen(3);
+  Generator gen(6);
   AsppV3 aspp(AsppV3Options(5, 3), gen);
   aspp.eval();
   AsppPooling& pool = *aspp.pooling();

@@ -7,5 +7,7 @@ namespace atrous::cli {
 void register_quickstart(CLI::App& app);
 void register_info(CLI::App& app);
 void register_models(CLI::App& app);
+void register_convert_weights(CLI::App& app);
+void register_segment(CLI::App& app);
 
 }  // namespace atrous::cli

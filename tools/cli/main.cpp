@@ -10,6 +10,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "atrous 0.1.0");
   atrous::cli::register_quickstart(app);
   atrous::cli::register_models(app);
+  atrous::cli::register_convert_weights(app);
+  atrous::cli::register_segment(app);
   atrous::cli::register_info(app);
   try {
     app.parse(argc, argv);

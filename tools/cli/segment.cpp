@@ -1,0 +1,78 @@
+// `atrous segment`: one image through a registered model with given weights; writes the label mask (palette PNG),
+// optionally a colour overlay and the logits (.npy, H x W x C float32).
+#include <cstdio>
+
+#include "core/atrous.h"
+#include "solvers/checkpoint.h"
+#include "data/image_io.h"
+#include "data/palette.h"
+#include "models/inference.h"
+#include "models/registry.h"
+#include "tools/cli/commands.h"
+
+namespace atrous::cli {
+namespace {
+
+struct SegmentOptions {
+  std::string model;
+  std::string weights;
+  std::string image;
+  std::string out;
+  std::string overlay;
+  std::string save_logits;
+  std::string palette = "voc";
+  int classes = 21;
+  int output_stride = 0;
+  std::vector<double> scales{1.0};
+  bool flip = false;
+  std::vector<float> mean, std;
+};
+
+void run_segment(const SegmentOptions& o) {
+  ModelOptions model_options;
+  model_options.num_classes = o.classes;
+  auto model = create_model(o.model, model_options);
+  if (o.output_stride != 0) model->set_output_stride(o.output_stride);
+  load_module(o.weights, *model, /*strict=*/true);
+
+  InferenceOptions inference;
+  inference.scales = o.scales;
+  inference.flip = o.flip;
+  inference.preprocessing = model->definition().preprocessing;
+  if (!o.mean.empty()) std::copy(o.mean.begin(), o.mean.end(), inference.preprocessing.mean.begin());
+  if (!o.std.empty()) std::copy(o.std.begin(), o.std.end(), inference.preprocessing.std.begin());
+
+  const Tensor image = read_image_rgb(o.image);
+  const Palette& palette = palette_by_name(o.palette);
+  const Tensor logits = predict_logits(*model, image, inference);
+  const Tensor labels = argmax_channels(logits).to(DType::u8);
+  write_palette_png(o.out, labels, palette.colours);
+  if (!o.overlay.empty()) write_png(o.overlay, overlay(image, labels, palette));
+  if (!o.save_logits.empty()) save_npy(logits, o.save_logits);
+  std::printf("%s: %lldx%lld, %s (%s), wrote %s\n", o.image.c_str(), static_cast<long long>(image.size(1)),
+              static_cast<long long>(image.size(0)), o.model.c_str(), inference.preprocessing.str().c_str(),
+              o.out.c_str());
+}
+
+}  // namespace
+
+void register_segment(CLI::App& app) {
+  auto o = std::make_shared<SegmentOptions>();
+  CLI::App* cmd = app.add_subcommand("segment", "Segment one image with a model and its weights");
+  cmd->add_option("--model", o->model, "registered model name (see `atrous models`)")->required();
+  cmd->add_option("--weights", o->weights, "safetensors file with the model's state dict")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--image", o->image, "PNG or JPEG image")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--out", o->out, "label mask to write (palette PNG)")->required();
+  cmd->add_option("--classes", o->classes, "number of classes the weights were trained for")->capture_default_str();
+  cmd->add_option("--output-stride", o->output_stride, "evaluate at this output stride (8 or 16, where the model allows)");
+  cmd->add_option("--scales", o->scales, "input scales whose logits are averaged, e.g. 0.5 0.75 1 1.25")->capture_default_str();
+  cmd->add_flag("--flip", o->flip, "also average the left-right flipped image's logits");
+  cmd->add_option("--overlay", o->overlay, "also write the image blended with the colour mask (PNG)");
+  cmd->add_option("--save-logits", o->save_logits, "also write the logits resized to the image (.npy, H x W x C float32)");
+  cmd->add_option("--palette", o->palette, "colours: voc, camvid or cityscapes")->capture_default_str();
+  cmd->add_option("--mean", o->mean, "override the model's input mean (3 values, model channel order)")->expected(3);
+  cmd->add_option("--std", o->std, "override the model's input std (3 values)")->expected(3);
+  cmd->callback([o] { run_segment(*o); });
+}
+
+}  // namespace atrous::cli
