@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/atrous.h"
+#include "models/registry.h"
 
 namespace atrous {
 namespace {
@@ -16,6 +17,9 @@ ModelDefinition tiny_definition(const TinyDeepLabConfig& c) {
   d.num_classes = c.num_classes;
   d.output_stride = 4;
   d.align_corners = true;
+  // The synthetic batches are normalised as (x - 128) / 64 (data/synthetic.h): x / 64 - 2.
+  d.preprocessing.input_scale = 1.0 / 64.0;
+  d.preprocessing.mean = {2.0f, 2.0f, 2.0f};
   return d;
 }
 
@@ -75,6 +79,18 @@ Tensor TinyDeepLab::forward(const Tensor& x) {
 
 Tensor TinyDeepLab::segment(const Tensor& x) {
   return resize_bilinear(forward(x), ResizeParams::to_size(x.size(1), x.size(2), definition_.align_corners));
+}
+
+void register_tiny_models(ModelRegistry& registry) {
+  registry.add("tiny-deeplab", "TinyDeepLab (quickstart): 2 stages, dilated conv, ASPP-v2 head, OS4",
+               [](const ModelOptions& options) {
+                 Generator gen(options.seed);
+                 TinyDeepLabConfig config;
+                 config.num_classes = options.num_classes;
+                 auto model = std::make_shared<TinyDeepLab>(config, gen);
+                 if (options.output_stride != 0) model->set_output_stride(options.output_stride);
+                 return model;
+               });
 }
 
 }  // namespace atrous

@@ -43,4 +43,8 @@ class TinyDeepLab : public SegmentationModel {
   std::vector<std::shared_ptr<Conv2d>> heads_;
 };
 
+class ModelRegistry;
+// Registers "tiny-deeplab" (the quickstart's network) so that the command line can load its weights.
+void register_tiny_models(ModelRegistry& registry);
+
 }  // namespace atrous

@@ -3,11 +3,17 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include "core/atrous.h"
+#include "data/image_io.h"
+#include "data/palette.h"
 #include "data/synthetic.h"
+#include "models/inference.h"
 #include "models/tiny_deeplab.h"
+#include "solvers/checkpoint.h"
 #include "solvers/metrics.h"
 #include "solvers/sgd.h"
 #include "tools/cli/commands.h"
@@ -24,7 +30,33 @@ struct QuickstartOptions {
   uint64_t seed = 7;
   int eval_images = 32;
   double min_miou = 0.0;  // exit with an error below this (CI uses it)
+  std::string out_dir = "atrous-quickstart";
 };
+
+// Writes the trained weights, one held-out image with its predicted mask and the metrics, so that the next command a
+// user tries (`atrous segment --model tiny-deeplab ...`) has something to run on.
+void write_outputs(const QuickstartOptions& o, TinyDeepLab& model, const SyntheticConfig& data,
+                   const ConfusionMatrix& confusion) {
+  std::filesystem::create_directories(o.out_dir);
+  const std::string dir = o.out_dir + "/";
+  save_module(dir + "weights.safetensors", model);
+  SegmentationSample sample = make_synthetic_sample(data, 1 << 30);
+  const Tensor image = sample.image.to(DType::u8);
+  write_png(dir + "sample.png", image);
+  InferenceOptions inference;
+  inference.preprocessing = model.definition().preprocessing;
+  const Tensor mask = argmax_channels(predict_logits(model, image, inference)).to(DType::u8);
+  const Palette& palette = palette_by_name("voc");
+  write_palette_png(dir + "sample_mask.png", mask, palette.colours);
+  write_palette_png(dir + "sample_truth.png", sample.label, palette.colours);
+  std::ofstream metrics(dir + "metrics.json");
+  metrics << "{\"mean_iou\": " << confusion.mean_iou() << ", \"pixel_accuracy\": " << confusion.pixel_accuracy()
+          << ", \"class_iou\": [";
+  const auto iou = confusion.class_iou();
+  for (size_t c = 0; c < iou.size(); ++c) metrics << (c ? ", " : "") << iou[c];
+  metrics << "]}\n";
+  std::printf("wrote %sweights.safetensors, sample.png, sample_mask.png, sample_truth.png, metrics.json\n", dir.c_str());
+}
 
 int run_quickstart(const QuickstartOptions& o) {
   using clock = std::chrono::steady_clock;
@@ -75,6 +107,7 @@ int run_quickstart(const QuickstartOptions& o) {
               confusion.mean_iou(), confusion.pixel_accuracy(), o.eval_images, seconds);
   for (double iou : confusion.class_iou()) std::printf(" %.3f", iou);
   std::printf("\n");
+  if (!o.out_dir.empty()) write_outputs(o, model, data, confusion);
   if (confusion.mean_iou() < o.min_miou) {
     std::fprintf(stderr, "error: mIoU %.3f is below the required %.3f\n", confusion.mean_iou(), o.min_miou);
     return 2;
@@ -94,6 +127,7 @@ void register_quickstart(CLI::App& app) {
   cmd->add_option("--lr", options->lr, "base learning rate (poly decay)")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--seed", options->seed, "seed for data and initial weights")->capture_default_str();
   cmd->add_option("--eval-images", options->eval_images, "held-out images to evaluate")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--out-dir", options->out_dir, "where to write weights, a sample mask and metrics ('' for nowhere)")->capture_default_str();
   cmd->add_option("--min-miou", options->min_miou, "fail (exit 2) when the held-out mIoU is below this")->capture_default_str();
   cmd->callback([options] {
     const int status = run_quickstart(*options);

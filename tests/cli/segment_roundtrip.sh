@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# End to end through the command line: quickstart trains and saves weights, `atrous segment` loads them and
+# reproduces the quickstart's own mask; bad inputs fail with a message naming what was wrong.
+set -euo pipefail
+atrous="$1"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+"$atrous" quickstart --steps 40 --out-dir "$work/q" > "$work/quickstart.log"
+"$atrous" segment --model tiny-deeplab --classes 4 --weights "$work/q/weights.safetensors" \
+  --image "$work/q/sample.png" --out "$work/mask.png" --overlay "$work/overlay.png" --save-logits "$work/logits.npy"
+cmp "$work/mask.png" "$work/q/sample_mask.png" || { echo "segment's mask differs from quickstart's"; exit 1; }
+test -s "$work/overlay.png" && test -s "$work/logits.npy"
+"$atrous" segment --model tiny-deeplab --classes 4 --weights "$work/q/weights.safetensors" \
+  --image "$work/q/sample.png" --out "$work/mask_ms.png" --scales 0.75 1 1.25 --flip
+
+expect_failure() {  # expect_failure TEXT command...
+  local text="$1"; shift
+  if "$@" > "$work/out.log" 2>&1; then echo "expected failure: $*"; exit 1; fi
+  grep -q -- "$text" "$work/out.log" || { echo "error message lacks '$text':"; cat "$work/out.log"; exit 1; }
+}
+expect_failure "classifier\|head0" "$atrous" segment --model tiny-deeplab --classes 5 \
+  --weights "$work/q/weights.safetensors" --image "$work/q/sample.png" --out "$work/x.png"
+echo "not an image" > "$work/bad.png"
+expect_failure "bad.png" "$atrous" segment --model tiny-deeplab --classes 4 \
+  --weights "$work/q/weights.safetensors" --image "$work/bad.png" --out "$work/x.png"
+expect_failure "unknown model" "$atrous" segment --model nope --weights "$work/q/weights.safetensors" \
+  --image "$work/q/sample.png" --out "$work/x.png"
+expect_failure "weights.safetensors" "$atrous" segment --model deeplab-v1-largefov --classes 4 \
+  --weights "$work/q/weights.safetensors" --image "$work/q/sample.png" --out "$work/x.png"
+echo "segment round trip: ok"
