@@ -9,6 +9,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "models/pytorch_weights.h"
+
 #include "core/autograd.h"
 
 namespace atrous {
@@ -157,7 +159,10 @@ std::vector<std::string> optimizer_parameter_names(const Module& model, const Sg
 
 void save_module(const std::string& path, const Module& module, const std::map<std::string, std::string>& metadata,
                  const SafetensorsSaveOptions& options) {
-  save_safetensors(path, module.state_dict(), metadata, options);
+  // Mark the layout so that load_weights_any never has to guess it from the shapes.
+  std::map<std::string, std::string> marked = metadata;
+  marked.emplace(kLayoutKey, kAtrousLayout);
+  save_safetensors(path, module.state_dict(), marked, options);
 }
 
 std::vector<std::string> load_module(const SafetensorsFile& file, Module& module, bool strict,

@@ -3,7 +3,7 @@
 #include <cstdio>
 
 #include "core/atrous.h"
-#include "solvers/checkpoint.h"
+#include "models/pytorch_weights.h"
 #include "data/image_io.h"
 #include "data/palette.h"
 #include "models/inference.h"
@@ -33,7 +33,7 @@ void run_segment(const SegmentOptions& o) {
   model_options.num_classes = o.classes;
   auto model = create_model(o.model, model_options);
   if (o.output_stride != 0) model->set_output_stride(o.output_stride);
-  load_module(o.weights, *model, /*strict=*/true);
+  load_weights_any(o.weights, *model, /*strict=*/true);  // our files, PyTorch exports or checkpoints
 
   InferenceOptions inference;
   inference.scales = o.scales;
@@ -60,7 +60,7 @@ void register_segment(CLI::App& app) {
   auto o = std::make_shared<SegmentOptions>();
   CLI::App* cmd = app.add_subcommand("segment", "Segment one image with a model and its weights");
   cmd->add_option("--model", o->model, "registered model name (see `atrous models`)")->required();
-  cmd->add_option("--weights", o->weights, "safetensors file with the model's state dict")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--weights", o->weights, "safetensors weights: ours, a training checkpoint, or PyTorch names/layout")->required()->check(CLI::ExistingFile);
   cmd->add_option("--image", o->image, "PNG or JPEG image")->required()->check(CLI::ExistingFile);
   cmd->add_option("--out", o->out, "label mask to write (palette PNG)")->required();
   cmd->add_option("--classes", o->classes, "number of classes the weights were trained for")->capture_default_str();
