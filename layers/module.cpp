@@ -158,7 +158,10 @@ std::vector<std::string> Module::load_state_dict(const std::map<std::string, Ten
 void Module::summary_lines(const std::string& name, int depth, std::string& out) const {
   char count[32];
   std::snprintf(count, sizeof(count), "%lld", static_cast<long long>(parameter_count()));
-  out += std::string(2 * depth, ' ') + (name.empty() ? "" : name + ": ") + describe() + "  [" + count + " params]\n";
+  std::string shapes;
+  for (const Entry& e : params_) shapes += " " + e.name + shape_str(e.tensor.shape());
+  out += std::string(2 * depth, ' ') + (name.empty() ? "" : name + ": ") + describe() + "  [" + count + " params" +
+         (shapes.empty() ? "" : ":" + shapes) + "]\n";
   for (const auto& [child_name, child] : children_) child->summary_lines(child_name, depth + 1, out);
 }
 

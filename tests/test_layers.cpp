@@ -32,7 +32,8 @@ TEST(Module, DottedNamesAndCounts) {
   EXPECT_EQ(net->parameter_count(), 8 * 3 * 3 * 3 + 8 + 8 + 5 * 8 + 5);
   const std::string summary = net->summary();
   EXPECT_NE(summary.find("Conv2d(3 -> 8, 3x3, pad 1, no bias)"), std::string::npos) << summary;
-  EXPECT_NE(summary.find("classifier: Conv2d(8 -> 5, 1x1)"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("classifier: Conv2d(8 -> 5, 1x1)  [45 params: weight[5,1,1,8] bias[5]]"), std::string::npos)
+      << summary;
 }
 
 TEST(Module, ParamGroupsFollowMultipliersAndFreezing) {
