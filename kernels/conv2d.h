@@ -1,5 +1,6 @@
 // 2-D convolution kernels (NHWC activations, weights [Cout,KH,KW,Cin]) on raw pointers: forward, backward-data,
-// backward-weight and bias gradient. CPU: im2col (dilated sampling, zero taps for padding) in tiles + GEMM.
+// backward-weight and bias gradient. CPU: im2col (dilated sampling) in tiles + GEMM, skipping taps that fall in the
+// zero padding.
 #pragma once
 #include <cstdint>
 
