@@ -7,8 +7,10 @@
 
 #include "core/atrous.h"
 #include "layers/aspp.h"
+#include "support/test_helpers.h"
 
 using namespace atrous;
+using namespace atrous::testing;
 
 namespace {
 
@@ -16,27 +18,6 @@ std::vector<std::string> parameter_names(const Module& m) {
   std::vector<std::string> names;
   for (const auto& p : m.named_parameters()) names.push_back(p.name);
   return names;
-}
-
-void expect_close(const Tensor& a, const Tensor& b, double tol) {
-  ASSERT_EQ(a.shape(), b.shape());
-  const auto x = a.to_double_vector(), y = b.to_double_vector();
-  for (size_t i = 0; i < x.size(); ++i) ASSERT_NEAR(x[i], y[i], tol * (1 + std::abs(y[i]))) << "element " << i;
-}
-
-// Random affine parameters and running statistics, so that eval-mode BN is not the identity.
-void randomise_bn(BatchNorm2d& bn, Generator& gen) {
-  const int64_t c = bn.options().channels;
-  bn.named_parameters()[0].tensor.detach().copy_(Tensor::uniform({c}, 0.5, 1.5, gen));
-  bn.named_parameters()[1].tensor.detach().copy_(Tensor::uniform({c}, -0.5, 0.5, gen));
-  bn.named_buffers()[0].tensor.copy_(Tensor::uniform({c}, -0.3, 0.3, gen));
-  bn.named_buffers()[1].tensor.copy_(Tensor::uniform({c}, 0.5, 2.0, gen));
-}
-
-Tensor conv_ref(const Tensor& x, Conv2d& conv) {
-  const Conv2dOptions& o = conv.options();
-  return conv2d(x, conv.weight().detach(), conv.has_bias() ? conv.bias().detach() : Tensor(),
-                Conv2dParams().with_stride(o.stride).with_padding(o.padding).with_dilation(o.dilation));
 }
 
 }  // namespace

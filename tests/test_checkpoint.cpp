@@ -1,9 +1,7 @@
 // Module weights and training checkpoints: exact resume of TinyDeepLab training (bit for bit), module load reports
 // and errors, checkpoint metadata round trips, and every mismatch rejected before anything changes.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <cstring>
 #include <filesystem>
 #include <limits>
 #include <string>
@@ -13,48 +11,15 @@
 #include "data/synthetic.h"
 #include "models/tiny_deeplab.h"
 #include "solvers/checkpoint.h"
+#include "support/test_helpers.h"
 
 using namespace atrous;
+using namespace atrous::testing;
 namespace fs = std::filesystem;
 
 namespace {
 
-class CheckpointTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() / ("atrous_ckpt_" + std::string(info->name()) + "_" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  std::vector<std::string> listing() const {
-    std::vector<std::string> out;
-    for (const auto& e : fs::directory_iterator(dir_)) out.push_back(e.path().filename().string());
-    std::sort(out.begin(), out.end());
-    return out;
-  }
-  fs::path dir_;
-};
-
-template <typename Fn>
-void expect_error(Fn&& f, const std::vector<std::string>& needles) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an atrous::Error mentioning '" << needles.front() << "'";
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    for (const std::string& n : needles) EXPECT_NE(msg.find(n), std::string::npos) << "lacks '" << n << "': " << msg;
-  }
-}
-
-bool same_bits(const Tensor& a, const Tensor& b) {
-  if (a.defined() != b.defined()) return false;
-  if (!a.defined()) return true;
-  return a.dtype() == b.dtype() && a.shape() == b.shape() &&
-         std::memcmp(a.contiguous().raw_data(), b.contiguous().raw_data(), a.numel() * dtype_size(a.dtype())) == 0;
-}
+class CheckpointTest : public ScratchDirTest {};
 
 TinyDeepLabConfig tiny_config(int width = 8) {
   TinyDeepLabConfig c;

@@ -1,36 +1,26 @@
 // .npy I/O: round trips for every dtype and rank 0..4, hand-built NumPy headers (v1/v2/v3, Fortran order, i8, b1)
 // and every corrupt-file error, each of which must name the file.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cstdint>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/npy.h"
 #include "core/random.h"
+#include "support/test_helpers.h"
 
 using namespace atrous;
+using namespace atrous::testing;
 namespace fs = std::filesystem;
 
 namespace {
 
-// A fresh folder per test, removed afterwards.
-class NpyTest : public ::testing::Test {
+class NpyTest : public ScratchDirTest {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() / ("atrous_npy_" + std::string(info->name()) + "_" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-
   // Writes preamble + header (padded to 64 bytes as NumPy does) + raw data bytes.
   std::string write_npy(const std::string& name, const std::string& dict, const std::string& data, int major = 1) {
     const size_t preamble = 6 + 2 + (major == 1 ? 2 : 4);
@@ -43,14 +33,6 @@ class NpyTest : public ::testing::Test {
     for (int i = 0; i < (major == 1 ? 2 : 4); ++i) bytes += static_cast<char>((header.size() >> (8 * i)) & 0xFF);
     return write_raw(name, bytes + header + data);
   }
-
-  std::string write_raw(const std::string& name, const std::string& bytes) {
-    std::ofstream out(path(name), std::ios::binary);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    return path(name);
-  }
-
-  fs::path dir_;
 };
 
 template <typename T>
@@ -61,14 +43,7 @@ std::string bytes_of(const std::vector<T>& values) {
 // Runs `f`, expects an atrous::Error whose message contains the file path and `needle`.
 template <typename Fn>
 void expect_error(Fn&& f, const std::string& file, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an atrous::Error mentioning '" << needle << "'";
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    EXPECT_NE(msg.find(file), std::string::npos) << "message does not name the file: " << msg;
-    EXPECT_NE(msg.find(needle), std::string::npos) << "message lacks '" << needle << "': " << msg;
-  }
+  atrous::testing::expect_error(std::forward<Fn>(f), {needle, file});
 }
 
 Tensor sample(DType dtype, const Shape& shape, uint64_t seed) {
@@ -133,7 +108,7 @@ TEST_F(NpyTest, OverwritesAtomicallyAndLeavesNoTemporaryFiles) {
   EXPECT_EQ(back.dtype(), DType::f64);
   EXPECT_EQ(back.to_double_vector(), std::vector<double>(5, 2.0));
   int files = 0;
-  for ([[maybe_unused]] const auto& entry : fs::directory_iterator(dir_)) ++files;
+  for ([[maybe_unused]] const auto& entry : fs::directory_iterator(dir())) ++files;
   EXPECT_EQ(files, 1);
 }
 

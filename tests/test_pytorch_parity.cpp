@@ -2,11 +2,8 @@
 // LargeFOV (deterministic weights, tools/make_parity_fixtures.py), export back to PyTorch's names and layout, and
 // the import's name mapping, layout detection and errors.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cmath>
-#include <cstring>
-#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <set>
@@ -21,52 +18,16 @@
 #include "models/registry.h"
 #include "support/deterministic_weights.h"
 #include "support/fixtures.h"
+#include "support/test_helpers.h"
 
 using namespace atrous;
 using namespace atrous::testing;
-namespace fs = std::filesystem;
 
 namespace {
 
 std::string parity_file(const std::string& name) { return std::string(ATROUS_FIXTURE_DIR) + "/parity/" + name; }
 
-// A fresh folder per test, removed afterwards.
-class PytorchWeightsTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name = std::string(info->test_suite_name()) + "_" + info->name();
-    for (char& c : name)
-      if (c == '/') c = '_';
-    dir_ = fs::temp_directory_path() / ("atrous_pt_" + name + "_" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-
-  fs::path dir_;
-};
-
-template <typename Fn>
-void expect_error(Fn&& f, const std::vector<std::string>& needles) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an atrous::Error mentioning '" << needles.front() << "'";
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    for (const std::string& n : needles) EXPECT_NE(msg.find(n), std::string::npos) << "lacks '" << n << "': " << msg;
-  }
-}
-
-::testing::AssertionResult bitwise_equal(const Tensor& a, const Tensor& b) {
-  if (a.shape() != b.shape() || a.dtype() != b.dtype())
-    return ::testing::AssertionFailure() << a.description() << " vs " << b.description();
-  const Tensor ca = a.detach().contiguous(), cb = b.detach().contiguous();
-  const size_t bytes = static_cast<size_t>(ca.numel()) * dtype_size(ca.dtype());
-  if (std::memcmp(ca.raw_data(), cb.raw_data(), bytes) != 0) return ::testing::AssertionFailure() << "values differ";
-  return ::testing::AssertionSuccess();
-}
+class PytorchWeightsTest : public ScratchDirTest {};
 
 ::testing::AssertionResult same_state(const Module& a, const Module& b) {
   const auto sa = a.state_dict(), sb = b.state_dict();

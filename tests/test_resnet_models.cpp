@@ -13,8 +13,10 @@
 #include "models/deeplab_v3.h"
 #include "models/registry.h"
 #include "models/resnet.h"
+#include "support/test_helpers.h"
 
 using namespace atrous;
+using namespace atrous::testing;
 
 namespace {
 
@@ -31,31 +33,11 @@ constexpr int64_t kTorchvisionDeepLabV3R101Params = 58630997;  // 21 classes
 constexpr size_t kTorchvisionDeepLabV3R50Tensors = 302;
 constexpr size_t kTorchvisionDeepLabV3R101Tensors = 557;
 
-void randomise_bn(BatchNorm2d& bn, Generator& gen) {
-  const int64_t c = bn.options().channels;
-  bn.named_parameters()[0].tensor.detach().copy_(Tensor::uniform({c}, 0.5, 1.5, gen));
-  bn.named_parameters()[1].tensor.detach().copy_(Tensor::uniform({c}, -0.5, 0.5, gen));
-  bn.named_buffers()[0].tensor.copy_(Tensor::uniform({c}, -0.3, 0.3, gen));
-  bn.named_buffers()[1].tensor.copy_(Tensor::uniform({c}, 0.5, 2.0, gen));
-}
-
-Tensor conv_ref(const Tensor& x, Conv2d& conv) {
-  const Conv2dOptions& o = conv.options();
-  return conv2d(x, conv.weight().detach(), Tensor(),
-                Conv2dParams().with_stride(o.stride).with_padding(o.padding).with_dilation(o.dilation));
-}
-
 Tensor bn_ref(const Tensor& x, BatchNorm2d& bn) {
   BatchNormParams p;
   p.mode = BatchNormMode::Eval;
   return batch_norm(x, bn.named_parameters()[0].tensor.detach(), bn.named_parameters()[1].tensor.detach(),
                     bn.named_buffers()[0].tensor.clone(), bn.named_buffers()[1].tensor.clone(), p);
-}
-
-void expect_close(const Tensor& a, const Tensor& b, double tol) {
-  ASSERT_EQ(a.shape(), b.shape());
-  const auto x = a.to_double_vector(), y = b.to_double_vector();
-  for (size_t i = 0; i < x.size(); ++i) ASSERT_NEAR(x[i], y[i], tol * (1 + std::abs(y[i]))) << "element " << i;
 }
 
 bool all_finite(const Tensor& t) {

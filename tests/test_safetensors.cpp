@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <string>
 #include <vector>
@@ -17,30 +16,18 @@
 #include "core/half.h"
 #include "core/random.h"
 #include "core/safetensors.h"
+#include "support/test_helpers.h"
 
 using namespace atrous;
+using namespace atrous::testing;
 namespace fs = std::filesystem;
 
 namespace {
 
 const std::string kInterop = std::string(ATROUS_FIXTURE_DIR) + "/safetensors/interop.safetensors";
 
-// A fresh folder per test, removed afterwards.
-class SafetensorsTest : public ::testing::Test {
+class SafetensorsTest : public ScratchDirTest {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() / ("atrous_st_" + std::string(info->name()) + "_" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    fs::permissions(dir_, fs::perms::owner_all, fs::perm_options::add);
-    fs::remove_all(dir_);
-  }
-
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-
   // 8-byte length + header + data; `length` overrides the declared header length.
   std::string write_file(const std::string& name, const std::string& header, const std::string& data,
                          int64_t length = -1) {
@@ -49,42 +36,7 @@ class SafetensorsTest : public ::testing::Test {
     for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((n >> (8 * i)) & 0xFF);
     return write_raw(name, bytes + header + data);
   }
-  std::string write_raw(const std::string& name, const std::string& bytes) {
-    std::ofstream out(path(name), std::ios::binary);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    return path(name);
-  }
-  std::vector<std::string> listing() const {
-    std::vector<std::string> out;
-    for (const auto& e : fs::directory_iterator(dir_)) out.push_back(e.path().filename().string());
-    std::sort(out.begin(), out.end());
-    return out;
-  }
-
-  fs::path dir_;
 };
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-// Runs `f`, expects an atrous::Error whose message contains every needle.
-template <typename Fn>
-void expect_error(Fn&& f, const std::vector<std::string>& needles) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an atrous::Error mentioning '" << needles.front() << "'";
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    for (const std::string& n : needles) EXPECT_NE(msg.find(n), std::string::npos) << "lacks '" << n << "': " << msg;
-  }
-}
-
-bool same_bits(const Tensor& a, const Tensor& b) {
-  return a.dtype() == b.dtype() && a.shape() == b.shape() &&
-         std::memcmp(a.contiguous().raw_data(), b.contiguous().raw_data(), a.numel() * dtype_size(a.dtype())) == 0;
-}
 
 Tensor sample(DType dtype, const Shape& shape, uint64_t seed) {
   Generator gen(seed);

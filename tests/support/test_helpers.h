@@ -1,0 +1,59 @@
+// Small helpers several test files share: a scratch folder per test, error-message expectations, bit-exact and
+// tolerance tensor comparisons, and functional references for Conv2d / BatchNorm2d modules.
+#pragma once
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace atrous {
+class BatchNorm2d;
+class Conv2d;
+}  // namespace atrous
+
+namespace atrous::testing {
+
+// A fresh folder per test under the temp dir, named after the test (suite and name, '/' made '_') and the pid so
+// parallel ctest runs never share one; removed after the test, write permission restored first in case the test
+// took it away.
+class ScratchDirTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+
+  const std::filesystem::path& dir() const { return dir_; }
+  std::string path(const std::string& name) const;
+  // Writes `bytes` verbatim to path(name) and returns that path.
+  std::string write_raw(const std::string& name, const std::string& bytes) const;
+  // File names in the folder, sorted.
+  std::vector<std::string> listing() const;
+
+ private:
+  std::filesystem::path dir_;
+};
+
+// The whole file as bytes.
+std::string read_bytes(const std::string& path);
+
+// Runs `f`, expects an atrous::Error whose message contains every needle.
+void expect_error(const std::function<void()>& f, const std::vector<std::string>& needles);
+
+// Same dtype, shape and bytes (in logical order); two undefined tensors are equal. The AssertionResult flavour
+// says what differs.
+::testing::AssertionResult bitwise_equal(const Tensor& a, const Tensor& b);
+bool same_bits(const Tensor& a, const Tensor& b);
+
+// Same shape and every element within tol * (1 + |b|).
+void expect_close(const Tensor& a, const Tensor& b, double tol);
+
+// Random affine parameters and running statistics, so that eval-mode BN is not the identity.
+void randomise_bn(BatchNorm2d& bn, Generator& gen);
+
+// The module's convolution written with the functional op (bias if the module has one).
+Tensor conv_ref(const Tensor& x, Conv2d& conv);
+
+}  // namespace atrous::testing
