@@ -10,6 +10,14 @@ namespace {
 
 thread_local bool g_grad_enabled = true;
 
+// True when `t` is the only handle on a contiguous tensor that spans its whole storage: it can then be taken over
+// or updated in place without anyone observing it.
+bool sole_owner(const Tensor& t) {
+  const auto& impl = t.impl();
+  return impl && impl.use_count() == 1 && impl->storage.use_count() == 1 && impl->offset == 0 && t.is_contiguous() &&
+         impl->storage->bytes() == static_cast<size_t>(t.numel()) * dtype_size(t.dtype());
+}
+
 // The node an op records: runs the closure once and, unless the graph is retained, drops it with its saved tensors.
 class FunctionNode : public Node {
  public:
@@ -53,8 +61,9 @@ class AccumulateGrad : public Node {
     std::shared_ptr<TensorImpl> leaf = leaf_.lock();
     if (!leaf) return {};
     if (!leaf->grad) {
-      // Own a private copy: the incoming gradient may alias another node's buffer.
-      leaf->grad = grad.contiguous().clone().impl();
+      // Own a private copy when the incoming gradient may alias another node's buffer; a gradient nobody else
+      // holds is taken over instead (saves a parameter-sized copy per leaf and step).
+      leaf->grad = (sole_owner(grad) ? grad.detach() : grad.contiguous().clone()).impl();
     } else {
       Tensor acc(leaf->grad);
       add_(acc, grad);
@@ -158,6 +167,8 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
         auto it = grads.find(next);
         if (it == grads.end()) {
           grads.emplace(next, input_grads[i]);
+        } else if (sole_owner(it->second) && it->second.shape() == input_grads[i].shape()) {
+          add_(it->second, input_grads[i]);  // a buffer only this sum holds: no new allocation
         } else {
           it->second = add(it->second, input_grads[i]);
         }
