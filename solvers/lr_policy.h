@@ -20,6 +20,8 @@ struct LrPolicy {
   // an atrous::Error naming the setting, raised by validate(), which the constructor of a Trainer calls.
   double lr_at(int64_t iteration) const;
   void validate() const;
+  // One line for logs, e.g. "poly base_lr 0.001 power 0.9 max_iterations 20000, warmup 500 from x0.1".
+  std::string str() const;
 };
 
 }  // namespace atrous
