@@ -1,0 +1,355 @@
+// Permutohedral lattice on the CPU: a per-thread hash table per chunk of pixels (merged into one table afterwards),
+// blur neighbours and a gather form of the splat precomputed at build, and one OpenMP region per filter whose
+// loops run over a compile-time value width where the width is a common one (8..32 floats: 21 VOC labels pad to 24).
+#include "crf/permutohedral_lattice.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <sstream>
+#include <vector>
+
+#include "core/error.h"
+#include "crf/lattice_embedding.h"
+
+namespace atrous::crf {
+namespace {
+
+// Below this many pixels one thread builds the lattice (thread start-up would cost more than the hashing).
+constexpr int64_t kParallelBuildPixels = 4096;
+// Below this many floats of work per pass a filter runs on one thread.
+constexpr int64_t kParallelFilterFloats = 1 << 15;
+// Scaled features beyond this would make lattice coordinates lose integer precision in float (2^24) once
+// elevated and multiplied out: reject them rather than hash garbage.
+constexpr float kMaxScaledFeature = float(1 << 20);
+
+// Open-addressing hash table (linear probing) from d-coordinate lattice keys to dense indices 0..size-1.
+class KeyTable {
+ public:
+  KeyTable(int d, int64_t expected) : d_(d) {
+    int64_t capacity = 64;
+    while (capacity < 2 * expected) capacity *= 2;
+    slots_.assign(static_cast<size_t>(capacity), -1);
+    mask_ = static_cast<uint64_t>(capacity - 1);
+    keys_.reserve(static_cast<size_t>(expected * d));
+    hashes_.reserve(static_cast<size_t>(expected));
+  }
+
+  int64_t size() const { return static_cast<int64_t>(hashes_.size()); }
+  const int32_t* key(int64_t index) const { return keys_.data() + index * d_; }
+  uint64_t hash(int64_t index) const { return hashes_[index]; }
+
+  // The index of `key`, inserted if absent.
+  int32_t insert(const int32_t* key, uint64_t hash) {
+    if (2 * (size() + 1) > static_cast<int64_t>(slots_.size())) grow();
+    for (uint64_t slot = hash & mask_;; slot = (slot + 1) & mask_) {
+      const int32_t index = slots_[slot];
+      if (index < 0) {
+        slots_[slot] = static_cast<int32_t>(size());
+        keys_.insert(keys_.end(), key, key + d_);
+        hashes_.push_back(hash);
+        return slots_[slot];
+      }
+      if (hashes_[index] == hash && std::memcmp(this->key(index), key, sizeof(int32_t) * d_) == 0) return index;
+    }
+  }
+
+  // The index of `key`, or -1.
+  int32_t find(const int32_t* key, uint64_t hash) const {
+    for (uint64_t slot = hash & mask_;; slot = (slot + 1) & mask_) {
+      const int32_t index = slots_[slot];
+      if (index < 0) return -1;
+      if (hashes_[index] == hash && std::memcmp(this->key(index), key, sizeof(int32_t) * d_) == 0) return index;
+    }
+  }
+
+ private:
+  void grow() {
+    slots_.assign(slots_.size() * 2, -1);
+    mask_ = slots_.size() - 1;
+    for (int64_t index = 0; index < size(); ++index) {
+      uint64_t slot = hashes_[index] & mask_;
+      while (slots_[slot] >= 0) slot = (slot + 1) & mask_;
+      slots_[slot] = static_cast<int32_t>(index);
+    }
+  }
+
+  int d_;
+  std::vector<int32_t> keys_;
+  std::vector<uint64_t> hashes_;
+  std::vector<int32_t> slots_;
+  uint64_t mask_ = 0;
+};
+
+// ---- filter passes; S > 0 is the value width known at compile time, S == 0 reads it from `stride` ----
+
+// Splat as a gather: vertex p sums the weighted values of the pixels whose simplex touches it.
+template <int S>
+void splat_rows(int64_t p0, int64_t p1, const int64_t* begin, const int32_t* pixel, const float* weight,
+                const float* in, const float* pre, int64_t stride, float* lattice) {
+  const int64_t s = S > 0 ? S : stride;
+  for (int64_t p = p0; p < p1; ++p) {
+    float* dst = lattice + p * s;
+#pragma omp simd
+    for (int64_t c = 0; c < s; ++c) dst[c] = 0.0f;
+    for (int64_t e = begin[p]; e < begin[p + 1]; ++e) {
+      const int64_t i = pixel[e];
+      const float w = pre ? weight[e] * pre[i] : weight[e];
+      const float* src = in + i * s;
+#pragma omp simd
+      for (int64_t c = 0; c < s; ++c) dst[c] += w * src[c];
+    }
+  }
+}
+
+// One blur direction: new = old + (left + right) / 2, the [1 2 1] kernel up to a factor 2 that the slice's
+// constant absorbs. Missing neighbours point at the zero row m.
+template <int S>
+void blur_rows(int64_t p0, int64_t p1, const int32_t* neighbours, const float* src, int64_t stride, float* dst) {
+  const int64_t s = S > 0 ? S : stride;
+  for (int64_t p = p0; p < p1; ++p) {
+    const float* self = src + p * s;
+    const float* left = src + static_cast<int64_t>(neighbours[2 * p]) * s;
+    const float* right = src + static_cast<int64_t>(neighbours[2 * p + 1]) * s;
+    float* out = dst + p * s;
+#pragma omp simd
+    for (int64_t c = 0; c < s; ++c) out[c] = self[c] + 0.5f * (left[c] + right[c]);
+  }
+}
+
+// Slice: each pixel reads its simplex's vertices back with its barycentric weights.
+template <int S>
+void slice_rows(int64_t i0, int64_t i1, int d1, const int32_t* vertex, const float* weight, const float* lattice,
+                float alpha, const float* post, int64_t stride, float* out) {
+  const int64_t s = S > 0 ? S : stride;
+  constexpr int64_t kAcc = S > 0 ? S : 1;
+  for (int64_t i = i0; i < i1; ++i) {
+    float acc_fixed[kAcc];
+    float* dst = out + i * s;
+    float* acc = S > 0 ? acc_fixed : dst;  // in-place accumulation for the generic width (out never aliases lattice)
+#pragma omp simd
+    for (int64_t c = 0; c < s; ++c) acc[c] = 0.0f;
+    for (int k = 0; k < d1; ++k) {
+      const float w = weight[i * d1 + k];
+      const float* src = lattice + static_cast<int64_t>(vertex[i * d1 + k]) * s;
+#pragma omp simd
+      for (int64_t c = 0; c < s; ++c) acc[c] += w * src[c];
+    }
+    const float scale = post ? alpha * post[i] : alpha;
+#pragma omp simd
+    for (int64_t c = 0; c < s; ++c) dst[c] = acc[c] * scale;
+  }
+}
+
+struct FilterArgs {
+  int d1;
+  int64_t n, m, stride;
+  const int64_t* splat_begin;
+  const int32_t* splat_pixel;
+  const float* splat_weight;
+  const int32_t* neighbours;
+  const int32_t* vertex;
+  const float* weight;
+  float alpha;
+  const float* in;
+  const float* pre;
+  const float* post;
+  float* out;
+  float* buffer_a;  // (m + 1) * stride each, row m zero
+  float* buffer_b;
+};
+
+template <int S>
+void run_filter(const FilterArgs& a) {
+  const bool parallel = std::max(a.n, a.m) * a.stride > kParallelFilterFloats;
+#pragma omp parallel if (parallel)
+  {
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < a.m; p += 64)
+      splat_rows<S>(p, std::min(p + 64, a.m), a.splat_begin, a.splat_pixel, a.splat_weight, a.in, a.pre, a.stride,
+                    a.buffer_a);
+    // Directions 0..d in order, ping-ponging between the two buffers (every thread derives the same parity).
+    for (int j = 0; j < a.d1; ++j) {
+      const float* src = (j % 2 == 0) ? a.buffer_a : a.buffer_b;
+      float* dst = (j % 2 == 0) ? a.buffer_b : a.buffer_a;
+      const int32_t* neighbours = a.neighbours + static_cast<int64_t>(j) * a.m * 2;
+#pragma omp for schedule(static)
+      for (int64_t p = 0; p < a.m; p += 64) blur_rows<S>(p, std::min(p + 64, a.m), neighbours, src, a.stride, dst);
+    }
+    const float* blurred = (a.d1 % 2 == 0) ? a.buffer_a : a.buffer_b;
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < a.n; i += 64)
+      slice_rows<S>(i, std::min(i + 64, a.n), a.d1, a.vertex, a.weight, blurred, a.alpha, a.post, a.stride, a.out);
+  }
+}
+
+}  // namespace
+
+PermutohedralLattice PermutohedralLattice::build(const float* features, int64_t n, int d) {
+  ATROUS_CHECK(d >= 1 && d <= kMaxLatticeDims, "permutohedral lattice: feature dimension ", d,
+               " is outside the supported range [1, ", kMaxLatticeDims, "]");
+  ATROUS_CHECK(n >= 1, "permutohedral lattice: needs at least one point, got ", n);
+  const int d1 = d + 1;
+  ATROUS_CHECK(n * d1 < (int64_t(1) << 31), "permutohedral lattice: ", n, " points of dimension ", d,
+               " exceed the 2^31 simplex-corner limit");
+  PermutohedralLattice lattice;
+  lattice.d_ = d;
+  lattice.n_ = n;
+  lattice.vertex_ = HostArray<int32_t>(n * d1);
+  lattice.weight_ = HostArray<float>(n * d1);
+
+  float scale[kMaxLatticeDims];
+  for (int j = 0; j < d; ++j) scale[j] = lattice_axis_scale(d, j);
+
+  // 1. Each thread embeds a contiguous chunk of points and hashes their simplex corners into its own table.
+  const int threads = n >= kParallelBuildPixels ? std::max(1, omp_get_max_threads()) : 1;
+  std::vector<int64_t> chunk(threads + 1);
+  for (int t = 0; t <= threads; ++t) chunk[t] = n * t / threads;
+  std::vector<KeyTable> tables;
+  tables.reserve(threads);
+  for (int t = 0; t < threads; ++t) tables.emplace_back(d, (chunk[t + 1] - chunk[t]) * d1 / 4 + 16);
+  std::vector<int64_t> first_bad(threads, -1);
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num();
+    KeyTable& table = tables[t];
+    EnclosingSimplex<kMaxLatticeDims> simplex;
+    float scaled[kMaxLatticeDims];
+    int32_t key[kMaxLatticeDims];
+    for (int64_t i = chunk[t]; i < chunk[t + 1]; ++i) {
+      bool ok = true;
+      for (int j = 0; j < d; ++j) {
+        scaled[j] = features[i * d + j] * scale[j];
+        ok = ok && std::isfinite(scaled[j]) && std::fabs(scaled[j]) < kMaxScaledFeature;
+      }
+      if (!ok) {
+        if (first_bad[t] < 0) first_bad[t] = i;
+        for (int k = 0; k < d1; ++k) lattice.vertex_[i * d1 + k] = 0, lattice.weight_[i * d1 + k] = 0.0f;
+        continue;
+      }
+      find_enclosing_simplex(d, scaled, simplex);
+      for (int k = 0; k < d1; ++k) {
+        simplex_vertex_key(d, simplex, k, key);
+        lattice.vertex_[i * d1 + k] = table.insert(key, lattice_key_hash(d, key));
+        lattice.weight_[i * d1 + k] = simplex.barycentric[k];
+      }
+    }
+  }
+  for (int t = 0; t < threads; ++t) {
+    if (first_bad[t] < 0) continue;
+    const int64_t i = first_bad[t];
+    std::ostringstream row;
+    for (int j = 0; j < d; ++j) row << (j ? ", " : "") << features[i * d + j];
+    ATROUS_FAIL("permutohedral lattice: feature row ", i, " (", row.str(), ") is not finite or too large (|f| * ",
+                "lattice scale must stay below ", kMaxScaledFeature, "; is a sigma zero or tiny?)");
+  }
+
+  // 2. Merge the per-thread tables (a few vertices per hundred pixels, so this sequential part is small).
+  int64_t local_total = 0;
+  for (const KeyTable& table : tables) local_total += table.size();
+  KeyTable global(d, threads == 1 ? 0 : local_total);
+  std::vector<std::vector<int32_t>> to_global(threads);
+  if (threads == 1) {
+    global = std::move(tables[0]);
+  } else {
+    for (int t = 0; t < threads; ++t) {
+      to_global[t].resize(tables[t].size());
+      for (int64_t l = 0; l < tables[t].size(); ++l)
+        to_global[t][l] = global.insert(tables[t].key(l), tables[t].hash(l));
+    }
+#pragma omp parallel num_threads(threads)
+    {
+      const int t = omp_get_thread_num();
+      const int32_t* map = to_global[t].data();
+      for (int64_t e = chunk[t] * d1; e < chunk[t + 1] * d1; ++e) lattice.vertex_[e] = map[lattice.vertex_[e]];
+    }
+  }
+  tables.clear();
+  const int64_t m = global.size();
+  lattice.m_ = m;
+
+  // 3. Blur neighbours along each lattice direction j: the key moved by +-(d+1) e_j - (1, ..., 1) (paper sec. 3.2,
+  //    the d+1 vectors that span the lattice); for j = d only the all-ones shift shows in the stored d coordinates.
+  lattice.neighbours_ = HostArray<int32_t>(d1 * m * 2);
+#pragma omp parallel for schedule(static) if (m > 4096)
+  for (int64_t p = 0; p < m; ++p) {
+    const int32_t* key = global.key(p);
+    int32_t left[kMaxLatticeDims], right[kMaxLatticeDims];
+    for (int j = 0; j < d1; ++j) {
+      for (int i = 0; i < d; ++i) {
+        left[i] = key[i] - 1;
+        right[i] = key[i] + 1;
+      }
+      if (j < d) {
+        left[j] = key[j] + d;
+        right[j] = key[j] - d;
+      }
+      const int32_t l = global.find(left, lattice_key_hash(d, left));
+      const int32_t r = global.find(right, lattice_key_hash(d, right));
+      lattice.neighbours_[(j * m + p) * 2] = l < 0 ? static_cast<int32_t>(m) : l;
+      lattice.neighbours_[(j * m + p) * 2 + 1] = r < 0 ? static_cast<int32_t>(m) : r;
+    }
+  }
+
+  // 4. The splat's gather lists: a counting sort of the simplex corners by vertex, in pixel order.
+  const int64_t corners = n * d1;
+  lattice.splat_begin_ = HostArray<int64_t>(m + 1, 0);
+  for (int64_t e = 0; e < corners; ++e) ++lattice.splat_begin_[lattice.vertex_[e] + 1];
+  for (int64_t p = 0; p < m; ++p) lattice.splat_begin_[p + 1] += lattice.splat_begin_[p];
+  HostArray<int64_t> cursor(m);
+  std::memcpy(cursor.data(), lattice.splat_begin_.data(), sizeof(int64_t) * m);
+  lattice.splat_pixel_ = HostArray<int32_t>(corners);
+  lattice.splat_weight_ = HostArray<float>(corners);
+  for (int64_t e = 0; e < corners; ++e) {
+    const int64_t slot = cursor[lattice.vertex_[e]]++;
+    lattice.splat_pixel_[slot] = static_cast<int32_t>(e / d1);
+    lattice.splat_weight_[slot] = lattice.weight_[e];
+  }
+  return lattice;
+}
+
+size_t PermutohedralLattice::memory_bytes() const {
+  return vertex_.bytes() + weight_.bytes() + neighbours_.bytes() + splat_begin_.bytes() + splat_pixel_.bytes() +
+         splat_weight_.bytes();
+}
+
+float PermutohedralLattice::slice_scale() const { return 1.0f / (1.0f + std::pow(2.0f, -static_cast<float>(d_))); }
+
+void PermutohedralLattice::filter(const float* in, float* out, int64_t stride, const float* pre_scale,
+                                  const float* post_scale, HostArray<float>& scratch) const {
+  ATROUS_CHECK(m_ > 0, "permutohedral lattice: filter called before build");
+  ATROUS_CHECK(stride >= 1, "permutohedral lattice: value stride must be positive, got ", stride);
+  const int64_t rows = m_ + 1;  // + the zero row that missing neighbours read
+  if (scratch.size() < 2 * rows * stride) scratch = HostArray<float>(2 * rows * stride);
+  FilterArgs a{d_ + 1,
+               n_,
+               m_,
+               stride,
+               splat_begin_.data(),
+               splat_pixel_.data(),
+               splat_weight_.data(),
+               neighbours_.data(),
+               vertex_.data(),
+               weight_.data(),
+               slice_scale(),
+               in,
+               pre_scale,
+               post_scale,
+               out,
+               scratch.data(),
+               scratch.data() + rows * stride};
+  std::fill(a.buffer_a + m_ * stride, a.buffer_a + rows * stride, 0.0f);
+  std::fill(a.buffer_b + m_ * stride, a.buffer_b + rows * stride, 0.0f);
+  switch (stride) {
+    case 1: run_filter<1>(a); break;
+    case 8: run_filter<8>(a); break;
+    case 16: run_filter<16>(a); break;
+    case 24: run_filter<24>(a); break;
+    case 32: run_filter<32>(a); break;
+    default: run_filter<0>(a); break;
+  }
+}
+
+}  // namespace atrous::crf

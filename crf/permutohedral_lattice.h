@@ -1,0 +1,56 @@
+// Gaussian filtering in a d-dimensional feature space with the permutohedral lattice (Adams, Baek & Davis,
+// Eurographics 2010): splat each point's values onto the d+1 vertices of its enclosing simplex with barycentric
+// weights, blur the lattice with [1 2 1] along each of the d+1 lattice directions, slice back with the same weights.
+// Built once per image (the expensive hashing), then filters any number of value sets (every mean-field iteration).
+// CPU: build and filter run on OpenMP threads; filtering vectorises over the values of a point.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "crf/host_array.h"
+
+namespace atrous::crf {
+
+class PermutohedralLattice {
+ public:
+  PermutohedralLattice() = default;
+
+  // features: n rows of d floats, each already divided by its kernel's sigma. Errors on d outside
+  // [1, kMaxLatticeDims], non-finite features, or features so large that lattice coordinates would overflow.
+  static PermutohedralLattice build(const float* features, int64_t n, int d);
+
+  int dims() const { return d_; }
+  int64_t num_pixels() const { return n_; }
+  int64_t num_points() const { return m_; }  // lattice vertices touched by at least one pixel
+  size_t memory_bytes() const;               // everything the lattice holds after build
+
+  // out_i = alpha * post_i * sum_k b_ik [B splat(pre .* in)](v_ik): densecrf's approximation of
+  // sum_j exp(-|f_i - f_j|^2 / 2) pre_j in_j, times post_i. in/out hold n rows of `stride` floats, all filtered
+  // (pad rows with zeros); in and out may alias. pre_scale / post_scale may be null (meaning ones).
+  // `scratch` is grown as needed and can be reused across calls to avoid reallocation.
+  void filter(const float* in, float* out, int64_t stride, const float* pre_scale, const float* post_scale,
+              HostArray<float>& scratch) const;
+
+  // Read access for the GPU upload and the tests: per pixel the d+1 vertex indices and barycentric weights
+  // (n x (d+1)), and per lattice direction j and vertex p the two neighbours ((d+1) x m x 2; m means none).
+  const int32_t* vertex_of_pixel() const { return vertex_.data(); }
+  const float* weight_of_pixel() const { return weight_.data(); }
+  const int32_t* blur_neighbours() const { return neighbours_.data(); }
+  // The slice's constant 1 / (1 + 2^-d): the blurred impulse's self weight, as densecrf scales it.
+  float slice_scale() const;
+
+ private:
+  int d_ = 0;
+  int64_t n_ = 0;
+  int64_t m_ = 0;
+  HostArray<int32_t> vertex_;      // n * (d+1): lattice vertex of each pixel's simplex corner
+  HostArray<float> weight_;        // n * (d+1): barycentric weights
+  HostArray<int32_t> neighbours_;  // (d+1) * m * 2
+  // The splat as a gather: the (pixel, weight) entries of vertex p are splat_entries_[splat_begin_[p] ..
+  // splat_begin_[p+1]), in pixel order, so each vertex sums in a fixed order whatever the thread count.
+  HostArray<int64_t> splat_begin_;  // m + 1
+  HostArray<int32_t> splat_pixel_;  // n * (d+1)
+  HostArray<float> splat_weight_;   // n * (d+1)
+};
+
+}  // namespace atrous::crf
