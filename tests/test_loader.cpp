@@ -4,10 +4,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <set>
 #include <thread>
 
 #include "core/atrous.h"
+#include "data/image_io.h"
 #include "data/loader.h"
 #include "support/test_helpers.h"
 
@@ -277,4 +280,39 @@ TEST(Loader, SyntheticDatasetEndToEnd) {
     EXPECT_EQ(b.images.shape(), (Shape{4, 16, 16, 3}));
     for (double l : b.labels.to_double_vector()) ASSERT_TRUE(l < spec.synthetic_classes || l == 255);
   }
+}
+
+// End to end on files: a CamVid-shaped folder with one truncated JPEG; the error reaches next() naming that file.
+class LoaderOnFiles : public ScratchDirTest {};
+
+TEST_F(LoaderOnFiles, CorruptJpegInACamvidFolderIsNamedByNext) {
+  std::filesystem::create_directories(dir() / "train");
+  std::filesystem::create_directories(dir() / "trainannot");
+  std::ofstream list(path("train.txt"));
+  for (int i = 0; i < 6; ++i) {
+    const std::string name = "f" + std::to_string(i);
+    write_jpeg(path("train/" + name + ".jpg"), Tensor::full({20, 24, 3}, 40.0 * i, DType::u8));
+    write_png(path("trainannot/" + name + ".png"), Tensor::full({20, 24}, i, DType::u8));
+    list << "train/" << name << ".jpg trainannot/" << name << ".png\n";
+  }
+  list.close();
+  const std::string jpeg = read_bytes(path("train/f4.jpg"));
+  write_raw("train/f4.jpg", jpeg.substr(0, jpeg.size() / 2));
+  DatasetSpec spec{"camvid", dir().string(), "train"};
+  auto ds = open_dataset(spec);
+  LoaderOptions o = small_options(2);
+  o.batch_size = 2;
+  o.shuffle = false;
+  o.augmentation.crop_height = o.augmentation.crop_width = 16;
+  DataLoader loader(*ds, o);
+  loader.start_epoch(0);
+  for (int k = 0; k < 2; ++k) {
+    std::optional<Batch> b = loader.next();
+    ASSERT_TRUE(b.has_value());
+    EXPECT_EQ(b->images.shape(), (Shape{2, 16, 16, 3}));
+    // Label i (or the void value 11 in padding) stays with image i.
+    for (double l : b->labels.slice(0, 1, 2).to_double_vector()) ASSERT_TRUE(l == 2 * k + 1 || l == 11);
+  }
+  expect_error([&] { loader.next(); }, {"train/f4.jpg"});
+  EXPECT_FALSE(loader.next().has_value());
 }
