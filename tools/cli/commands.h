@@ -9,5 +9,7 @@ void register_info(CLI::App& app);
 void register_models(CLI::App& app);
 void register_convert_weights(CLI::App& app);
 void register_segment(CLI::App& app);
+void register_train(CLI::App& app);
+void register_evaluate(CLI::App& app);
 
 }  // namespace atrous::cli

@@ -9,6 +9,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "atrous 0.1.0");
   atrous::cli::register_quickstart(app);
+  atrous::cli::register_train(app);
+  atrous::cli::register_evaluate(app);
   atrous::cli::register_models(app);
   atrous::cli::register_convert_weights(app);
   atrous::cli::register_segment(app);

@@ -1,21 +1,16 @@
-// `atrous quickstart`: trains a small DeepLab-style net on generated data on the CPU, printing the loss as it falls,
-// then reports mIoU on held-out generated images. Needs no files, no downloads and no GPU.
-#include <chrono>
-#include <cmath>
+// `atrous quickstart`: generates synthetic data, trains a small DeepLab (TinyDeepLab) on the CPU with the Trainer
+// (loader, poly lr, progress bar, logs, curve plot), evaluates it on held-out generated images and writes the
+// weights, a sample image with its predicted mask and the metrics. Needs no files, no downloads and no GPU.
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <iostream>
 
 #include "core/atrous.h"
 #include "data/image_io.h"
 #include "data/palette.h"
-#include "data/synthetic.h"
 #include "models/inference.h"
-#include "models/tiny_deeplab.h"
-#include "solvers/checkpoint.h"
-#include "solvers/metrics.h"
-#include "solvers/sgd.h"
+#include "models/registry.h"
+#include "solvers/trainer.h"
 #include "tools/cli/commands.h"
 
 namespace atrous::cli {
@@ -33,19 +28,28 @@ struct QuickstartOptions {
   std::string out_dir = "atrous-quickstart";
 };
 
-// Writes the trained weights, one held-out image with its predicted mask and the metrics, so that the next command a
-// user tries (`atrous segment --model tiny-deeplab ...`) has something to run on.
-void write_outputs(const QuickstartOptions& o, TinyDeepLab& model, const SyntheticConfig& data,
+DatasetSpec synthetic_spec(const QuickstartOptions& o, const std::string& split, int64_t count) {
+  DatasetSpec spec;
+  spec.kind = "synthetic";
+  spec.split = split;
+  spec.synthetic_size = o.size;
+  spec.synthetic_classes = o.classes;
+  spec.synthetic_count = count;
+  spec.synthetic_seed = o.seed;
+  return spec;
+}
+
+// One held-out image with its predicted and true masks, so that the next command a user tries
+// (`atrous segment --model tiny-deeplab --classes 4 --weights .../weights.safetensors --image .../sample.png`)
+// has something to run on, and metrics.json for scripts.
+void write_outputs(const QuickstartOptions& o, SegmentationModel& model, const SegmentationDataset& val,
                    const ConfusionMatrix& confusion) {
-  std::filesystem::create_directories(o.out_dir);
   const std::string dir = o.out_dir + "/";
-  save_module(dir + "weights.safetensors", model);
-  SegmentationSample sample = make_synthetic_sample(data, 1 << 30);
-  const Tensor image = sample.image.to(DType::u8);
-  write_png(dir + "sample.png", image);
+  const LabeledImage sample = val.get(0);
+  write_png(dir + "sample.png", sample.image);
   InferenceOptions inference;
   inference.preprocessing = model.definition().preprocessing;
-  const Tensor mask = argmax_channels(predict_logits(model, image, inference)).to(DType::u8);
+  const Tensor mask = argmax_channels(predict_logits(model, sample.image, inference)).to(DType::u8);
   const Palette& palette = palette_by_name("voc");
   write_palette_png(dir + "sample_mask.png", mask, palette.colours);
   write_palette_png(dir + "sample_truth.png", sample.label, palette.colours);
@@ -55,59 +59,60 @@ void write_outputs(const QuickstartOptions& o, TinyDeepLab& model, const Synthet
   const auto iou = confusion.class_iou();
   for (size_t c = 0; c < iou.size(); ++c) metrics << (c ? ", " : "") << iou[c];
   metrics << "]}\n";
-  std::printf("wrote %sweights.safetensors, sample.png, sample_mask.png, sample_truth.png, metrics.json\n", dir.c_str());
+  std::printf("wrote %s: weights.safetensors, checkpoint.safetensors, sample.png, sample_mask.png, sample_truth.png, "
+              "metrics.json, validation.json, train_log.csv/.jsonl, training_curves.png\n",
+              o.out_dir.c_str());
 }
 
 int run_quickstart(const QuickstartOptions& o) {
-  using clock = std::chrono::steady_clock;
-  SyntheticConfig data;
-  data.height = data.width = o.size;
-  data.num_classes = o.classes;
-  data.seed = o.seed;
-  Generator gen(o.seed);
-  TinyDeepLabConfig model_config;
-  model_config.num_classes = o.classes;
-  TinyDeepLab model(model_config, gen);
-  Sgd sgd(model.param_groups(), SgdOptions{o.lr, 0.9, 1e-4, false});
+  // Every training image is new (as many as the run draws), like an endless generator; validation images come
+  // from a disjoint part of the stream.
+  const auto train_set = open_dataset(synthetic_spec(o, "train", std::max<int64_t>(256, int64_t(o.steps) * o.batch)));
+  const auto val_set = open_dataset(synthetic_spec(o, "val", o.eval_images));
+  ModelOptions model_options;
+  model_options.num_classes = o.classes;
+  model_options.seed = o.seed;
+  auto model = create_model("tiny-deeplab", model_options);
   std::printf("quickstart: TinyDeepLab (%lld parameters), %d classes, %dx%d synthetic images, batch %d, %d steps\n",
-              static_cast<long long>(model.parameter_count()), o.classes, o.size, o.size, o.batch, o.steps);
+              static_cast<long long>(model->parameter_count()), o.classes, o.size, o.size, o.batch, o.steps);
+  std::fflush(stdout);
 
-  const auto start = clock::now();
-  double running = 0;
-  const int report_every = std::max(1, o.steps / 10);
-  for (int step = 0; step < o.steps; ++step) {
-    sgd.set_lr(o.lr * std::pow(1.0 - static_cast<double>(step) / o.steps, 0.9));  // DeepLab's "poly" policy
-    SegmentationBatch batch = make_synthetic_batch(data, static_cast<int64_t>(step) * o.batch, o.batch);
-    Tensor loss = softmax_cross_entropy(model.segment(batch.images), batch.labels);
-    sgd.zero_grad();
-    loss.backward();
-    sgd.step();
-    running += loss.item<double>();
-    if ((step + 1) % report_every == 0 || step + 1 == o.steps) {
-      const int span = (step + 1) % report_every == 0 ? report_every : (step + 1) % report_every;
-      const double seconds = std::chrono::duration<double>(clock::now() - start).count();
-      std::printf("  step %4d/%d  loss %.4f  lr %.4f  %.1f img/s\n", step + 1, o.steps, running / span, sgd.lr(),
-                  (step + 1) * o.batch / seconds);
-      running = 0;
-    }
-  }
+  LoaderOptions loader;
+  loader.batch_size = o.batch;
+  loader.augmentation.crop_height = loader.augmentation.crop_width = o.size;
+  loader.augmentation.scale_min = loader.augmentation.scale_max = 1.0;
+  loader.augmentation.flip = false;
+  loader.preprocessing = model->definition().preprocessing;
+  loader.seed = o.seed;
 
-  // Held-out images come from indices the training never drew.
-  NoGradGuard no_grad;
-  model.eval();
-  ConfusionMatrix confusion(o.classes);
-  const int64_t eval_start = static_cast<int64_t>(o.steps) * o.batch + 1000000;
-  for (int i = 0; i < o.eval_images; i += o.batch) {
-    const int n = std::min(o.batch, o.eval_images - i);
-    SegmentationBatch batch = make_synthetic_batch(data, eval_start + i, n);
-    confusion.add(argmax_channels(model.segment(batch.images)), batch.labels);
+  TrainerOptions options;
+  options.max_iterations = o.steps;
+  options.sgd = SgdOptions{o.lr, 0.9, 1e-4, false};
+  options.lr_policy.kind = "poly";  // DeepLab's: lr (1 - iter/max)^0.9
+  options.lr_policy.base_lr = o.lr;
+  options.lr_policy.max_iterations = o.steps;
+  options.loss_resolution = LossResolution::Input;  // logits upsampled to the 64x64 labels
+  options.dropout_seed = o.seed;
+  options.log_every = std::max(1, o.steps / 10);
+  options.out_dir = o.out_dir;
+  if (!o.out_dir.empty()) std::filesystem::create_directories(o.out_dir);
+
+  Trainer trainer(*model, *train_set, loader, options, val_set.get());
+  const TrainResult result = trainer.train();
+  ATROUS_CHECK(result.validation.has_value() || result.interrupted, "quickstart: no validation ran");
+  if (result.interrupted) {
+    std::printf("interrupted after %lld steps; checkpoint in %s\n", static_cast<long long>(result.iterations),
+                o.out_dir.c_str());
+    return 130;
   }
-  const double seconds = std::chrono::duration<double>(clock::now() - start).count();
-  std::printf("held-out: mIoU %.3f, pixel accuracy %.3f over %d images (%.1f s in total)\n  class IoU:",
-              confusion.mean_iou(), confusion.pixel_accuracy(), o.eval_images, seconds);
+  const ConfusionMatrix& confusion = result.validation->confusion;
+  std::printf("trained %d steps in %.1f s (%.1f images/s); held-out: mIoU %.3f, pixel accuracy %.3f over %lld "
+              "images\n  class IoU:",
+              o.steps, result.seconds, result.images_per_second, confusion.mean_iou(), confusion.pixel_accuracy(),
+              static_cast<long long>(result.validation->images));
   for (double iou : confusion.class_iou()) std::printf(" %.3f", iou);
   std::printf("\n");
-  if (!o.out_dir.empty()) write_outputs(o, model, data, confusion);
+  if (!o.out_dir.empty()) write_outputs(o, *model, *val_set, confusion);
   if (confusion.mean_iou() < o.min_miou) {
     std::fprintf(stderr, "error: mIoU %.3f is below the required %.3f\n", confusion.mean_iou(), o.min_miou);
     return 2;
@@ -120,6 +125,7 @@ int run_quickstart(const QuickstartOptions& o) {
 void register_quickstart(CLI::App& app) {
   auto options = std::make_shared<QuickstartOptions>();
   CLI::App* cmd = app.add_subcommand("quickstart", "Train a small DeepLab on generated data (CPU, about a minute)");
+  cmd->set_config("--config", "", "TOML or INI file with any of these options (keys: long option names)");
   cmd->add_option("--steps", options->steps, "training iterations")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--batch", options->batch, "images per batch")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--size", options->size, "image height and width")->capture_default_str()->check(CLI::Range(16, 1024));
@@ -127,7 +133,7 @@ void register_quickstart(CLI::App& app) {
   cmd->add_option("--lr", options->lr, "base learning rate (poly decay)")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--seed", options->seed, "seed for data and initial weights")->capture_default_str();
   cmd->add_option("--eval-images", options->eval_images, "held-out images to evaluate")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--out-dir", options->out_dir, "where to write weights, a sample mask and metrics ('' for nowhere)")->capture_default_str();
+  cmd->add_option("--out-dir", options->out_dir, "where to write weights, logs, the curve plot, a sample mask and metrics ('' for nowhere)")->capture_default_str();
   cmd->add_option("--min-miou", options->min_miou, "fail (exit 2) when the held-out mIoU is below this")->capture_default_str();
   cmd->callback([options] {
     const int status = run_quickstart(*options);

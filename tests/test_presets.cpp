@@ -1,0 +1,196 @@
+// Training presets hold the papers' recipes; settings validate by name and translate into the Trainer's, the
+// loader's and the registry's options; median-frequency class weights match a hand count. (How a config file and
+// flags combine with a preset is tested end to end through the CLI in tests/cli/train_config.sh.)
+#include <gtest/gtest.h>
+
+#include "solvers/class_weights.h"
+#include "solvers/presets.h"
+#include "support/test_helpers.h"
+
+using namespace atrous;
+using namespace atrous::testing;
+
+TEST(TrainPresets, LargeFovVocIsTheV2PolyRecipe) {
+  const TrainSettings& s = training_preset("largefov-voc").settings;
+  EXPECT_EQ(s.model, "deeplab-v1-largefov");
+  EXPECT_EQ(s.dataset, "voc");
+  EXPECT_EQ(s.batch_size, 10);
+  EXPECT_EQ(s.iter_size, 1);
+  EXPECT_DOUBLE_EQ(s.lr, 1e-3);
+  EXPECT_EQ(s.lr_policy, "poly");
+  EXPECT_DOUBLE_EQ(s.lr_power, 0.9);
+  EXPECT_DOUBLE_EQ(s.momentum, 0.9);
+  EXPECT_DOUBLE_EQ(s.weight_decay, 5e-4);
+  EXPECT_EQ(s.crop_height, 321);
+  EXPECT_EQ(s.crop_width, 321);
+  EXPECT_EQ(s.max_iterations, 20000);
+  EXPECT_DOUBLE_EQ(s.scale_min, 1.0);  // v1: no random scaling
+  EXPECT_DOUBLE_EQ(s.scale_max, 1.0);
+  EXPECT_EQ(s.loss_resolution, "output");  // labels subsampled to the stride-8 scores
+  EXPECT_EQ(s.bn_mode, "model");
+}
+
+TEST(TrainPresets, DeepLabV3VocIsThePaperRecipe) {
+  const TrainSettings& s = training_preset("deeplabv3-voc").settings;
+  EXPECT_EQ(s.model, "deeplabv3-resnet101");
+  EXPECT_EQ(s.output_stride, 16);
+  EXPECT_EQ(s.crop_height, 513);
+  EXPECT_EQ(s.batch_size, 16);
+  EXPECT_DOUBLE_EQ(s.lr, 0.007);
+  EXPECT_EQ(s.lr_policy, "poly");
+  EXPECT_EQ(s.bn_mode, "decay");
+  EXPECT_DOUBLE_EQ(s.bn_decay, 0.9997);
+  EXPECT_DOUBLE_EQ(s.scale_min, 0.5);
+  EXPECT_DOUBLE_EQ(s.scale_max, 2.0);
+  EXPECT_TRUE(s.flip);
+  EXPECT_EQ(s.max_iterations, 30000);
+  EXPECT_EQ(s.loss_resolution, "input");
+  const TrainerOptions t = trainer_options(s);
+  ASSERT_TRUE(t.bn.has_value());
+  EXPECT_EQ(t.bn->mode, "decay");
+  EXPECT_NEAR(t.bn->effective_momentum(), 0.0003, 1e-12);
+  EXPECT_EQ(t.loss_resolution, LossResolution::Input);
+}
+
+TEST(TrainPresets, EveryPresetValidatesOnceItHasAData_rootAndNamesAreUnique) {
+  std::vector<std::string> names;
+  for (const TrainPreset& p : training_presets()) {
+    TrainSettings s = p.settings;
+    if (s.data_root.empty()) s.data_root = "/data";
+    EXPECT_NO_THROW(validate_settings(s)) << p.name;
+    EXPECT_FALSE(p.summary.empty());
+    for (const std::string& n : names) EXPECT_NE(n, p.name);
+    names.push_back(p.name);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"largefov-voc", "deeplabv3-voc", "camvid"}));
+  const TrainSettings& camvid = training_preset("camvid").settings;
+  EXPECT_EQ(camvid.dataset, "camvid");
+  EXPECT_TRUE(model_registry().contains(camvid.model));
+  expect_error([] { training_preset("largefov"); }, {"largefov", "largefov-voc", "deeplabv3-voc", "camvid"});
+}
+
+TEST(TrainSettingsTest, BadSettingsAreNamed) {
+  TrainSettings s;
+  s.lr_policy = "cosine";
+  expect_error([&] { validate_settings(s); }, {"lr_policy", "cosine"});
+  s = TrainSettings{};
+  s.dataset = "voc";
+  expect_error([&] { validate_settings(s); }, {"data_root", "voc"});
+  s = TrainSettings{};
+  s.bn_mode = "sometimes";
+  expect_error([&] { validate_settings(s); }, {"bn_mode", "sometimes"});
+  s = TrainSettings{};
+  s.scale_min = 2;
+  s.scale_max = 1;
+  expect_error([&] { validate_settings(s); }, {"scale_min"});
+  s = TrainSettings{};
+  s.warmup_iterations = s.max_iterations;
+  expect_error([&] { validate_settings(s); }, {"warmup_iterations"});
+  s = TrainSettings{};
+  s.val_scales = {1.0, -0.5};
+  expect_error([&] { validate_settings(s); }, {"val_scales", "-0.5"});
+}
+
+TEST(TrainSettingsTest, TranslateIntoLibraryOptions) {
+  TrainSettings s;
+  s.dataset = "camvid";
+  s.data_root = "/data/camvid";
+  s.val_split = "val";
+  s.train_limit = 7;
+  s.batch_size = 3;
+  s.crop_height = 100;
+  s.crop_width = 120;
+  s.scale_min = 0.5;
+  s.scale_max = 1.5;
+  s.flip = false;
+  s.seed = 17;
+  s.max_iterations = 500;
+  s.lr = 0.02;
+  s.lr_policy = "step";
+  s.lr_step_size = 100;
+  s.lr_gamma = 0.5;
+  s.warmup_iterations = 10;
+  s.nesterov = true;
+  s.iter_size = 2;
+  s.validate_every = 50;
+  s.val_scales = {0.5, 1.0};
+  s.val_flip = true;
+  s.bn_mode = "frozen";
+
+  const DatasetSpec train = train_dataset_spec(s);
+  EXPECT_EQ(train.kind, "camvid");
+  EXPECT_EQ(train.root, "/data/camvid");
+  EXPECT_EQ(train.split, "train");
+  EXPECT_EQ(train.limit, 7);
+  EXPECT_EQ(val_dataset_spec(s).split, "val");
+  EXPECT_EQ(val_dataset_spec(s).limit, 0);
+
+  const LoaderOptions l = loader_options(s, caffe_bgr_preprocessing());
+  EXPECT_EQ(l.batch_size, 3);
+  EXPECT_EQ(l.augmentation.crop_height, 100);
+  EXPECT_EQ(l.augmentation.crop_width, 120);
+  EXPECT_DOUBLE_EQ(l.augmentation.scale_max, 1.5);
+  EXPECT_FALSE(l.augmentation.flip);
+  EXPECT_TRUE(l.preprocessing.bgr);
+  EXPECT_EQ(l.seed, 17u);
+
+  const TrainerOptions t = trainer_options(s);
+  EXPECT_EQ(t.max_iterations, 500);
+  EXPECT_EQ(t.iter_size, 2);
+  EXPECT_TRUE(t.sgd.nesterov);
+  EXPECT_EQ(t.lr_policy.kind, "step");
+  EXPECT_DOUBLE_EQ(t.lr_policy.lr_at(250), 0.02 * 0.25);
+  EXPECT_EQ(t.lr_policy.warmup_iterations, 10);
+  ASSERT_TRUE(t.bn.has_value());
+  EXPECT_EQ(t.bn->mode, "frozen");
+  EXPECT_EQ(t.validate_every, 50);
+  EXPECT_EQ(t.validation.scales, (std::vector<double>{0.5, 1.0}));
+  EXPECT_TRUE(t.validation.flip);
+  EXPECT_EQ(t.dropout_seed, 17u);
+
+  EXPECT_EQ(model_options(s, 11).num_classes, 11);
+  s.num_classes = 5;
+  EXPECT_EQ(model_options(s, 11).num_classes, 5);
+  s.bn_mode = "model";
+  EXPECT_FALSE(trainer_options(s).bn.has_value());
+}
+
+TEST(TrainSettingsTest, TomlListsEverySettingUnderItsOptionName) {
+  const std::string toml = settings_to_toml(training_preset("deeplabv3-voc").settings);
+  for (const char* line : {"model = \"deeplabv3-resnet101\"\n", "batch-size = 16\n", "crop-height = 513\n",
+                           "lr = 0.007\n", "bn-mode = \"decay\"\n", "bn-decay = 0.9997\n", "scale-max = 2\n",
+                           "flip = true\n", "val-scales = [1]\n", "max-iterations = 30000\n"})
+    EXPECT_NE(toml.find(line), std::string::npos) << line << "\n" << toml;
+}
+
+namespace {
+
+// Two 2x2 label maps, classes {0,1,2}, ignore 9.
+class TwoImages : public SegmentationDataset {
+ public:
+  int64_t size() const override { return 2; }
+  LabeledImage get(int64_t index) const override {
+    LabeledImage s;
+    s.image = Tensor::zeros({2, 2, 3}, DType::u8);
+    s.label = index == 0 ? Tensor::from_vector<uint8_t>({0, 0, 0, 1}, {2, 2})
+                         : Tensor::from_vector<uint8_t>({0, 2, 9, 2}, {2, 2});
+    s.id = std::to_string(index);
+    return s;
+  }
+  int num_classes() const override { return 3; }
+  int ignore_index() const override { return 9; }
+  std::string palette_name() const override { return "voc"; }
+  std::string describe() const override { return "two images"; }
+};
+
+}  // namespace
+
+TEST(ClassWeights, MedianFrequencyBalancingByHand) {
+  // Class 0: 4 pixels over the 4 + 3 valid pixels of the images it is in -> 4/7. Class 1: 1/4 (image 0 only).
+  // Class 2: 2/3 (image 1 only). Median 4/7: weights 1, (4/7)/(1/4) = 16/7, (4/7)/(2/3) = 6/7.
+  const std::vector<float> w = median_frequency_weights(TwoImages());
+  ASSERT_EQ(w.size(), 3u);
+  EXPECT_FLOAT_EQ(w[0], 1.0f);
+  EXPECT_FLOAT_EQ(w[1], 16.0f / 7.0f);
+  EXPECT_FLOAT_EQ(w[2], 6.0f / 7.0f);
+}

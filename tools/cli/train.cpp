@@ -1,0 +1,206 @@
+// `atrous train`: any registered model on VOC / CamVid / Cityscapes / synthetic data with the Trainer. Settings come,
+// in increasing priority, from the built-in defaults, a named preset (--preset), a config file (--config, TOML or
+// INI, keys = the long option names) and the command line.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <memory>
+
+#include "core/atrous.h"
+#include "models/pytorch_weights.h"
+#include "models/registry.h"
+#include "solvers/class_weights.h"
+#include "solvers/presets.h"
+#include "solvers/trainer.h"
+#include "tools/cli/commands.h"
+
+namespace atrous::cli {
+namespace {
+
+struct TrainCommand {
+  TrainSettings values;  // what the options parse into; only those given override the preset
+  std::vector<std::function<void(TrainSettings&)>> overrides;
+  std::string preset;
+  std::string resume;
+  bool list_presets = false;
+  bool print_settings = false;
+};
+
+// An option bound to one settings field: when it was given (command line or config file), it overrides the preset.
+template <typename T>
+CLI::Option* setting(CLI::App* cmd, TrainCommand& c, const std::string& flag, T TrainSettings::*field,
+                     const std::string& help) {
+  CLI::Option* option = cmd->add_option(flag, c.values.*field, help);
+  c.overrides.push_back([option, field, &c](TrainSettings& s) {
+    if (option->count() > 0) s.*field = c.values.*field;
+  });
+  return option;
+}
+
+CLI::Option* switch_setting(CLI::App* cmd, TrainCommand& c, const std::string& flags, bool TrainSettings::*field,
+                            const std::string& help) {
+  CLI::Option* option = cmd->add_flag(flags, c.values.*field, help);
+  c.overrides.push_back([option, field, &c](TrainSettings& s) {
+    if (option->count() > 0) s.*field = c.values.*field;
+  });
+  return option;
+}
+
+void print_presets() {
+  for (const TrainPreset& p : training_presets()) {
+    const TrainSettings& s = p.settings;
+    std::printf("%-14s %s\n", p.name.c_str(), p.summary.c_str());
+    std::printf("               model %s%s, dataset %s, batch %d x iter_size %d, crop %dx%d, scale %g-%g%s,\n",
+                s.model.c_str(), s.output_stride ? (" OS" + std::to_string(s.output_stride)).c_str() : "",
+                s.dataset.c_str(), s.batch_size, s.iter_size, s.crop_height, s.crop_width, s.scale_min, s.scale_max,
+                s.flip ? " + flip" : "");
+    std::printf("               lr %g %s (power %g), momentum %g, weight decay %g, BN %s%s, loss at %s, %lld iterations\n",
+                s.lr, s.lr_policy.c_str(), s.lr_power, s.momentum, s.weight_decay, s.bn_mode.c_str(),
+                s.bn_mode == "decay" ? (" " + std::to_string(s.bn_decay).substr(0, 6)).c_str() : "",
+                s.loss_resolution == "output" ? "logits size (labels subsampled)" : "label size (logits upsampled)",
+                static_cast<long long>(s.max_iterations));
+  }
+  std::printf("\n`atrous train --preset NAME --print-settings` shows every setting; flags and --config override them.\n");
+}
+
+void print_summary(const TrainResult& r, const std::string& out_dir) {
+  std::printf("%s after %lld iterations (%lld in this run): %.1f s, %.2f images/s training, %.0f%% of step time "
+              "waiting for data; last loss %.4f\n",
+              r.interrupted ? "interrupted" : "finished", static_cast<long long>(r.iterations),
+              static_cast<long long>(r.steps_this_run), r.seconds, r.images_per_second, 100 * r.data_wait_fraction,
+              r.last_loss);
+  if (r.validation) std::printf("%s", r.validation->table().c_str());
+  if (!r.checkpoint.empty()) std::printf("checkpoint: %s (continue with --resume auto)\n", r.checkpoint.c_str());
+  std::printf("logs: %s/train_log.csv, %s/train_log.jsonl\n", out_dir.c_str(), out_dir.c_str());
+}
+
+int run_train(TrainCommand& c) {
+  if (c.list_presets) {
+    print_presets();
+    return 0;
+  }
+  TrainSettings s = c.preset.empty() ? TrainSettings{} : training_preset(c.preset).settings;
+  for (const auto& apply : c.overrides) apply(s);
+  validate_settings(s);
+  if (c.print_settings) {
+    std::printf("# atrous train settings%s\n%s", c.preset.empty() ? "" : (" (preset " + c.preset + ")").c_str(),
+                settings_to_toml(s).c_str());
+    return 0;
+  }
+
+  const auto train_set = open_dataset(train_dataset_spec(s));
+  std::unique_ptr<SegmentationDataset> val_set;
+  if (!s.val_split.empty()) val_set = open_dataset(val_dataset_spec(s));
+  auto model = create_model(s.model, model_options(s, train_set->num_classes()));
+  if (!s.init_weights.empty()) {
+    // Fine-tuning starts from weights trained elsewhere (an ImageNet backbone, another dataset's classifier): what
+    // does not fit is reported, not an error.
+    const ImportReport report = load_weights_any(s.init_weights, *model, /*strict=*/false);
+    std::printf("init weights: %d tensors from %s\n", report.loaded, s.init_weights.c_str());
+    for (const std::string& line : report.lines()) std::printf("  %s\n", line.c_str());
+  }
+  const LoaderOptions loader = loader_options(s, model->definition().preprocessing);
+  TrainerOptions options = trainer_options(s);
+  if (s.class_weighting == "median-frequency") {
+    options.class_weights = median_frequency_weights(*train_set);
+    std::printf("class weights (median frequency):");
+    for (float w : options.class_weights) std::printf(" %.3f", w);
+    std::printf("\n");
+  }
+  std::filesystem::create_directories(s.out_dir);
+  {
+    std::ofstream settings(s.out_dir + "/settings.toml");
+    settings << "# the settings of this run; `atrous train --config` takes this file\n" << settings_to_toml(s);
+  }
+  std::printf("train: %s (%lld parameters) on %s\n", s.model.c_str(), static_cast<long long>(model->parameter_count()),
+              train_set->describe().c_str());
+  if (val_set) std::printf("validation: %s\n", val_set->describe().c_str());
+  std::printf("batch %d x iter_size %d, crop %dx%d, lr %g %s, %lld iterations, writing to %s\n", s.batch_size,
+              s.iter_size, s.crop_height, s.crop_width, s.lr, s.lr_policy.c_str(),
+              static_cast<long long>(s.max_iterations), s.out_dir.c_str());
+  std::fflush(stdout);
+
+  Trainer trainer(*model, *train_set, loader, options, val_set.get());
+  if (!c.resume.empty()) {
+    const std::string path = c.resume == "auto" ? trainer.checkpoint_path() : c.resume;
+    trainer.resume(path);
+    std::printf("resumed from %s at iteration %lld\n", path.c_str(), static_cast<long long>(trainer.iteration()));
+  }
+  const TrainResult result = trainer.train();
+  print_summary(result, s.out_dir);
+  return result.interrupted ? 130 : 0;  // 128 + SIGINT, as a shell reports a Ctrl-C'd command
+}
+
+}  // namespace
+
+void register_train(CLI::App& app) {
+  auto c = std::make_shared<TrainCommand>();
+  CLI::App* cmd = app.add_subcommand("train", "Train a registered model on VOC / CamVid / Cityscapes / synthetic data");
+  cmd->set_config("--config", "", "TOML or INI file of settings (keys: the long option names, e.g. batch-size = 4); "
+                                  "priority: command line > config file > preset > defaults");
+  cmd->add_option("--preset", c->preset, "start from a named recipe (see --list-presets)");
+  cmd->add_flag("--list-presets", c->list_presets, "print the presets and exit");
+  cmd->add_flag("--print-settings", c->print_settings, "print the resolved settings (TOML) and exit");
+  cmd->add_option("--resume", c->resume,
+                  "continue from a checkpoint ('auto': <out-dir>/checkpoint.safetensors) exactly where it stopped");
+  TrainCommand& t = *c;
+  setting(cmd, t, "--model", &TrainSettings::model, "registered model name (see `atrous models`)");
+  setting(cmd, t, "--classes", &TrainSettings::num_classes, "classes the model predicts (0: the dataset's)");
+  setting(cmd, t, "--output-stride", &TrainSettings::output_stride, "output stride where the model allows it (0: default)");
+  setting(cmd, t, "--init-seed", &TrainSettings::init_seed, "seed of the initial weights");
+  setting(cmd, t, "--init-weights", &TrainSettings::init_weights, "start from these weights (ours, PyTorch or a checkpoint; what does not fit is reported)");
+  setting(cmd, t, "--dataset", &TrainSettings::dataset, "voc | camvid | cityscapes | synthetic");
+  setting(cmd, t, "--data-root", &TrainSettings::data_root, "the dataset's folder");
+  setting(cmd, t, "--train-split", &TrainSettings::train_split, "split (list name) to train on");
+  setting(cmd, t, "--val-split", &TrainSettings::val_split, "split to validate on ('' for none)");
+  switch_setting(cmd, t, "--voc-augmented,!--no-voc-augmented", &TrainSettings::voc_augmented, "VOC labels from SegmentationClassAug");
+  setting(cmd, t, "--train-limit", &TrainSettings::train_limit, "use only the first N training images (0: all)");
+  setting(cmd, t, "--val-limit", &TrainSettings::val_limit, "validate on the first N images only (0: all)");
+  setting(cmd, t, "--synthetic-size", &TrainSettings::synthetic_size, "synthetic images' side");
+  setting(cmd, t, "--synthetic-classes", &TrainSettings::synthetic_classes, "synthetic classes (with background)");
+  setting(cmd, t, "--synthetic-count", &TrainSettings::synthetic_count, "synthetic training images");
+  setting(cmd, t, "--batch-size", &TrainSettings::batch_size, "images per batch");
+  setting(cmd, t, "--iter-size", &TrainSettings::iter_size, "batches accumulated into one step (effective batch = batch-size x iter-size)");
+  auto crop = std::make_shared<int>(0);
+  CLI::Option* crop_size = cmd->add_option("--crop-size", *crop, "square training crop (sets crop-height and crop-width)");
+  c->overrides.push_back([crop_size, crop](TrainSettings& s) {
+    if (crop_size->count() > 0) s.crop_height = s.crop_width = *crop;
+  });
+  setting(cmd, t, "--crop-height", &TrainSettings::crop_height, "training crop height");
+  setting(cmd, t, "--crop-width", &TrainSettings::crop_width, "training crop width");
+  setting(cmd, t, "--scale-min", &TrainSettings::scale_min, "random scale range, low end (1 and 1: no scaling)");
+  setting(cmd, t, "--scale-max", &TrainSettings::scale_max, "random scale range, high end");
+  switch_setting(cmd, t, "--flip,!--no-flip", &TrainSettings::flip, "random left-right flips");
+  setting(cmd, t, "--workers", &TrainSettings::workers, "loader threads");
+  setting(cmd, t, "--prefetch-batches", &TrainSettings::prefetch_batches, "ready batches the loader keeps");
+  setting(cmd, t, "--seed", &TrainSettings::seed, "seed of shuffling, augmentation and dropout");
+  setting(cmd, t, "--max-iterations", &TrainSettings::max_iterations, "optimizer steps");
+  setting(cmd, t, "--lr", &TrainSettings::lr, "base learning rate (classifiers train at x10 through the model's parameter groups)");
+  setting(cmd, t, "--lr-policy", &TrainSettings::lr_policy, "poly | step | constant");
+  setting(cmd, t, "--lr-power", &TrainSettings::lr_power, "poly power");
+  setting(cmd, t, "--lr-step-size", &TrainSettings::lr_step_size, "step policy: iterations between drops");
+  setting(cmd, t, "--lr-gamma", &TrainSettings::lr_gamma, "step policy: factor per drop");
+  setting(cmd, t, "--warmup-iterations", &TrainSettings::warmup_iterations, "linear warmup iterations");
+  setting(cmd, t, "--momentum", &TrainSettings::momentum, "SGD momentum");
+  setting(cmd, t, "--weight-decay", &TrainSettings::weight_decay, "L2 weight decay");
+  switch_setting(cmd, t, "--nesterov,!--no-nesterov", &TrainSettings::nesterov, "Nesterov momentum");
+  setting(cmd, t, "--bn-mode", &TrainSettings::bn_mode, "model (as built) | train | frozen | decay");
+  setting(cmd, t, "--bn-decay", &TrainSettings::bn_decay, "bn-mode decay: running-average decay (DeepLabv3: 0.9997)");
+  setting(cmd, t, "--loss-resolution", &TrainSettings::loss_resolution, "output: labels subsampled to the logits (v1/v2); input: logits upsampled (v3)");
+  setting(cmd, t, "--class-weighting", &TrainSettings::class_weighting, "none | median-frequency");
+  setting(cmd, t, "--validate-every", &TrainSettings::validate_every, "validate every N iterations (0: at the end only)");
+  setting(cmd, t, "--val-scales", &TrainSettings::val_scales, "validation input scales (logits averaged)");
+  switch_setting(cmd, t, "--val-flip,!--no-val-flip", &TrainSettings::val_flip, "validation also averages flipped images");
+  setting(cmd, t, "--val-crop-size", &TrainSettings::val_crop_size, "validation sliding-window size (0: whole images)");
+  setting(cmd, t, "--checkpoint-every", &TrainSettings::checkpoint_every, "checkpoint every N iterations (0: at the end and on Ctrl-C)");
+  setting(cmd, t, "--log-every", &TrainSettings::log_every, "log row / plain progress line every N iterations");
+  setting(cmd, t, "--out-dir", &TrainSettings::out_dir, "checkpoints, logs, weights and the curve plot go here");
+  cmd->callback([c] {
+    const int status = run_train(*c);
+    if (status != 0) throw CLI::RuntimeError(status);
+  });
+}
+
+}  // namespace atrous::cli
