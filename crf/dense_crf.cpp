@@ -1,6 +1,6 @@
 // Dense-CRF mean field on the CPU. Label vectors are padded to a multiple of 8 floats (21 VOC labels -> 24) so
 // every per-pixel loop runs over a compile-time width that vectorises without remainders; padding lanes carry a
-// huge unary energy, so their probability is exactly 0 and their filtered messages stay 0.
+// huge unary energy, so their probability is ~1e-38 (e^-87 relative to the top label) and so are their messages.
 #include "crf/dense_crf.h"
 
 #include <algorithm>
@@ -9,7 +9,6 @@
 
 #include "core/error.h"
 #include "crf/host_array.h"
-#include "kernels/cpu/fast_exp.h"
 
 namespace atrous::crf {
 namespace {
@@ -18,6 +17,26 @@ constexpr float kPadEnergy = 1e30f;
 constexpr int64_t kParallelRows = 1024;
 
 int64_t padded_width(int labels) { return (static_cast<int64_t>(labels) + 7) / 8 * 8; }
+
+// e^x for x in [-87, 0]: kernels::fast_exp's range reduction and degree-6 polynomial (~2 ulp) without its clamps
+// and NaN/overflow selects. GCC (with the default -ftrapping-math) will not if-convert those selects, which keeps
+// the loop scalar; the caller clamps in a loop of its own instead, which does vectorise.
+inline float exp_clamped(float x) {
+  constexpr float kLog2e = 1.44269504f;
+  constexpr float kLn2Hi = 0.693145752f;
+  constexpr float kLn2Lo = 1.42860677e-6f;
+  constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: adding and removing it rounds to nearest
+  const float n = (x * kLog2e + kRound) - kRound;
+  const float r = (x - n * kLn2Hi) - n * kLn2Lo;
+  float p = 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  return p * __builtin_bit_cast(float, (static_cast<int32_t>(n) + 127) << 23);  // times 2^n
+}
 
 // src: n x labels -> dst: n x stride, padding lanes set to `pad`.
 void load_padded(const float* src, int64_t n, int labels, int64_t stride, float pad, float* dst) {
@@ -63,12 +82,17 @@ void update_rows(int64_t i0, int64_t i1, int labels, int64_t stride, const float
     float top = e[0];
 #pragma omp simd reduction(max : top)
     for (int64_t c = 0; c < s; ++c) top = e[c] > top ? e[c] : top;
+      // Arguments below -87 (padding lanes, hopeless labels) become e^-87 ~ 1.6e-38: zero next to the maximum's 1.
+#pragma omp simd
+    for (int64_t c = 0; c < s; ++c) {
+      const float x = e[c] - top;
+      e[c] = x > -87.0f ? x : -87.0f;
+    }
+#pragma omp simd
+    for (int64_t c = 0; c < s; ++c) e[c] = exp_clamped(e[c]);
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
-    for (int64_t c = 0; c < s; ++c) {
-      e[c] = kernels::fast_exp(e[c] - top);
-      sum += e[c];
-    }
+    for (int64_t c = 0; c < s; ++c) sum += e[c];
     const float inv = 1.0f / sum;
     float* out = q + i * s;
 #pragma omp simd

@@ -26,7 +26,8 @@ class PermutohedralLattice {
 
   // out_i = alpha * post_i * sum_k b_ik [B splat(pre .* in)](v_ik): densecrf's approximation of
   // sum_j exp(-|f_i - f_j|^2 / 2) pre_j in_j, times post_i. in/out hold n rows of `stride` floats, all filtered
-  // (pad rows with zeros); in and out may alias. pre_scale / post_scale may be null (meaning ones).
+  // (pad rows with zeros); in and out may alias. pre_scale / post_scale may be null (meaning ones). Results are
+  // deterministic for a given thread count; other counts sum the splat in another order (float rounding only).
   // `scratch` is grown as needed and can be reused across calls to avoid reallocation.
   void filter(const float* in, float* out, int64_t stride, const float* pre_scale, const float* post_scale,
               HostArray<float>& scratch) const;
@@ -46,11 +47,6 @@ class PermutohedralLattice {
   HostArray<int32_t> vertex_;      // n * (d+1): lattice vertex of each pixel's simplex corner
   HostArray<float> weight_;        // n * (d+1): barycentric weights
   HostArray<int32_t> neighbours_;  // (d+1) * m * 2
-  // The splat as a gather: the (pixel, weight) entries of vertex p are splat_entries_[splat_begin_[p] ..
-  // splat_begin_[p+1]), in pixel order, so each vertex sums in a fixed order whatever the thread count.
-  HostArray<int64_t> splat_begin_;  // m + 1
-  HostArray<int32_t> splat_pixel_;  // n * (d+1)
-  HostArray<float> splat_weight_;   // n * (d+1)
 };
 
 }  // namespace atrous::crf

@@ -1,6 +1,6 @@
 // Permutohedral lattice: the simplex embedding (barycentric weights reconstruct the elevated point), the filter
 // against a naive std::map lattice (same math, no hashing, threads or value widths), against exact Gaussian
-// filtering (relative error bounds, d = 2 and 5), densecrf's impulse response, thread-count determinism, bad input.
+// filtering (relative error bounds, d = 2 and 5), densecrf's impulse response, thread counts, bad input.
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -255,8 +255,10 @@ TEST(CrfLattice, ImpulseResponseLikeDensecrf) {
   EXPECT_LT(out[20 * w + 32], 1e-6);
 }
 
-TEST(CrfLattice, SameBitsForAnyThreadCount) {
-  const int h = 96, w = 80, d = 5;  // above the parallel-build threshold
+// Threads split the splat between copies of the lattice: the same thread count gives the same bits, another count
+// differs by float rounding only.
+TEST(CrfLattice, ThreadCountsAgree) {
+  const int h = 96, w = 80, d = 5;  // above the parallel thresholds
   const std::vector<float> f = image_features(h, w, d, 8.0f, 10.0f, 9);
   const std::vector<float> in = random_values(h * w * 24, 21);
   const int saved = omp_get_max_threads();
@@ -266,9 +268,11 @@ TEST(CrfLattice, SameBitsForAnyThreadCount) {
   omp_set_num_threads(3);
   const PermutohedralLattice three = PermutohedralLattice::build(f.data(), h * w, d);
   const std::vector<float> out_three = lattice_filter(three, in, 24);
+  const std::vector<float> again = lattice_filter(three, in, 24);
   omp_set_num_threads(saved);
   EXPECT_EQ(one.num_points(), three.num_points());
-  EXPECT_EQ(out_one, out_three);
+  EXPECT_EQ(out_three, again);
+  for (size_t i = 0; i < out_one.size(); ++i) ASSERT_NEAR(out_one[i], out_three[i], 1e-5 * (1 + std::fabs(out_one[i])));
 }
 
 TEST(CrfLattice, BadInputIsAnError) {
