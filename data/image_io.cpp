@@ -59,6 +59,7 @@ Tensor decode_png(FILE* f, const std::string& path, bool want_labels) {
   png_infop info = png_create_info_struct(png);
   Tensor out;
   std::vector<png_bytep> rows;
+  std::vector<png_byte> wide;  // 16-bit label samples, before the range check
   if (setjmp(png_jmpbuf(png))) {
     png_destroy_read_struct(&png, &info, nullptr);
     ATROUS_FAIL("corrupt PNG '", path, "': ", err.message);
@@ -67,7 +68,10 @@ Tensor decode_png(FILE* f, const std::string& path, bool want_labels) {
   png_read_info(png, info);
   const png_uint_32 width = png_get_image_width(png, info), height = png_get_image_height(png, info);
   const int colour = png_get_color_type(png, info);
-  if (png_get_bit_depth(png, info) == 16) png_set_strip_16(png);
+  // Stripping keeps the high byte: right for colours, but it would turn 16-bit label values 0..255 into 0. Label
+  // maps keep all 16 bits and must fit in 8.
+  const bool wide_labels = want_labels && png_get_bit_depth(png, info) == 16;
+  if (png_get_bit_depth(png, info) == 16 && !wide_labels) png_set_strip_16(png);
   if (png_get_bit_depth(png, info) < 8) {
     if (colour == PNG_COLOR_TYPE_PALETTE && want_labels) {
       png_set_packing(png);  // indices one per byte
@@ -92,16 +96,29 @@ Tensor decode_png(FILE* f, const std::string& path, bool want_labels) {
   }
   png_read_update_info(png, info);
   const size_t rowbytes = png_get_rowbytes(png, info);
-  if (rowbytes != static_cast<size_t>(width) * channels) {
+  if (rowbytes != static_cast<size_t>(width) * channels * (wide_labels ? 2 : 1)) {
     png_destroy_read_struct(&png, &info, nullptr);
     ATROUS_FAIL("PNG '", path, "': unsupported pixel layout (", rowbytes, " bytes per row for width ", width, ")");
   }
   out = Tensor::empty(want_labels ? Shape{height, width} : Shape{height, width, 3}, DType::u8);
   rows.resize(height);
-  for (png_uint_32 y = 0; y < height; ++y) rows[y] = out.data<uint8_t>() + static_cast<size_t>(y) * rowbytes;
+  if (wide_labels) wide.resize(static_cast<size_t>(height) * rowbytes);
+  for (png_uint_32 y = 0; y < height; ++y) {
+    rows[y] = (wide_labels ? wide.data() : out.data<uint8_t>()) + static_cast<size_t>(y) * rowbytes;
+  }
   png_read_image(png, rows.data());
   png_read_end(png, nullptr);
   png_destroy_read_struct(&png, &info, nullptr);
+  if (wide_labels) {
+    uint8_t* labels = out.data<uint8_t>();
+    const size_t pixels = static_cast<size_t>(height) * width;
+    for (size_t i = 0; i < pixels; ++i) {
+      const unsigned value = (static_cast<unsigned>(wide[2 * i]) << 8) | wide[2 * i + 1];  // PNG is big-endian
+      ATROUS_CHECK(value <= 255, "label map '", path, "' is a 16-bit PNG with value ", value, " at (y ", i / width,
+                   ", x ", i % width, "); label values must fit in 8 bits");
+      labels[i] = static_cast<uint8_t>(value);
+    }
+  }
   return out;
 }
 

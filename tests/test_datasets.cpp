@@ -52,6 +52,50 @@ void write_text(const std::string& path, const std::string& text) {
   std::ofstream(path) << text;
 }
 
+// A 16-bit greyscale PNG built by hand (stored deflate blocks, so no zlib needed): our writer only writes 8 bits,
+// but label maps from other tools sometimes come as 16-bit PNGs.
+uint32_t crc32(const std::string& bytes) {
+  uint32_t crc = 0xFFFFFFFFu;
+  for (unsigned char byte : bytes) {
+    crc ^= byte;
+    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+  }
+  return ~crc;
+}
+
+std::string big_endian32(uint32_t v) {
+  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
+}
+
+std::string png_chunk(const std::string& type, const std::string& data) {
+  return big_endian32(static_cast<uint32_t>(data.size())) + type + data + big_endian32(crc32(type + data));
+}
+
+std::string grey16_png(int64_t h, int64_t w, const std::vector<uint16_t>& values) {
+  std::string raw;  // filter byte 0 per row, then big-endian samples
+  for (int64_t y = 0; y < h; ++y) {
+    raw += '\0';
+    for (int64_t x = 0; x < w; ++x) {
+      const uint16_t v = values[(y * w + x) % values.size()];
+      raw += static_cast<char>(v >> 8);
+      raw += static_cast<char>(v & 0xFF);
+    }
+  }
+  uint32_t a = 1, b = 0;  // Adler-32 of the uncompressed data
+  for (unsigned char c : raw) {
+    a = (a + c) % 65521;
+    b = (b + a) % 65521;
+  }
+  const uint16_t len = static_cast<uint16_t>(raw.size()), nlen = static_cast<uint16_t>(~len);
+  const std::string zlib = std::string("\x78\x01\x01", 3) + static_cast<char>(len & 0xFF) +
+                           static_cast<char>(len >> 8) + static_cast<char>(nlen & 0xFF) + static_cast<char>(nlen >> 8) +
+                           raw + big_endian32((b << 16) | a);
+  const std::string ihdr = big_endian32(static_cast<uint32_t>(w)) + big_endian32(static_cast<uint32_t>(h)) +
+                           std::string("\x10\x00\x00\x00\x00", 5);
+  return std::string("\x89PNG\r\n\x1a\n", 8) + png_chunk("IHDR", ihdr) + png_chunk("IDAT", zlib) +
+         png_chunk("IEND", "");
+}
+
 class Datasets : public ScratchDirTest {
  protected:
   std::string root() const { return dir().string(); }
@@ -221,6 +265,18 @@ TEST_F(Datasets, CamvidLabelAboveVoidIsAnError) {
   make_camvid();
   write_png(path("trainannot/0001TP_000.png"), test_label(12, 16, {2, 2, 12}));
   expect_error([&] { open("camvid")->get(0); }, {"trainannot/0001TP_000.png", "value 12", "0..10", "ignore value 11"});
+}
+
+TEST_F(Datasets, SixteenBitLabelMapsKeepTheirValues) {
+  make_camvid();
+  write_raw("trainannot/0001TP_000.png", grey16_png(12, 16, {0, 3, 10, 11, 7}));
+  write_raw("trainannot/0001TP_001.png", grey16_png(12, 16, {2, 300}));
+  auto ds = open("camvid");
+  Tensor expected = Tensor::empty({12, 16}, DType::u8);
+  const uint8_t values[] = {0, 3, 10, 11, 7};
+  for (int64_t i = 0; i < 12 * 16; ++i) expected.data<uint8_t>()[i] = values[i % 5];
+  EXPECT_TRUE(bitwise_equal(ds->get(0).label, expected));
+  expect_error([&] { ds->get(1); }, {"trainannot/0001TP_001.png", "16-bit", "value 300"});
 }
 
 TEST_F(Datasets, CityscapesMapsLabelIdsToTrainIds) {
