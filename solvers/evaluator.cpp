@@ -92,7 +92,14 @@ EvaluationResult evaluate(SegmentationModel& model, const SegmentationDataset& d
                                                                                   : "class " + std::to_string(c));
   std::vector<ConfusionMatrix> trimap;
   for (size_t b = 0; b < options.trimap_bands.size(); ++b) trimap.emplace_back(classes, ignore);
-  if (!options.output_dir.empty()) std::filesystem::create_directories(options.output_dir);
+  if (!options.output_dir.empty()) {
+    // Masks are 8-bit palette PNGs.
+    ATROUS_CHECK(classes <= 256, "evaluate: cannot write masks of ", classes, " classes as 8-bit PNGs to ",
+                 options.output_dir);
+    std::error_code error;
+    std::filesystem::create_directories(options.output_dir, error);
+    ATROUS_CHECK(!error, "evaluate: cannot create the output folder ", options.output_dir, ": ", error.message());
+  }
 
   const auto start = std::chrono::steady_clock::now();
   const int64_t n = options.limit > 0 ? std::min(options.limit, dataset.size()) : dataset.size();

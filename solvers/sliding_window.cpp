@@ -33,12 +33,12 @@ Tensor sliding_window_logits(SegmentationModel& model, const Tensor& input, int 
   model.eval();
   const int64_t h = input.size(1), w = input.size(2), cin = input.size(3), crop = crop_size;
   const int64_t ph = std::max(h, crop), pw = std::max(w, crop);
-  Tensor padded = input.contiguous();
+  const Tensor source = input.contiguous();
+  Tensor padded = source;
   if (ph != h || pw != w) {
     padded = Tensor::zeros({1, ph, pw, cin});
     for (int64_t y = 0; y < h; ++y)
-      std::memcpy(padded.data<float>() + y * pw * cin, input.contiguous().data<float>() + y * w * cin,
-                  w * cin * sizeof(float));
+      std::memcpy(padded.data<float>() + y * pw * cin, source.data<float>() + y * w * cin, w * cin * sizeof(float));
   }
   const int64_t stride = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(crop * (1.0 - overlap))));
   const bool align = model.definition().align_corners;

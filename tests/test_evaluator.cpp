@@ -387,6 +387,9 @@ TEST_F(EvaluatorFiles, WritesMasksAndOverlaysForTheFirstImages) {
   evaluate(model, data, options);
   EXPECT_TRUE(std::filesystem::exists(path("out/sub_b_mask.png")));
   EXPECT_TRUE(std::filesystem::exists(path("out/sub_b_overlay.png")));
+  // A folder that cannot be made (a file sits where a parent should be) is an error naming it.
+  options.output_dir = write_raw("plain-file", "x") + "/masks";
+  expect_error([&] { evaluate(model, data, options); }, {"output folder", "plain-file/masks"});
 }
 
 TEST(Evaluator, TableAndJson) {
