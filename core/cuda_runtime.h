@@ -1,16 +1,30 @@
-// The few CUDA runtime services core needs (device memory, copies). Implemented in core/cuda_runtime.cu when the
-// build has CUDA, and by stubs that throw a clear error otherwise, so core never includes CUDA headers.
+// The CUDA runtime services core needs: device memory (a caching allocator), copies staged through pinned host
+// memory, and synchronisation. Implemented in kernels/cuda/cuda_runtime.cu and cuda_allocator.cu when the build has
+// CUDA, and by stubs that throw a clear error otherwise, so core never includes CUDA headers.
 #pragma once
 #include <cstddef>
+
+#include "core/allocator.h"
 
 namespace atrous::cuda {
 
 bool built_with_cuda();
 int device_count();  // 0 when built without CUDA or no device is visible
+
+// Device memory from the caching allocator: freed blocks stay in per-size-class pools and are reused without
+// cudaFree. All work is ordered on the device's one stream, so a block freed while a queued kernel still reads it
+// can be handed to later work on that stream at once. Out of memory: the cache is released and the allocation
+// retried once; then atrous::Error names the size, what is in use and cached, and the device's free memory.
 void* allocate(size_t bytes, int device);
 void free(void* ptr, size_t bytes, int device);
-// device -1 means host memory.
+AllocatorStats allocator_stats(int device);
+void release_cached_memory(int device);  // returns every cached block to the driver (synchronises the device)
+
+// device -1 means host memory. Host<->device copies of pageable memory go through pinned staging buffers; the call
+// returns once the source may be reused (host->device) or the destination holds the data (device->host).
 void copy(void* dst, int dst_device, const void* src, int src_device, size_t bytes);
 void memset_zero(void* ptr, size_t bytes, int device);
+// Waits for all work queued on the device's stream.
+void synchronize(int device);
 
 }  // namespace atrous::cuda

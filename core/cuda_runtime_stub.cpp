@@ -15,8 +15,11 @@ bool built_with_cuda() { return false; }
 int device_count() { return 0; }
 void* allocate(size_t, int) { no_cuda("cuda allocate"); }
 void free(void*, size_t, int) { no_cuda("cuda free"); }
+AllocatorStats allocator_stats(int) { no_cuda("cuda allocator_stats"); }
+void release_cached_memory(int) { no_cuda("cuda release_cached_memory"); }
 void copy(void*, int, const void*, int, size_t) { no_cuda("cuda copy"); }
 void memset_zero(void*, size_t, int) { no_cuda("cuda memset"); }
+void synchronize(int) { no_cuda("cuda synchronize"); }
 }  // namespace cuda
 
 bool cuda_available() { return cuda::device_count() > 0; }

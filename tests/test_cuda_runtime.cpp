@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "core/atrous.h"
+#include "core/cuda_runtime.h"
 
 using namespace atrous;
 
@@ -22,14 +23,21 @@ TEST(CudaRuntime, RoundTripKeepsValues) {
             std::vector<double>(4, 0.0));
 }
 
-TEST(CudaRuntime, OpsWithoutCudaKernelsSayWhy) {
+TEST(CudaRuntime, HostOnlyTensorMethodsSayWhy) {
   REQUIRE_GPU();
   Tensor a = Tensor::ones({3}, DType::f32, Device::cuda(0));
   try {
-    relu(a);
+    a.fill_(2.0);
+    FAIL() << "fill_ on a CUDA tensor must be an error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("relu"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("fill_"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("cuda:0"), std::string::npos) << e.what();
   }
+}
+
+TEST(CudaRuntime, StatsAreAnErrorWithoutCuda) {
+  if (cuda::built_with_cuda()) GTEST_SKIP() << "CUDA build: the allocator exists";
+  EXPECT_THROW(cuda::allocator_stats(0), Error);
 }
 
 TEST(CudaRuntime, MissingDeviceIsAnError) {
