@@ -1,4 +1,4 @@
-// Argmax over the last (channel) axis: argument checks and CPU dispatch. Not differentiable: the i32 result never
+// Argmax over the last (channel) axis: argument checks and device dispatch. Not differentiable: the i32 result never
 // requires grad.
 #include "core/ops/argmax.h"
 
@@ -6,6 +6,7 @@
 
 #include "core/ops/checks.h"
 #include "kernels/argmax.h"
+#include "kernels/cuda/ops.h"
 
 namespace atrous {
 
@@ -13,7 +14,6 @@ Tensor argmax_channels(const Tensor& x_in) {
   constexpr const char* kOp = "argmax_channels";
   checks::floating(kOp, "x", x_in);
   ATROUS_CHECK(x_in.dim() >= 1, kOp, ": 'x' needs at least one axis (the channels), got ", x_in.description());
-  checks::cpu_kernel_only(kOp, x_in);
   const int64_t cols = x_in.size(-1);
   ATROUS_CHECK(cols >= 1, kOp, ": 'x' ", x_in.description(), " has no channels to choose from");
   ATROUS_CHECK(cols <= std::numeric_limits<int32_t>::max(), kOp, ": 'x' ", x_in.description(),
@@ -23,7 +23,12 @@ Tensor argmax_channels(const Tensor& x_in) {
   Tensor out = Tensor::empty(out_shape, DType::i32, x.device());
   dispatch_floating(x.dtype(), kOp, [&](auto tag) {
     using T = decltype(tag);
-    kernels::argmax_last_axis_cpu(x.data<T>(), out.data<int32_t>(), x.numel() / cols, cols);
+    if (x.device().is_cuda()) {
+      ATROUS_CUDA_ONLY(kernels::cuda::argmax_last_axis<T>(x.device().index, x.data<T>(), out.data<int32_t>(),
+                                                           x.numel() / cols, cols));
+    } else {
+      kernels::argmax_last_axis_cpu(x.data<T>(), out.data<int32_t>(), x.numel() / cols, cols);
+    }
   });
   return out;
 }

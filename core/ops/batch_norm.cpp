@@ -1,4 +1,4 @@
-// Batch normalisation op: argument checks, the running-statistics update (buffers, outside autograd), CPU dispatch
+// Batch normalisation op: argument checks, the running-statistics update (buffers, outside autograd), device dispatch
 // and the backward closure. Backward saves x, the batch (or running) mean and invstd, never xhat.
 #include "core/ops/batch_norm.h"
 
@@ -8,6 +8,7 @@
 #include "core/autograd.h"
 #include "core/ops/checks.h"
 #include "kernels/batch_norm.h"
+#include "kernels/cuda/ops.h"
 
 namespace atrous {
 namespace {
@@ -44,7 +45,6 @@ const T* data_or_null(const Tensor& t) {
 Tensor batch_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in, Tensor running_mean,
                   Tensor running_var, const BatchNormParams& params) {
   checks::nhwc(kOp, "x", x_in);
-  checks::cpu_kernel_only(kOp, x_in);
   const bool train = params.mode == BatchNormMode::Train;
   if (weight_in.defined()) check_channel_vector("weight", weight_in, x_in);
   if (bias_in.defined()) check_channel_vector("bias", bias_in, x_in);
@@ -81,6 +81,24 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor& bia
   Tensor invstd = Tensor::empty({C}, x.dtype(), x.device());
   dispatch_floating(x.dtype(), kOp, [&](auto tag) {
     using T = decltype(tag);
+    if (x.device().is_cuda()) {
+      const int d = x.device().index;
+      if (train) {
+        const bool update = running_mean.defined();
+        ATROUS_CUDA_ONLY(kernels::cuda::batch_norm_train_forward<T>(
+            d, x.data<T>(), data_or_null<T>(weight), data_or_null<T>(bias), shape, params.eps, params.momentum,
+            y.data<T>(), mean.data<T>(), invstd.data<T>(), update ? running_mean.data<T>() : nullptr,
+            update ? running_var.data<T>() : nullptr));
+      } else {
+        mean.copy_(running_mean);
+        ATROUS_CUDA_ONLY(
+            kernels::cuda::batch_norm_invstd<T>(d, running_var.data<T>(), C, params.eps, invstd.data<T>()));
+        ATROUS_CUDA_ONLY(kernels::cuda::batch_norm_apply<T>(d, x.data<T>(), mean.data<T>(), invstd.data<T>(),
+                                                            data_or_null<T>(weight), data_or_null<T>(bias), shape,
+                                                            y.data<T>()));
+      }
+      return;
+    }
     if (train) {
       const bool update = running_mean.defined();
       kernels::batch_norm_train_forward_cpu<T>(x.data<T>(), data_or_null<T>(weight), data_or_null<T>(bias), shape,
@@ -110,6 +128,14 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor& bia
                      Tensor dbias = needs[2] ? Tensor::empty(channels, g.dtype(), g.device()) : Tensor();
                      dispatch_floating(g.dtype(), "batch_norm backward", [&](auto tag) {
                        using T = decltype(tag);
+                       if (g.device().is_cuda()) {
+                         ATROUS_CUDA_ONLY(kernels::cuda::batch_norm_backward<T>(
+                             g.device().index, g.data<T>(), x.data<T>(), data_or_null<T>(weight), mean.data<T>(),
+                             invstd.data<T>(), shape, train, dx.defined() ? dx.data<T>() : nullptr,
+                             dweight.defined() ? dweight.data<T>() : nullptr,
+                             dbias.defined() ? dbias.data<T>() : nullptr));
+                         return;
+                       }
                        kernels::batch_norm_backward_cpu<T>(g.data<T>(), x.data<T>(), data_or_null<T>(weight),
                                                            mean.data<T>(), invstd.data<T>(), shape, train,
                                                            dx.defined() ? dx.data<T>() : nullptr,

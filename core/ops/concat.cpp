@@ -1,4 +1,4 @@
-// Concatenation along the last (channel) axis: argument checks, CPU dispatch, and a backward that slices the
+// Concatenation along the last (channel) axis: argument checks, device dispatch, and a backward that slices the
 // gradient back into one piece per input that needs it.
 #include "core/ops/concat.h"
 
@@ -7,6 +7,7 @@
 #include "core/autograd.h"
 #include "core/ops/checks.h"
 #include "kernels/concat.h"
+#include "kernels/cuda/ops.h"
 
 namespace atrous {
 namespace {
@@ -19,7 +20,6 @@ void check_inputs(const std::vector<Tensor>& inputs) {
     const Tensor& t = inputs[k];
     ATROUS_CHECK(t.defined(), kOp, ": input ", k, " is an undefined tensor");
     ATROUS_CHECK(t.dim() >= 1, kOp, ": input ", k, " ", t.description(), " needs at least one axis");
-    checks::cpu_kernel_only(kOp, t);
     const Tensor& first = inputs[0];
     ATROUS_CHECK(t.dtype() == first.dtype() && t.device() == first.device(), kOp, ": input ", k, " ",
                  t.description(), " must have the dtype and device of input 0 ", first.description());
@@ -49,6 +49,16 @@ Tensor concat_channels(const std::vector<Tensor>& inputs_in) {
   Tensor out = Tensor::empty(out_shape, inputs[0].dtype(), inputs[0].device());
   dispatch_all(out.dtype(), [&](auto tag) {
     using T = decltype(tag);
+    if (out.device().is_cuda()) {
+      // One column-block copy per piece (few pieces: ASPP has five).
+      int64_t offset = 0;
+      for (int64_t k = 0; k < pieces; ++k) {
+        ATROUS_CUDA_ONLY(kernels::cuda::copy_columns<T>(out.device().index, inputs[k].data<T>(), widths[k], 0,
+                                                        out.data<T>(), out_shape.back(), offset, rows, widths[k]));
+        offset += widths[k];
+      }
+      return;
+    }
     std::vector<const T*> sources;
     for (const Tensor& t : inputs) sources.push_back(t.data<T>());
     kernels::concat_last_axis_cpu(sources.data(), widths.data(), pieces, rows, out.data<T>());
@@ -63,11 +73,19 @@ Tensor concat_channels(const std::vector<Tensor>& inputs_in) {
                      dispatch_floating(g.dtype(), "concat_channels backward", [&](auto tag) {
                        using T = decltype(tag);
                        std::vector<T*> targets(pieces, nullptr);
+                       int64_t offset = 0;
                        for (int64_t k = 0; k < pieces; ++k) {
+                         offset += k > 0 ? widths[k - 1] : 0;
                          if (!needs[k]) continue;
                          grads[k] = Tensor::empty(shapes[k], g.dtype(), g.device());
                          targets[k] = grads[k].data<T>();
+                         if (g.device().is_cuda()) {
+                           ATROUS_CUDA_ONLY(kernels::cuda::copy_columns<T>(g.device().index, g.data<T>(), g.size(-1),
+                                                                           offset, targets[k], widths[k], 0, rows,
+                                                                           widths[k]));
+                         }
                        }
+                       if (g.device().is_cuda()) return;
                        kernels::split_last_axis_cpu(g.data<T>(), rows, targets.data(), widths.data(), pieces);
                      });
                      return grads;

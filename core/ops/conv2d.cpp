@@ -1,9 +1,11 @@
-// conv2d: argument checks, CPU dispatch (im2col + GEMM kernels) and the backward closure.
+// conv2d: argument checks, device dispatch (CPU: im2col + GEMM kernels; CUDA: implicit GEMM) and the backward
+// closure.
 #include "core/ops/conv2d.h"
 
 #include "core/autograd.h"
 #include "core/ops/checks.h"
 #include "kernels/conv2d.h"
+#include "kernels/cuda/ops.h"
 
 namespace atrous {
 namespace {
@@ -54,7 +56,6 @@ void check_arguments(const Tensor& x, const Tensor& w, const Tensor& b, const Co
   const int64_t oh = conv2d_output_size(x.size(1), w.size(1), p), ow = conv2d_output_size(x.size(2), w.size(2), p);
   ATROUS_CHECK(oh > 0 && ow > 0, kOp, ": output would be empty (", oh, "x", ow, "): the ", w.size(1), "x", w.size(2),
                " kernel with ", params_str(p), " does not fit x ", x.description());
-  checks::cpu_kernel_only(kOp, x);
 }
 
 template <typename T>
@@ -76,11 +77,22 @@ std::vector<Tensor> conv2d_backward(const Tensor& g_in, const SavedForBackward& 
   const kernels::Conv2dShape s = kernel_shape(saved.x_shape, saved.w_shape, saved.params);
   const Tensor& x = saved.x;
   const Tensor& w = saved.w;
-  Tensor dx = needs[0] ? Tensor::empty(saved.x_shape, g.dtype()) : Tensor();
-  Tensor dw = needs[1] ? Tensor::empty(saved.w_shape, g.dtype()) : Tensor();
-  Tensor db = saved.has_bias && needs[2] ? Tensor::empty({s.cout}, g.dtype()) : Tensor();
+  Tensor dx = needs[0] ? Tensor::empty(saved.x_shape, g.dtype(), g.device()) : Tensor();
+  Tensor dw = needs[1] ? Tensor::empty(saved.w_shape, g.dtype(), g.device()) : Tensor();
+  Tensor db = saved.has_bias && needs[2] ? Tensor::empty({s.cout}, g.dtype(), g.device()) : Tensor();
   dispatch_floating(g.dtype(), "conv2d backward", [&](auto tag) {
     using T = decltype(tag);
+    if (g.device().is_cuda()) {
+      const int d = g.device().index;
+      if (dx.defined()) {
+        ATROUS_CUDA_ONLY(kernels::cuda::conv2d_backward_data<T>(d, s, g.data<T>(), w.data<T>(), dx.data<T>()));
+      }
+      if (dw.defined()) {
+        ATROUS_CUDA_ONLY(kernels::cuda::conv2d_backward_weight<T>(d, s, g.data<T>(), x.data<T>(), dw.data<T>()));
+      }
+      if (db.defined()) ATROUS_CUDA_ONLY(kernels::cuda::conv2d_backward_bias<T>(d, s, g.data<T>(), db.data<T>()));
+      return;
+    }
     if (dx.defined()) {
       Tensor ws = workspace<T>(kernels::conv2d_backward_data_workspace_cpu<T>(s));
       kernels::conv2d_backward_data_cpu<T>(s, g.data<T>(), w.data<T>(), dx.data<T>(), ws.data<T>(), ws.numel());
@@ -110,6 +122,11 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const 
   Tensor y = Tensor::empty({s.n, s.oh, s.ow, s.cout}, x.dtype(), x.device());
   dispatch_floating(x.dtype(), kOp, [&](auto tag) {
     using T = decltype(tag);
+    if (x.device().is_cuda()) {
+      ATROUS_CUDA_ONLY(kernels::cuda::conv2d_forward<T>(x.device().index, s, x.data<T>(), w.data<T>(),
+                                                        b.defined() ? b.data<T>() : nullptr, y.data<T>()));
+      return;
+    }
     Tensor ws = workspace<T>(kernels::conv2d_forward_workspace_cpu<T>(s));
     kernels::conv2d_forward_cpu<T>(s, x.data<T>(), w.data<T>(), b.defined() ? b.data<T>() : nullptr, y.data<T>(),
                                    ws.data<T>(), ws.numel());

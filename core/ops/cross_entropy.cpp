@@ -1,10 +1,11 @@
 // Softmax cross-entropy with an ignore label and optional class weights (PyTorch's weighted mean):
-// argument and label checks, CPU dispatch, and a backward that recomputes softmax from the saved logits.
+// argument and label checks, device dispatch, and a backward that recomputes softmax from the saved logits.
 #include "core/ops/cross_entropy.h"
 
 #include "core/autograd.h"
 #include "core/ops/checks.h"
 #include "kernels/cross_entropy.h"
+#include "kernels/cuda/ops.h"
 
 namespace atrous {
 namespace {
@@ -22,7 +23,6 @@ void check_arguments(const Tensor& logits, const Tensor& labels, const Tensor& w
                " must be [N,H,W] of 'logits' ", logits.description());
   ATROUS_CHECK(s[3] >= 1, kOp, ": 'logits' ", logits.description(), " needs at least one class");
   checks::same_device(kOp, "logits", logits, "labels", labels);
-  checks::cpu_kernel_only(kOp, logits);
   if (weights.defined()) {
     checks::floating(kOp, "class_weights", weights);
     checks::same_dtype(kOp, "logits", logits, "class_weights", weights);
@@ -66,17 +66,29 @@ Tensor softmax_cross_entropy(const Tensor& logits_in, const Tensor& labels_in, c
     using T = decltype(tag);
     dispatch_labels(labels.dtype(), [&](auto label_tag) {
       using L = decltype(label_tag);
-      sums = kernels::softmax_cross_entropy_forward_cpu(logits.data<T>(), labels.data<L>(), data_or_null<T>(weights),
-                                                        track ? row_stats.data<T>() : nullptr, shape);
+      if (logits.device().is_cuda()) {
+        ATROUS_CUDA_ONLY(sums = kernels::cuda::softmax_cross_entropy_forward<T, L>(
+                             logits.device().index, logits.data<T>(), labels.data<L>(), data_or_null<T>(weights),
+                             track ? row_stats.data<T>() : nullptr, shape));
+      } else {
+        sums = kernels::softmax_cross_entropy_forward_cpu(logits.data<T>(), labels.data<L>(),
+                                                          data_or_null<T>(weights),
+                                                          track ? row_stats.data<T>() : nullptr, shape);
+      }
       if (sums.first_invalid >= 0) {
         const int64_t i = sums.first_invalid, hw = s[1] * s[2];
-        ATROUS_FAIL(kOp, ": label ", static_cast<int64_t>(labels.data<L>()[i]), " at (n=", i / hw,
+        ATROUS_FAIL(kOp, ": label ", labels.reshape({-1}).slice(0, i, i + 1).item<int64_t>(), " at (n=", i / hw,
                     ", h=", (i % hw) / s[2], ", w=", i % s[2], ") of ", labels.description(), " is outside [0, ",
                     s[3], ") and is not ignore_index ", params.ignore_index);
       }
     });
     // Every pixel ignored (or weights summing to 0): loss 0 and zero gradient, where PyTorch gives NaN.
-    *loss.data<T>() = sums.weight != 0.0 ? static_cast<T>(sums.loss / sums.weight) : T(0);
+    const T value = sums.weight != 0.0 ? static_cast<T>(sums.loss / sums.weight) : T(0);
+    if (loss.device().is_cuda()) {
+      loss.copy_(Tensor::full({}, static_cast<double>(value), loss.dtype()));
+    } else {
+      *loss.data<T>() = value;
+    }
   });
 
   const double denom = sums.weight;
@@ -90,9 +102,15 @@ Tensor softmax_cross_entropy(const Tensor& logits_in, const Tensor& labels_in, c
           using T = decltype(tag);
           dispatch_labels(labels.dtype(), [&](auto label_tag) {
             using L = decltype(label_tag);
-            kernels::softmax_cross_entropy_backward_cpu(logits.data<T>(), labels.data<L>(), data_or_null<T>(weights),
-                                                        row_stats.data<T>(), static_cast<T>(scale), dlogits.data<T>(),
-                                                        shape);
+            if (logits.device().is_cuda()) {
+              ATROUS_CUDA_ONLY(kernels::cuda::softmax_cross_entropy_backward<T, L>(
+                  logits.device().index, logits.data<T>(), labels.data<L>(), data_or_null<T>(weights),
+                  row_stats.data<T>(), static_cast<T>(scale), dlogits.data<T>(), shape));
+            } else {
+              kernels::softmax_cross_entropy_backward_cpu(logits.data<T>(), labels.data<L>(),
+                                                          data_or_null<T>(weights), row_stats.data<T>(),
+                                                          static_cast<T>(scale), dlogits.data<T>(), shape);
+            }
           });
         });
         return std::vector<Tensor>{dlogits};

@@ -4,6 +4,7 @@
 
 #include "core/autograd.h"
 #include "core/ops/checks.h"
+#include "kernels/cuda/ops.h"
 #include "kernels/dropout.h"
 
 namespace atrous {
@@ -13,7 +14,6 @@ Tensor dropout(const Tensor& x_in, double p, bool training, Generator& gen) {
   ATROUS_CHECK(p >= 0.0 && p <= 1.0, "dropout: probability p must be in [0, 1], got ", p, " for x ",
                x_in.description());
   if (!training || p == 0.0) return x_in;  // the identity: gradients flow straight through
-  checks::cpu_kernel_only("dropout", x_in);
 
   Tensor x = x_in.contiguous();
   const int64_t n = x.numel();
@@ -23,7 +23,12 @@ Tensor dropout(const Tensor& x_in, double p, bool training, Generator& gen) {
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   dispatch_floating(x.dtype(), "dropout", [&](auto tag) {
     using T = decltype(tag);
-    kernels::dropout_cpu<T>(x.data<T>(), n, threshold, static_cast<T>(scale), seed, offset, y.data<T>());
+    if (x.device().is_cuda()) {
+      ATROUS_CUDA_ONLY(kernels::cuda::dropout<T>(x.device().index, x.data<T>(), n, threshold, static_cast<T>(scale),
+                                                 seed, offset, y.data<T>()));
+    } else {
+      kernels::dropout_cpu<T>(x.data<T>(), n, threshold, static_cast<T>(scale), seed, offset, y.data<T>());
+    }
   });
   return record_op(
       "dropout", y, {x_in}, [seed, offset, threshold, scale](const Tensor& g_in, const std::vector<bool>&) {
@@ -31,7 +36,13 @@ Tensor dropout(const Tensor& x_in, double p, bool training, Generator& gen) {
         Tensor dx = Tensor::empty(g.shape(), g.dtype(), g.device());
         dispatch_floating(g.dtype(), "dropout backward", [&](auto tag) {
           using T = decltype(tag);
-          kernels::dropout_cpu<T>(g.data<T>(), g.numel(), threshold, static_cast<T>(scale), seed, offset, dx.data<T>());
+          if (g.device().is_cuda()) {
+            ATROUS_CUDA_ONLY(kernels::cuda::dropout<T>(g.device().index, g.data<T>(), g.numel(), threshold,
+                                                       static_cast<T>(scale), seed, offset, dx.data<T>()));
+          } else {
+            kernels::dropout_cpu<T>(g.data<T>(), g.numel(), threshold, static_cast<T>(scale), seed, offset,
+                                    dx.data<T>());
+          }
         });
         return std::vector<Tensor>{dx};
       });

@@ -1,8 +1,9 @@
-// Elementwise ops: argument checks, CPU dispatch, backward closures.
+// Elementwise ops: argument checks, device dispatch (CPU kernels / CUDA launchers), backward closures.
 #include "core/ops/elementwise.h"
 
 #include "core/autograd.h"
 #include "core/ops/checks.h"
+#include "kernels/cuda/ops.h"
 #include "kernels/elementwise.h"
 
 namespace atrous {
@@ -14,40 +15,60 @@ void check_binary(const char* op, const Tensor& a, const Tensor& b) {
   checks::same_shape(op, "a", a, "b", b);
   checks::same_dtype(op, "a", a, "b", b);
   checks::same_device(op, "a", a, "b", b);
-  checks::cpu_kernel_only(op, a);
 }
 
-// Runs a binary kernel on contiguous copies of a and b into a fresh output.
-template <typename Kernel>
-Tensor binary(const char* op, const Tensor& a_in, const Tensor& b_in, Kernel kernel) {
+// Runs a binary kernel on contiguous copies of a and b into a fresh output: cpu(a, b, out, n) or
+// cuda(device, a, b, out, n).
+template <typename Cpu, typename Cuda>
+Tensor binary(const char* op, const Tensor& a_in, const Tensor& b_in, Cpu cpu, Cuda cuda) {
   check_binary(op, a_in, b_in);
   Tensor a = a_in.contiguous(), b = b_in.contiguous();
   Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
   dispatch_floating(a.dtype(), op, [&](auto tag) {
     using T = decltype(tag);
-    kernel(a.data<T>(), b.data<T>(), out.data<T>(), a.numel());
+    if (a.device().is_cuda()) {
+      ATROUS_CUDA_ONLY(cuda(a.device().index, a.data<T>(), b.data<T>(), out.data<T>(), a.numel()));
+    } else {
+      cpu(a.data<T>(), b.data<T>(), out.data<T>(), a.numel());
+    }
   });
   return out;
+}
+
+// out = alpha * a + beta * b on a's device (b may be null when beta is 0).
+template <typename T>
+void axpby_on(Device device, T alpha, const T* a, T beta, const T* b, T* out, int64_t n) {
+  if (device.is_cuda()) {
+    ATROUS_CUDA_ONLY(kernels::cuda::axpby<T>(device.index, alpha, a, beta, b, out, n));
+  } else {
+    kernels::axpby_cpu<T>(alpha, a, beta, b, out, n);
+  }
 }
 
 }  // namespace
 
 Tensor add(const Tensor& a, const Tensor& b) {
-  Tensor out = binary("add", a, b, [](auto* x, auto* y, auto* o, int64_t n) { kernels::add_cpu(x, y, o, n); });
+  Tensor out = binary(
+      "add", a, b, [](auto* x, auto* y, auto* o, int64_t n) { kernels::add_cpu(x, y, o, n); },
+      [](int d, auto* x, auto* y, auto* o, int64_t n) { ATROUS_CUDA_ONLY(kernels::cuda::add(d, x, y, o, n)); });
   return record_op("add", out, {a, b}, [](const Tensor& g, const std::vector<bool>&) {
     return std::vector<Tensor>{g, g};
   });
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
-  Tensor out = binary("sub", a, b, [](auto* x, auto* y, auto* o, int64_t n) { kernels::sub_cpu(x, y, o, n); });
+  Tensor out = binary(
+      "sub", a, b, [](auto* x, auto* y, auto* o, int64_t n) { kernels::sub_cpu(x, y, o, n); },
+      [](int d, auto* x, auto* y, auto* o, int64_t n) { ATROUS_CUDA_ONLY(kernels::cuda::sub(d, x, y, o, n)); });
   return record_op("sub", out, {a, b}, [](const Tensor& g, const std::vector<bool>& needs) {
     return std::vector<Tensor>{g, needs[1] ? scale(g, -1.0) : Tensor()};
   });
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
-  Tensor out = binary("mul", a, b, [](auto* x, auto* y, auto* o, int64_t n) { kernels::mul_cpu(x, y, o, n); });
+  Tensor out = binary(
+      "mul", a, b, [](auto* x, auto* y, auto* o, int64_t n) { kernels::mul_cpu(x, y, o, n); },
+      [](int d, auto* x, auto* y, auto* o, int64_t n) { ATROUS_CUDA_ONLY(kernels::cuda::mul(d, x, y, o, n)); });
   const bool track = any_requires_grad({a, b});
   return record_op("mul", out, {a, b},
                    [a = track ? a.detach() : Tensor(), b = track ? b.detach() : Tensor()](
@@ -58,12 +79,11 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 
 Tensor scale(const Tensor& a_in, double s) {
   checks::floating("scale", "a", a_in);
-  checks::cpu_kernel_only("scale", a_in);
   Tensor a = a_in.contiguous();
   Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
   dispatch_floating(a.dtype(), "scale", [&](auto tag) {
     using T = decltype(tag);
-    kernels::axpby_cpu<T>(static_cast<T>(s), a.data<T>(), T(0), nullptr, out.data<T>(), a.numel());
+    axpby_on<T>(a.device(), static_cast<T>(s), a.data<T>(), T(0), nullptr, out.data<T>(), a.numel());
   });
   return record_op("scale", out, {a_in}, [s](const Tensor& g, const std::vector<bool>&) {
     return std::vector<Tensor>{scale(g, s)};
@@ -72,12 +92,15 @@ Tensor scale(const Tensor& a_in, double s) {
 
 Tensor sum(const Tensor& a_in) {
   checks::floating("sum", "a", a_in);
-  checks::cpu_kernel_only("sum", a_in);
   Tensor a = a_in.contiguous();
   Tensor out = Tensor::empty({}, a.dtype(), a.device());
   dispatch_floating(a.dtype(), "sum", [&](auto tag) {
     using T = decltype(tag);
-    *out.data<T>() = kernels::sum_cpu(a.data<T>(), a.numel());
+    if (a.device().is_cuda()) {
+      ATROUS_CUDA_ONLY(kernels::cuda::sum<T>(a.device().index, a.data<T>(), out.data<T>(), a.numel()));
+    } else {
+      *out.data<T>() = kernels::sum_cpu(a.data<T>(), a.numel());
+    }
   });
   return record_op("sum", out, {a_in}, [shape = a.shape()](const Tensor& g, const std::vector<bool>&) {
     return std::vector<Tensor>{Tensor::full(shape, g.item_as_double(), g.dtype(), g.device())};
@@ -91,40 +114,58 @@ Tensor mean(const Tensor& a) {
 
 Tensor relu(const Tensor& x_in) {
   checks::floating("relu", "x", x_in);
-  checks::cpu_kernel_only("relu", x_in);
   Tensor x = x_in.contiguous();
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   dispatch_floating(x.dtype(), "relu", [&](auto tag) {
     using T = decltype(tag);
-    kernels::relu_forward_cpu(x.data<T>(), y.data<T>(), x.numel());
+    if (x.device().is_cuda()) {
+      ATROUS_CUDA_ONLY(kernels::cuda::relu_forward<T>(x.device().index, x.data<T>(), y.data<T>(), x.numel()));
+    } else {
+      kernels::relu_forward_cpu(x.data<T>(), y.data<T>(), x.numel());
+    }
   });
   const bool track = any_requires_grad({x_in});
-  return record_op("relu", y, {x_in}, [y = track ? y.detach() : Tensor()](const Tensor& g_in, const std::vector<bool>&) {
+  return record_op("relu", y, {x_in}, [y = track ? y.detach() : Tensor()](const Tensor& g_in,
+                                                                          const std::vector<bool>&) {
     Tensor g = g_in.contiguous();
     Tensor dx = Tensor::empty(g.shape(), g.dtype(), g.device());
     dispatch_floating(g.dtype(), "relu backward", [&](auto tag) {
       using T = decltype(tag);
-      kernels::relu_backward_cpu(y.data<T>(), g.data<T>(), dx.data<T>(), g.numel());
+      if (g.device().is_cuda()) {
+        ATROUS_CUDA_ONLY(
+            kernels::cuda::relu_backward<T>(g.device().index, y.data<T>(), g.data<T>(), dx.data<T>(), g.numel()));
+      } else {
+        kernels::relu_backward_cpu(y.data<T>(), g.data<T>(), dx.data<T>(), g.numel());
+      }
     });
     return std::vector<Tensor>{dx};
   });
 }
 
 Tensor maximum(const Tensor& a_in, const Tensor& b_in) {
-  Tensor out = binary("maximum", a_in, b_in,
-                      [](auto* x, auto* y, auto* o, int64_t n) { kernels::maximum_forward_cpu(x, y, o, n); });
+  Tensor out = binary(
+      "maximum", a_in, b_in, [](auto* x, auto* y, auto* o, int64_t n) { kernels::maximum_forward_cpu(x, y, o, n); },
+      [](int d, auto* x, auto* y, auto* o, int64_t n) {
+        ATROUS_CUDA_ONLY(kernels::cuda::maximum_forward(d, x, y, o, n));
+      });
   const bool track = any_requires_grad({a_in, b_in});
   return record_op(
       "maximum", out, {a_in, b_in},
       [a = track ? a_in.contiguous().detach() : Tensor(), b = track ? b_in.contiguous().detach() : Tensor()](
           const Tensor& g_in, const std::vector<bool>& needs) {
         Tensor g = g_in.contiguous();
-        Tensor da = needs[0] ? Tensor::empty(g.shape(), g.dtype()) : Tensor();
-        Tensor db = needs[1] ? Tensor::empty(g.shape(), g.dtype()) : Tensor();
+        Tensor da = needs[0] ? Tensor::empty(g.shape(), g.dtype(), g.device()) : Tensor();
+        Tensor db = needs[1] ? Tensor::empty(g.shape(), g.dtype(), g.device()) : Tensor();
         dispatch_floating(g.dtype(), "maximum backward", [&](auto tag) {
           using T = decltype(tag);
-          kernels::maximum_backward_cpu(a.data<T>(), b.data<T>(), g.data<T>(), da.defined() ? da.data<T>() : nullptr,
-                                        db.defined() ? db.data<T>() : nullptr, g.numel());
+          T* da_ptr = da.defined() ? da.data<T>() : nullptr;
+          T* db_ptr = db.defined() ? db.data<T>() : nullptr;
+          if (g.device().is_cuda()) {
+            ATROUS_CUDA_ONLY(kernels::cuda::maximum_backward<T>(g.device().index, a.data<T>(), b.data<T>(),
+                                                                g.data<T>(), da_ptr, db_ptr, g.numel()));
+          } else {
+            kernels::maximum_backward_cpu(a.data<T>(), b.data<T>(), g.data<T>(), da_ptr, db_ptr, g.numel());
+          }
         });
         return std::vector<Tensor>{da, db};
       });
@@ -136,7 +177,7 @@ void axpy_(Tensor& dst, double alpha, const Tensor& src_in) {
   Tensor src = src_in.contiguous();
   dispatch_floating(dst.dtype(), "axpy_", [&](auto tag) {
     using T = decltype(tag);
-    kernels::axpby_cpu<T>(T(1), dst.data<T>(), static_cast<T>(alpha), src.data<T>(), dst.data<T>(), dst.numel());
+    axpby_on<T>(dst.device(), T(1), dst.data<T>(), static_cast<T>(alpha), src.data<T>(), dst.data<T>(), dst.numel());
   });
 }
 

@@ -1,10 +1,11 @@
-// Pooling ops: Caffe ceil-mode output sizes, argument checks, CPU dispatch and backward closures.
+// Pooling ops: Caffe ceil-mode output sizes, argument checks, device dispatch and backward closures.
 #include "core/ops/pooling.h"
 
 #include <limits>
 
 #include "core/autograd.h"
 #include "core/ops/checks.h"
+#include "kernels/cuda/ops.h"
 #include "kernels/pooling.h"
 
 namespace atrous {
@@ -13,7 +14,6 @@ namespace {
 // Checks x and the window and returns the kernel's shape; the output must have at least one pixel.
 kernels::Pool2dShape pool_shape(const char* op, const Tensor& x, const Pool2dParams& p) {
   checks::nhwc(op, "x", x);
-  checks::cpu_kernel_only(op, x);
   ATROUS_CHECK(p.kernel >= 1, op, ": kernel must be >= 1, got ", p.kernel);
   ATROUS_CHECK(p.stride >= 1, op, ": stride must be >= 1, got ", p.stride);
   ATROUS_CHECK(p.padding >= 0, op, ": padding must be >= 0, got ", p.padding);
@@ -61,7 +61,12 @@ Tensor max_pool2d(const Tensor& x_in, const Pool2dParams& params) {
   Tensor argmax = Tensor::empty(output_shape(s), DType::i32, x.device());
   dispatch_floating(x.dtype(), "max_pool2d", [&](auto tag) {
     using T = decltype(tag);
-    kernels::max_pool2d_forward_cpu<T>(x.data<T>(), s, y.data<T>(), argmax.data<int32_t>());
+    if (x.device().is_cuda()) {
+      ATROUS_CUDA_ONLY(
+          kernels::cuda::max_pool2d_forward<T>(x.device().index, x.data<T>(), s, y.data<T>(), argmax.data<int32_t>()));
+    } else {
+      kernels::max_pool2d_forward_cpu<T>(x.data<T>(), s, y.data<T>(), argmax.data<int32_t>());
+    }
   });
   if (!any_requires_grad({x_in})) return y;
   return record_op("max_pool2d", y, {x_in}, [argmax, s](const Tensor& g_in, const std::vector<bool>&) {
@@ -69,7 +74,12 @@ Tensor max_pool2d(const Tensor& x_in, const Pool2dParams& params) {
     Tensor dx = Tensor::empty(input_shape(s), g.dtype(), g.device());
     dispatch_floating(g.dtype(), "max_pool2d backward", [&](auto tag) {
       using T = decltype(tag);
-      kernels::max_pool2d_backward_cpu<T>(g.data<T>(), argmax.data<int32_t>(), s, dx.data<T>());
+      if (g.device().is_cuda()) {
+        ATROUS_CUDA_ONLY(kernels::cuda::max_pool2d_backward<T>(g.device().index, g.data<T>(), argmax.data<int32_t>(), s,
+                                                               dx.data<T>()));
+      } else {
+        kernels::max_pool2d_backward_cpu<T>(g.data<T>(), argmax.data<int32_t>(), s, dx.data<T>());
+      }
     });
     return std::vector<Tensor>{dx};
   });
@@ -82,14 +92,24 @@ Tensor avg_pool2d(const Tensor& x_in, const Pool2dParams& params) {
   Tensor y = Tensor::empty(output_shape(s), x.dtype(), x.device());
   dispatch_floating(x.dtype(), "avg_pool2d", [&](auto tag) {
     using T = decltype(tag);
-    kernels::avg_pool2d_forward_cpu<T>(x.data<T>(), s, include_pad, y.data<T>());
+    if (x.device().is_cuda()) {
+      ATROUS_CUDA_ONLY(
+          kernels::cuda::avg_pool2d_forward<T>(x.device().index, x.data<T>(), s, include_pad, y.data<T>()));
+    } else {
+      kernels::avg_pool2d_forward_cpu<T>(x.data<T>(), s, include_pad, y.data<T>());
+    }
   });
   return record_op("avg_pool2d", y, {x_in}, [s, include_pad](const Tensor& g_in, const std::vector<bool>&) {
     Tensor g = g_in.contiguous();
     Tensor dx = Tensor::empty(input_shape(s), g.dtype(), g.device());
     dispatch_floating(g.dtype(), "avg_pool2d backward", [&](auto tag) {
       using T = decltype(tag);
-      kernels::avg_pool2d_backward_cpu<T>(g.data<T>(), s, include_pad, dx.data<T>());
+      if (g.device().is_cuda()) {
+        ATROUS_CUDA_ONLY(
+            kernels::cuda::avg_pool2d_backward<T>(g.device().index, g.data<T>(), s, include_pad, dx.data<T>()));
+      } else {
+        kernels::avg_pool2d_backward_cpu<T>(g.data<T>(), s, include_pad, dx.data<T>());
+      }
     });
     return std::vector<Tensor>{dx};
   });
@@ -97,21 +117,30 @@ Tensor avg_pool2d(const Tensor& x_in, const Pool2dParams& params) {
 
 Tensor global_avg_pool(const Tensor& x_in) {
   checks::nhwc("global_avg_pool", "x", x_in);
-  checks::cpu_kernel_only("global_avg_pool", x_in);
   const int64_t N = x_in.size(0), H = x_in.size(1), W = x_in.size(2), C = x_in.size(3);
   ATROUS_CHECK(H >= 1 && W >= 1, "global_avg_pool: needs at least one pixel, got ", x_in.description());
   Tensor x = x_in.contiguous();
   Tensor y = Tensor::empty({N, 1, 1, C}, x.dtype(), x.device());
   dispatch_floating(x.dtype(), "global_avg_pool", [&](auto tag) {
     using T = decltype(tag);
-    kernels::global_avg_pool_forward_cpu<T>(x.data<T>(), N, H * W, C, y.data<T>());
+    if (x.device().is_cuda()) {
+      ATROUS_CUDA_ONLY(
+          kernels::cuda::global_avg_pool_forward<T>(x.device().index, x.data<T>(), N, H * W, C, y.data<T>()));
+    } else {
+      kernels::global_avg_pool_forward_cpu<T>(x.data<T>(), N, H * W, C, y.data<T>());
+    }
   });
   return record_op("global_avg_pool", y, {x_in}, [shape = x.shape()](const Tensor& g_in, const std::vector<bool>&) {
     Tensor g = g_in.contiguous();
     Tensor dx = Tensor::empty(shape, g.dtype(), g.device());
     dispatch_floating(g.dtype(), "global_avg_pool backward", [&](auto tag) {
       using T = decltype(tag);
-      kernels::global_avg_pool_backward_cpu<T>(g.data<T>(), shape[0], shape[1] * shape[2], shape[3], dx.data<T>());
+      if (g.device().is_cuda()) {
+        ATROUS_CUDA_ONLY(kernels::cuda::global_avg_pool_backward<T>(g.device().index, g.data<T>(), shape[0],
+                                                                    shape[1] * shape[2], shape[3], dx.data<T>()));
+      } else {
+        kernels::global_avg_pool_backward_cpu<T>(g.data<T>(), shape[0], shape[1] * shape[2], shape[3], dx.data<T>());
+      }
     });
     return std::vector<Tensor>{dx};
   });

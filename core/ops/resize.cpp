@@ -1,4 +1,4 @@
-// Bilinear resize (NHWC): argument checks, output size rule, CPU dispatch and the backward closure.
+// Bilinear resize (NHWC): argument checks, output size rule, device dispatch and the backward closure.
 // Scale mode: out = floor(in * scale) per axis, and the sampling ratio is then computed from the sizes (in/out or
 // (in-1)/(out-1)), exactly as an explicit size would; this matches PyTorch with recompute_scale_factor=True.
 #include "core/ops/resize.h"
@@ -7,6 +7,7 @@
 
 #include "core/autograd.h"
 #include "core/ops/checks.h"
+#include "kernels/cuda/ops.h"
 #include "kernels/resize.h"
 
 namespace atrous {
@@ -52,25 +53,33 @@ std::pair<int64_t, int64_t> resize_output_size(int64_t in_h, int64_t in_w, const
 
 Tensor resize_bilinear(const Tensor& x_in, const ResizeParams& params) {
   checks::nhwc(kOp, "x", x_in);
-  checks::cpu_kernel_only(kOp, x_in);
   const Shape& in = x_in.shape();
   const auto [out_h, out_w] = resize_output_size(in[1], in[2], params);
   const kernels::ResizeShape shape = kernel_shape(in, out_h, out_w, params.align_corners);
 
   Tensor x = x_in.contiguous();
   Tensor y = Tensor::empty({in[0], out_h, out_w, in[3]}, x.dtype(), x.device());
-  Tensor workspace = Tensor::empty({kernels::resize_bilinear_forward_workspace_size(shape)}, x.dtype(), x.device());
   dispatch_floating(x.dtype(), kOp, [&](auto tag) {
     using T = decltype(tag);
+    if (x.device().is_cuda()) {
+      ATROUS_CUDA_ONLY(kernels::cuda::resize_bilinear_forward<T>(x.device().index, x.data<T>(), y.data<T>(), shape));
+      return;
+    }
+    Tensor workspace = Tensor::empty({kernels::resize_bilinear_forward_workspace_size(shape)}, x.dtype());
     kernels::resize_bilinear_forward_cpu(x.data<T>(), y.data<T>(), workspace.data<T>(), shape);
   });
   // The backward needs only the sizes: resize is linear in x.
   return record_op(kOp, y, {x_in}, [shape, in](const Tensor& g_in, const std::vector<bool>&) {
     Tensor g = g_in.contiguous();
     Tensor dx = Tensor::empty(in, g.dtype(), g.device());
-    Tensor workspace = Tensor::empty({kernels::resize_bilinear_backward_workspace_size(shape)}, g.dtype(), g.device());
     dispatch_floating(g.dtype(), "resize_bilinear backward", [&](auto tag) {
       using T = decltype(tag);
+      if (g.device().is_cuda()) {
+        ATROUS_CUDA_ONLY(
+            kernels::cuda::resize_bilinear_backward<T>(g.device().index, g.data<T>(), dx.data<T>(), shape));
+        return;
+      }
+      Tensor workspace = Tensor::empty({kernels::resize_bilinear_backward_workspace_size(shape)}, g.dtype());
       kernels::resize_bilinear_backward_cpu(g.data<T>(), dx.data<T>(), workspace.data<T>(), shape);
     });
     return std::vector<Tensor>{dx};

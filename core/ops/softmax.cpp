@@ -1,8 +1,10 @@
-// Softmax and log-softmax over the last axis: argument checks, CPU dispatch, backward closures from the saved output.
+// Softmax and log-softmax over the last axis: argument checks, device dispatch, backward closures from the saved
+// output.
 #include "core/ops/softmax.h"
 
 #include "core/autograd.h"
 #include "core/ops/checks.h"
+#include "kernels/cuda/ops.h"
 #include "kernels/softmax.h"
 
 namespace atrous {
@@ -11,10 +13,10 @@ namespace {
 void check_input(const char* op, const Tensor& x) {
   checks::floating(op, "x", x);
   ATROUS_CHECK(x.dim() >= 1, op, ": 'x' needs at least one axis (the one normalised over), got ", x.description());
-  checks::cpu_kernel_only(op, x);
 }
 
-// Runs `forward` on [rows, cols] views of x and y; the closure gets y (detached) and runs `backward`.
+// Runs `forward` on [rows, cols] views of x and y; the closure gets y (detached) and runs `backward`. Both get the
+// device index first (-1 for the CPU).
 template <typename Forward, typename Backward>
 Tensor softmax_like(const char* op, const char* backward_op, const Tensor& x_in, Forward forward, Backward backward) {
   check_input(op, x_in);
@@ -24,7 +26,7 @@ Tensor softmax_like(const char* op, const char* backward_op, const Tensor& x_in,
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   dispatch_floating(x.dtype(), op, [&](auto tag) {
     using T = decltype(tag);
-    forward(x.data<T>(), y.data<T>(), rows, cols);
+    forward(x.device().is_cuda() ? x.device().index : -1, x.data<T>(), y.data<T>(), rows, cols);
   });
   const bool track = any_requires_grad({x_in});
   return record_op(op, y, {x_in},
@@ -34,7 +36,8 @@ Tensor softmax_like(const char* op, const char* backward_op, const Tensor& x_in,
                      Tensor dx = Tensor::empty(g.shape(), g.dtype(), g.device());
                      dispatch_floating(g.dtype(), backward_op, [&](auto tag) {
                        using T = decltype(tag);
-                       backward(y.data<T>(), g.data<T>(), dx.data<T>(), rows, cols);
+                       backward(g.device().is_cuda() ? g.device().index : -1, y.data<T>(), g.data<T>(),
+                                dx.data<T>(), rows, cols);
                      });
                      return std::vector<Tensor>{dx};
                    });
@@ -45,15 +48,39 @@ Tensor softmax_like(const char* op, const char* backward_op, const Tensor& x_in,
 Tensor softmax(const Tensor& x) {
   return softmax_like(
       "softmax", "softmax backward", x,
-      [](auto* in, auto* out, int64_t r, int64_t c) { kernels::softmax_forward_cpu(in, out, r, c); },
-      [](auto* y, auto* dy, auto* dx, int64_t r, int64_t c) { kernels::softmax_backward_cpu(y, dy, dx, r, c); });
+      [](int d, auto* in, auto* out, int64_t r, int64_t c) {
+        if (d >= 0) {
+          ATROUS_CUDA_ONLY(kernels::cuda::softmax_forward(d, in, out, r, c));
+        } else {
+          kernels::softmax_forward_cpu(in, out, r, c);
+        }
+      },
+      [](int d, auto* y, auto* dy, auto* dx, int64_t r, int64_t c) {
+        if (d >= 0) {
+          ATROUS_CUDA_ONLY(kernels::cuda::softmax_backward(d, y, dy, dx, r, c));
+        } else {
+          kernels::softmax_backward_cpu(y, dy, dx, r, c);
+        }
+      });
 }
 
 Tensor log_softmax(const Tensor& x) {
   return softmax_like(
       "log_softmax", "log_softmax backward", x,
-      [](auto* in, auto* out, int64_t r, int64_t c) { kernels::log_softmax_forward_cpu(in, out, r, c); },
-      [](auto* y, auto* dy, auto* dx, int64_t r, int64_t c) { kernels::log_softmax_backward_cpu(y, dy, dx, r, c); });
+      [](int d, auto* in, auto* out, int64_t r, int64_t c) {
+        if (d >= 0) {
+          ATROUS_CUDA_ONLY(kernels::cuda::log_softmax_forward(d, in, out, r, c));
+        } else {
+          kernels::log_softmax_forward_cpu(in, out, r, c);
+        }
+      },
+      [](int d, auto* y, auto* dy, auto* dx, int64_t r, int64_t c) {
+        if (d >= 0) {
+          ATROUS_CUDA_ONLY(kernels::cuda::log_softmax_backward(d, y, dy, dx, r, c));
+        } else {
+          kernels::log_softmax_backward_cpu(y, dy, dx, r, c);
+        }
+      });
 }
 
 }  // namespace atrous

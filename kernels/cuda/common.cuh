@@ -1,0 +1,68 @@
+// Helpers shared by the .cu launchers: scratch memory from the caching allocator, warp/block reductions and the
+// grid-stride loop. Device code only sees what this header and cuda_context.h give it.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/cuda_runtime.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/cuda_context.h"
+
+namespace atrous::kernels::cuda {
+
+constexpr int kThreads = 256;
+
+// Temporary device memory for one launcher call, returned to the caching allocator on scope exit. Safe even while
+// the kernels that use it are still queued: later allocations are ordered on the same stream.
+class Scratch {
+ public:
+  Scratch(size_t bytes, int device) : bytes_(bytes), device_(device), ptr_(atrous::cuda::allocate(bytes, device)) {}
+  ~Scratch() { atrous::cuda::free(ptr_, bytes_, device_); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  template <typename U> U* as() const { return static_cast<U*>(ptr_); }
+
+ private:
+  size_t bytes_;
+  int device_;
+  void* ptr_;
+};
+
+template <typename U> __device__ inline U warp_sum(U v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+  return v;  // lane 0 holds the sum
+}
+
+template <typename U> __device__ inline U warp_max(U v) {
+  for (int o = 16; o > 0; o >>= 1) {
+    const U other = __shfl_xor_sync(0xffffffffu, v, o);
+    v = other > v ? other : v;
+  }
+  return v;  // every lane holds the max
+}
+
+template <typename U> __device__ inline U warp_all_sum(U v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;  // every lane holds the sum, in the same order on every lane
+}
+
+// Sum over a block of blockDim.x (a multiple of 32, at most 1024) threads; the result is valid in thread 0.
+// The order is fixed by the thread layout, so results are deterministic.
+template <typename U> __device__ inline U block_sum(U v, U* shared32) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  v = warp_sum(v);
+  if (lane == 0) shared32[warp] = v;
+  __syncthreads();
+  const int warps = blockDim.x >> 5;
+  v = threadIdx.x < warps ? shared32[threadIdx.x] : U(0);
+  if (warp == 0) v = warp_sum(v);
+  __syncthreads();  // shared32 may be reused by the caller
+  return v;
+}
+
+#define ATROUS_GRID_STRIDE(i, n)                                                                      \
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
+
+}  // namespace atrous::kernels::cuda

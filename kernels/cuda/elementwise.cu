@@ -1,0 +1,208 @@
+// Elementwise CUDA kernels (grid-stride loops over contiguous arrays), the deterministic sum, dropout on the shared
+// Philox stream of core/random.h, and the column copies concat/split are made of.
+#include <algorithm>
+
+#include "core/random.h"
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/ops.h"
+
+namespace atrous::kernels::cuda {
+namespace {
+
+template <typename T, typename F> __global__ void binary_kernel(const T* __restrict__ a, const T* __restrict__ b,
+                                                                T* __restrict__ out, int64_t n, F f) {
+  ATROUS_GRID_STRIDE(i, n) out[i] = f(a[i], b[i]);
+}
+
+template <typename T, typename F> void launch_binary(int device, const T* a, const T* b, T* out, int64_t n, F f,
+                                                     const char* name) {
+  if (n == 0) return;
+  binary_kernel<<<atrous::cuda::grid_for(n, kThreads), kThreads, 0, atrous::cuda::stream(device)>>>(a, b, out, n, f);
+  ATROUS_CUDA_CHECK_LAUNCH(name);
+}
+
+template <typename T> struct Add { __device__ T operator()(T a, T b) const { return a + b; } };
+template <typename T> struct Sub { __device__ T operator()(T a, T b) const { return a - b; } };
+template <typename T> struct Mul { __device__ T operator()(T a, T b) const { return a * b; } };
+// Ties pick a, as maximum_forward_cpu does (and so does its NaN behaviour: a >= b is false for NaN).
+template <typename T> struct Max {
+  __device__ T operator()(T a, T b) const { return a >= b ? a : b; }
+};
+// dx = dy where y > 0.
+template <typename T> struct ReluGrad { __device__ T operator()(T y, T dy) const { return y > T(0) ? dy : T(0); } };
+
+// out may alias a or b (axpy_ accumulates in place): no __restrict__ here.
+template <typename T>
+__global__ void axpby_alias_kernel(T alpha, const T* a, T beta, const T* b, T* out, int64_t n) {
+  ATROUS_GRID_STRIDE(i, n) out[i] = b ? alpha * a[i] + beta * b[i] : alpha * a[i];
+}
+
+template <typename T> __global__ void relu_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t n) {
+  ATROUS_GRID_STRIDE(i, n) {
+    const T v = x[i];
+    y[i] = v > T(0) ? v : T(0);  // as relu_forward_cpu: NaN gives 0
+  }
+}
+
+template <typename T>
+__global__ void maximum_backward_kernel(const T* __restrict__ a, const T* __restrict__ b, const T* __restrict__ dy,
+                                        T* __restrict__ da, T* __restrict__ db, int64_t n) {
+  ATROUS_GRID_STRIDE(i, n) {
+    const bool to_a = a[i] >= b[i];
+    if (da) da[i] = to_a ? dy[i] : T(0);
+    if (db) db[i] = to_a ? T(0) : dy[i];
+  }
+}
+
+// Stage 1 of the sum: each block adds a fixed slice; stage 2: one block adds the partials in order.
+constexpr int kSumBlocks = 512;
+
+template <typename T>
+__global__ void sum_partials_kernel(const T* __restrict__ a, int64_t n, double* __restrict__ partials) {
+  __shared__ double shared[32];
+  double acc = 0.0;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    acc += static_cast<double>(a[i]);
+  acc = block_sum(acc, shared);
+  if (threadIdx.x == 0) partials[blockIdx.x] = acc;
+}
+
+template <typename T> __global__ void sum_final_kernel(const double* __restrict__ partials, int count, T* out) {
+  __shared__ double shared[32];
+  double acc = 0.0;
+  for (int i = threadIdx.x; i < count; i += blockDim.x) acc += partials[i];
+  acc = block_sum(acc, shared);
+  if (threadIdx.x == 0) *out = static_cast<T>(acc);
+}
+
+template <typename T>
+__global__ void dropout_kernel(const T* __restrict__ x, int64_t n, float threshold, T scale, uint64_t seed,
+                               uint64_t offset, T* __restrict__ y) {
+  ATROUS_GRID_STRIDE(i, n) {
+    const bool keep = philox_uniform(seed, offset, static_cast<uint64_t>(i)) >= threshold;
+    y[i] = keep ? x[i] * scale : T(0);
+  }
+}
+
+template <typename T>
+__global__ void copy_columns_kernel(const T* __restrict__ src, int64_t src_cols, int64_t src_offset,
+                                    T* __restrict__ dst, int64_t dst_cols, int64_t dst_offset, int64_t rows,
+                                    int64_t width) {
+  ATROUS_GRID_STRIDE(i, rows * width) {
+    const int64_t r = i / width, c = i - r * width;
+    dst[r * dst_cols + dst_offset + c] = src[r * src_cols + src_offset + c];
+  }
+}
+
+template <typename T>
+__global__ void argmax_kernel(const T* __restrict__ x, int32_t* __restrict__ out, int64_t rows, int64_t cols) {
+  ATROUS_GRID_STRIDE(r, rows) {
+    const T* row = x + r * cols;
+    T best = row[0];
+    int32_t where = 0;
+    for (int64_t c = 1; c < cols && best == best; ++c) {  // the first NaN wins and ends the search
+      const T v = row[c];
+      if (v > best || v != v) {
+        best = v;
+        where = static_cast<int32_t>(c);
+      }
+    }
+    out[r] = where;
+  }
+}
+
+}  // namespace
+
+template <typename T> void add(int device, const T* a, const T* b, T* out, int64_t n) {
+  launch_binary(device, a, b, out, n, Add<T>{}, "add_kernel");
+}
+template <typename T> void sub(int device, const T* a, const T* b, T* out, int64_t n) {
+  launch_binary(device, a, b, out, n, Sub<T>{}, "sub_kernel");
+}
+template <typename T> void mul(int device, const T* a, const T* b, T* out, int64_t n) {
+  launch_binary(device, a, b, out, n, Mul<T>{}, "mul_kernel");
+}
+template <typename T> void maximum_forward(int device, const T* a, const T* b, T* out, int64_t n) {
+  launch_binary(device, a, b, out, n, Max<T>{}, "maximum_kernel");
+}
+template <typename T> void relu_backward(int device, const T* y, const T* dy, T* dx, int64_t n) {
+  launch_binary(device, y, dy, dx, n, ReluGrad<T>{}, "relu_backward_kernel");
+}
+
+template <typename T> void axpby(int device, T alpha, const T* a, T beta, const T* b, T* out, int64_t n) {
+  if (n == 0) return;
+  axpby_alias_kernel<<<atrous::cuda::grid_for(n, kThreads), kThreads, 0, atrous::cuda::stream(device)>>>(
+      alpha, a, beta, beta == T(0) ? nullptr : b, out, n);
+  ATROUS_CUDA_CHECK_LAUNCH("axpby_kernel");
+}
+
+template <typename T> void sum(int device, const T* a, T* out, int64_t n) {
+  cudaStream_t st = atrous::cuda::stream(device);
+  Scratch partials(kSumBlocks * sizeof(double), device);
+  const unsigned blocks = n == 0 ? 1 : std::min<unsigned>(kSumBlocks, atrous::cuda::grid_for(n, kThreads));
+  sum_partials_kernel<<<blocks, kThreads, 0, st>>>(a, n, partials.as<double>());
+  ATROUS_CUDA_CHECK_LAUNCH("sum_partials_kernel");
+  sum_final_kernel<<<1, kThreads, 0, st>>>(partials.as<double>(), static_cast<int>(blocks), out);
+  ATROUS_CUDA_CHECK_LAUNCH("sum_final_kernel");
+}
+
+template <typename T> void relu_forward(int device, const T* x, T* y, int64_t n) {
+  if (n == 0) return;
+  relu_kernel<<<atrous::cuda::grid_for(n, kThreads), kThreads, 0, atrous::cuda::stream(device)>>>(x, y, n);
+  ATROUS_CUDA_CHECK_LAUNCH("relu_kernel");
+}
+
+template <typename T>
+void maximum_backward(int device, const T* a, const T* b, const T* dy, T* da, T* db, int64_t n) {
+  if (n == 0) return;
+  maximum_backward_kernel<<<atrous::cuda::grid_for(n, kThreads), kThreads, 0, atrous::cuda::stream(device)>>>(
+      a, b, dy, da, db, n);
+  ATROUS_CUDA_CHECK_LAUNCH("maximum_backward_kernel");
+}
+
+template <typename T>
+void dropout(int device, const T* x, int64_t n, float threshold, T scale, uint64_t seed, uint64_t offset, T* y) {
+  if (n == 0) return;
+  dropout_kernel<<<atrous::cuda::grid_for(n, kThreads), kThreads, 0, atrous::cuda::stream(device)>>>(
+      x, n, threshold, scale, seed, offset, y);
+  ATROUS_CUDA_CHECK_LAUNCH("dropout_kernel");
+}
+
+template <typename T>
+void copy_columns(int device, const T* src, int64_t src_cols, int64_t src_offset, T* dst, int64_t dst_cols,
+                  int64_t dst_offset, int64_t rows, int64_t width) {
+  if (rows * width == 0) return;
+  copy_columns_kernel<<<atrous::cuda::grid_for(rows * width, kThreads), kThreads, 0, atrous::cuda::stream(device)>>>(
+      src, src_cols, src_offset, dst, dst_cols, dst_offset, rows, width);
+  ATROUS_CUDA_CHECK_LAUNCH("copy_columns_kernel");
+}
+
+template <typename T> void argmax_last_axis(int device, const T* x, int32_t* out, int64_t rows, int64_t cols) {
+  if (rows == 0) return;
+  argmax_kernel<<<atrous::cuda::grid_for(rows, kThreads), kThreads, 0, atrous::cuda::stream(device)>>>(x, out, rows,
+                                                                                                         cols);
+  ATROUS_CUDA_CHECK_LAUNCH("argmax_kernel");
+}
+
+#define ATROUS_INSTANTIATE(T)                                                                                   \
+  template void add<T>(int, const T*, const T*, T*, int64_t);                                                   \
+  template void sub<T>(int, const T*, const T*, T*, int64_t);                                                   \
+  template void mul<T>(int, const T*, const T*, T*, int64_t);                                                   \
+  template void axpby<T>(int, T, const T*, T, const T*, T*, int64_t);                                           \
+  template void sum<T>(int, const T*, T*, int64_t);                                                             \
+  template void relu_forward<T>(int, const T*, T*, int64_t);                                                    \
+  template void relu_backward<T>(int, const T*, const T*, T*, int64_t);                                         \
+  template void maximum_forward<T>(int, const T*, const T*, T*, int64_t);                                       \
+  template void maximum_backward<T>(int, const T*, const T*, const T*, T*, T*, int64_t);                        \
+  template void dropout<T>(int, const T*, int64_t, float, T, uint64_t, uint64_t, T*);                           \
+  template void copy_columns<T>(int, const T*, int64_t, int64_t, T*, int64_t, int64_t, int64_t, int64_t);       \
+  template void argmax_last_axis<T>(int, const T*, int32_t*, int64_t, int64_t);
+ATROUS_INSTANTIATE(float)
+ATROUS_INSTANTIATE(double)
+template void copy_columns<int32_t>(int, const int32_t*, int64_t, int64_t, int32_t*, int64_t, int64_t, int64_t,
+                                    int64_t);
+template void copy_columns<uint8_t>(int, const uint8_t*, int64_t, int64_t, uint8_t*, int64_t, int64_t, int64_t,
+                                    int64_t);
+#undef ATROUS_INSTANTIATE
+
+}  // namespace atrous::kernels::cuda

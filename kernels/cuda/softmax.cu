@@ -1,0 +1,236 @@
+// Softmax, log-softmax and the fused softmax cross-entropy over the last axis, CUDA: one warp per row (class counts
+// are small, 21 to 150, and rows many), max-shifted exponentials, and a two-stage fixed-order reduction of the loss
+// so repeated runs give identical sums.
+#include <algorithm>
+
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/ops.h"
+
+namespace atrous::kernels::cuda {
+namespace {
+
+constexpr int kRowsPerBlock = kThreads / 32;
+
+// Row max and sum of exp(x - max) of one row, every lane of the warp ends with both.
+template <typename T> __device__ inline void row_max_sum(const T* row, int64_t cols, int lane, T& m, T& total) {
+  m = -INFINITY;
+  for (int64_t c = lane; c < cols; c += 32) m = row[c] > m ? row[c] : m;
+  m = warp_max(m);
+  total = T(0);
+  for (int64_t c = lane; c < cols; c += 32) total += exp(row[c] - m);
+  total = warp_all_sum(total);
+}
+
+template <typename T, bool kLog>
+__global__ void softmax_forward_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t rows, int64_t cols) {
+  const int lane = threadIdx.x & 31;
+  const int64_t r = int64_t(blockIdx.x) * kRowsPerBlock + (threadIdx.x >> 5);
+  if (r >= rows) return;
+  const T* in = x + r * cols;
+  T* out = y + r * cols;
+  T m, total;
+  row_max_sum(in, cols, lane, m, total);
+  if (kLog) {
+    const T log_total = log(total);
+    for (int64_t c = lane; c < cols; c += 32) out[c] = in[c] - m - log_total;
+  } else {
+    const T inv = T(1) / total;
+    for (int64_t c = lane; c < cols; c += 32) out[c] = exp(in[c] - m) * inv;
+  }
+}
+
+// softmax: dx = y * (dy - sum(dy * y)); log_softmax: dx = dy - exp(y) * sum(dy).
+template <typename T, bool kLog>
+__global__ void softmax_backward_kernel(const T* __restrict__ y, const T* __restrict__ dy, T* __restrict__ dx,
+                                        int64_t rows, int64_t cols) {
+  const int lane = threadIdx.x & 31;
+  const int64_t r = int64_t(blockIdx.x) * kRowsPerBlock + (threadIdx.x >> 5);
+  if (r >= rows) return;
+  const T* yr = y + r * cols;
+  const T* gr = dy + r * cols;
+  T* out = dx + r * cols;
+  T dot = T(0);
+  for (int64_t c = lane; c < cols; c += 32) dot += kLog ? gr[c] : gr[c] * yr[c];
+  dot = warp_all_sum(dot);
+  for (int64_t c = lane; c < cols; c += 32) out[c] = kLog ? gr[c] - exp(yr[c]) * dot : yr[c] * (gr[c] - dot);
+}
+
+template <typename L> __device__ inline bool valid_label(L y, int64_t classes) {
+  return static_cast<int64_t>(y) >= 0 && static_cast<int64_t>(y) < classes;
+}
+
+// One warp per pixel; each block writes its (loss, weight) partial sums and the lowest invalid pixel it saw.
+template <typename T, typename L>
+__global__ void xent_forward_kernel(const T* __restrict__ logits, const L* __restrict__ labels,
+                                    const T* __restrict__ class_weights, T* __restrict__ row_stats,
+                                    CrossEntropyShape s, double* __restrict__ partial_loss,
+                                    double* __restrict__ partial_weight, long long* __restrict__ partial_invalid) {
+  __shared__ double loss_sh[kRowsPerBlock], weight_sh[kRowsPerBlock];
+  __shared__ long long invalid_sh[kRowsPerBlock];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  double loss = 0.0, weight = 0.0;
+  long long invalid = s.pixels;
+  // Grid-stride over groups of kRowsPerBlock pixels so that the partials' count is the grid size.
+  for (int64_t p = int64_t(blockIdx.x) * kRowsPerBlock + warp; p < s.pixels; p += int64_t(gridDim.x) * kRowsPerBlock) {
+    const L label = labels[p];
+    const int64_t y = static_cast<int64_t>(label);
+    if (y == s.ignore_index) continue;
+    if (!valid_label(label, s.classes)) {
+      invalid = invalid < p ? invalid : p;
+      continue;
+    }
+    const T* x = logits + p * s.classes;
+    T m, total;
+    row_max_sum(x, s.classes, lane, m, total);
+    if (lane == 0) {
+      if (row_stats) {
+        row_stats[2 * p] = m;
+        row_stats[2 * p + 1] = T(1) / total;
+      }
+      const double w = class_weights ? static_cast<double>(class_weights[y]) : 1.0;
+      loss += w * (static_cast<double>(log(total)) + static_cast<double>(m - x[y]));
+      weight += w;
+    }
+  }
+  if (lane == 0) {
+    loss_sh[warp] = loss;
+    weight_sh[warp] = weight;
+    invalid_sh[warp] = invalid;
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    double l = 0.0, w = 0.0;
+    long long inv = s.pixels;
+    for (int i = 0; i < kRowsPerBlock; ++i) {
+      l += loss_sh[i];
+      w += weight_sh[i];
+      inv = invalid_sh[i] < inv ? invalid_sh[i] : inv;
+    }
+    partial_loss[blockIdx.x] = l;
+    partial_weight[blockIdx.x] = w;
+    partial_invalid[blockIdx.x] = inv;
+  }
+}
+
+// One block adds the partials in a fixed order: out = {loss, weight, first_invalid as double}.
+__global__ void xent_final_kernel(const double* __restrict__ partial_loss, const double* __restrict__ partial_weight,
+                                  const long long* __restrict__ partial_invalid, int count, long long pixels,
+                                  double* __restrict__ out) {
+  __shared__ double shared[32];
+  __shared__ long long inv_sh[kThreads];
+  double l = 0.0, w = 0.0;
+  long long inv = pixels;
+  for (int i = threadIdx.x; i < count; i += blockDim.x) {
+    l += partial_loss[i];
+    w += partial_weight[i];
+    inv = partial_invalid[i] < inv ? partial_invalid[i] : inv;
+  }
+  inv_sh[threadIdx.x] = inv;
+  l = block_sum(l, shared);
+  if (threadIdx.x == 0) out[0] = l;
+  w = block_sum(w, shared);
+  if (threadIdx.x == 0) {
+    out[1] = w;
+    for (int i = 0; i < static_cast<int>(blockDim.x); ++i) inv = inv_sh[i] < inv ? inv_sh[i] : inv;
+    out[2] = static_cast<double>(inv);
+  }
+}
+
+template <typename T, typename L>
+__global__ void xent_backward_kernel(const T* __restrict__ logits, const L* __restrict__ labels,
+                                     const T* __restrict__ class_weights, const T* __restrict__ row_stats, T scale,
+                                     T* __restrict__ dlogits, CrossEntropyShape s) {
+  ATROUS_GRID_STRIDE(i, s.pixels * s.classes) {
+    const int64_t p = i / s.classes, k = i - p * s.classes;
+    const L label = labels[p];
+    const int64_t y = static_cast<int64_t>(label);
+    if (y == s.ignore_index || !valid_label(label, s.classes)) {
+      dlogits[i] = T(0);
+      continue;
+    }
+    const T coef = class_weights ? scale * class_weights[y] : scale;
+    const T value = coef * row_stats[2 * p + 1] * exp(logits[i] - row_stats[2 * p]);
+    dlogits[i] = k == y ? value - coef : value;
+  }
+}
+
+unsigned row_blocks(int64_t rows) { return static_cast<unsigned>((rows + kRowsPerBlock - 1) / kRowsPerBlock); }
+
+}  // namespace
+
+template <typename T> void softmax_forward(int device, const T* x, T* y, int64_t rows, int64_t cols) {
+  if (rows == 0 || cols == 0) return;
+  softmax_forward_kernel<T, false><<<row_blocks(rows), kThreads, 0, atrous::cuda::stream(device)>>>(x, y, rows, cols);
+  ATROUS_CUDA_CHECK_LAUNCH("softmax_forward_kernel");
+}
+template <typename T> void log_softmax_forward(int device, const T* x, T* y, int64_t rows, int64_t cols) {
+  if (rows == 0 || cols == 0) return;
+  softmax_forward_kernel<T, true><<<row_blocks(rows), kThreads, 0, atrous::cuda::stream(device)>>>(x, y, rows, cols);
+  ATROUS_CUDA_CHECK_LAUNCH("log_softmax_forward_kernel");
+}
+template <typename T> void softmax_backward(int device, const T* y, const T* dy, T* dx, int64_t rows, int64_t cols) {
+  if (rows == 0 || cols == 0) return;
+  softmax_backward_kernel<T, false><<<row_blocks(rows), kThreads, 0, atrous::cuda::stream(device)>>>(y, dy, dx, rows,
+                                                                                                      cols);
+  ATROUS_CUDA_CHECK_LAUNCH("softmax_backward_kernel");
+}
+template <typename T>
+void log_softmax_backward(int device, const T* y, const T* dy, T* dx, int64_t rows, int64_t cols) {
+  if (rows == 0 || cols == 0) return;
+  softmax_backward_kernel<T, true><<<row_blocks(rows), kThreads, 0, atrous::cuda::stream(device)>>>(y, dy, dx, rows,
+                                                                                                     cols);
+  ATROUS_CUDA_CHECK_LAUNCH("log_softmax_backward_kernel");
+}
+
+template <typename T, typename L>
+CrossEntropySums softmax_cross_entropy_forward(int device, const T* logits, const L* labels, const T* class_weights,
+                                               T* row_stats, const CrossEntropyShape& s) {
+  cudaStream_t st = atrous::cuda::stream(device);
+  const unsigned blocks = static_cast<unsigned>(std::max<int64_t>(1, std::min<int64_t>(row_blocks(s.pixels), 1024)));
+  Scratch partials(blocks * (2 * sizeof(double) + sizeof(long long)) + 3 * sizeof(double), device);
+  double* partial_loss = partials.as<double>();
+  double* partial_weight = partial_loss + blocks;
+  double* out = partial_weight + blocks;  // 3 doubles
+  auto* partial_invalid = reinterpret_cast<long long*>(out + 3);
+  xent_forward_kernel<T, L><<<blocks, kThreads, 0, st>>>(logits, labels, class_weights, row_stats, s, partial_loss,
+                                                          partial_weight, partial_invalid);
+  ATROUS_CUDA_CHECK_LAUNCH("xent_forward_kernel");
+  xent_final_kernel<<<1, kThreads, 0, st>>>(partial_loss, partial_weight, partial_invalid, static_cast<int>(blocks),
+                                            static_cast<long long>(s.pixels), out);
+  ATROUS_CUDA_CHECK_LAUNCH("xent_final_kernel");
+  double host[3];
+  atrous::cuda::copy(host, -1, out, device, sizeof(host));  // synchronises: the caller needs the sums now
+  const auto first_invalid = static_cast<int64_t>(host[2]);
+  return {host[0], host[1], first_invalid >= s.pixels ? -1 : first_invalid};
+}
+
+template <typename T, typename L>
+void softmax_cross_entropy_backward(int device, const T* logits, const L* labels, const T* class_weights,
+                                    const T* row_stats, T scale, T* dlogits, const CrossEntropyShape& s) {
+  const int64_t n = s.pixels * s.classes;
+  if (n == 0) return;
+  xent_backward_kernel<T, L><<<atrous::cuda::grid_for(n, kThreads), kThreads, 0, atrous::cuda::stream(device)>>>(
+      logits, labels, class_weights, row_stats, scale, dlogits, s);
+  ATROUS_CUDA_CHECK_LAUNCH("xent_backward_kernel");
+}
+
+#define ATROUS_INSTANTIATE(T)                                                                       \
+  template void softmax_forward<T>(int, const T*, T*, int64_t, int64_t);                            \
+  template void log_softmax_forward<T>(int, const T*, T*, int64_t, int64_t);                        \
+  template void softmax_backward<T>(int, const T*, const T*, T*, int64_t, int64_t);                 \
+  template void log_softmax_backward<T>(int, const T*, const T*, T*, int64_t, int64_t);
+#define ATROUS_INSTANTIATE_XENT(T, L)                                                                           \
+  template CrossEntropySums softmax_cross_entropy_forward<T, L>(int, const T*, const L*, const T*, T*,         \
+                                                                const CrossEntropyShape&);                      \
+  template void softmax_cross_entropy_backward<T, L>(int, const T*, const L*, const T*, const T*, T, T*,       \
+                                                     const CrossEntropyShape&);
+ATROUS_INSTANTIATE(float)
+ATROUS_INSTANTIATE(double)
+ATROUS_INSTANTIATE_XENT(float, int32_t)
+ATROUS_INSTANTIATE_XENT(float, uint8_t)
+ATROUS_INSTANTIATE_XENT(double, int32_t)
+ATROUS_INSTANTIATE_XENT(double, uint8_t)
+#undef ATROUS_INSTANTIATE
+#undef ATROUS_INSTANTIATE_XENT
+
+}  // namespace atrous::kernels::cuda
