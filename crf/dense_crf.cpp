@@ -14,7 +14,7 @@ namespace atrous::crf {
 namespace {
 
 constexpr float kPadEnergy = 1e30f;
-constexpr int64_t kParallelRows = 1024;
+constexpr int64_t kParallelRows = 16384;  // pixels below which a pass stays on one thread
 
 int64_t padded_width(int labels) { return (static_cast<int64_t>(labels) + 7) / 8 * 8; }
 

@@ -108,14 +108,17 @@ ATROUS_CRF_HD void simplex_vertex_key(int d, const EnclosingSimplex<MaxD>& s, in
   for (int i = 0; i < d; ++i) key[i] = s.rem0[i] + k - (s.rank[i] > d - k ? d + 1 : 0);
 }
 
-// Hash of a d-coordinate key (multiply-xorshift; the CPU and GPU tables use the same one).
+// Hash of a d-coordinate key (the CPU and GPU tables use the same one): coordinates folded in by multiply-add, then
+// the splitmix64 finaliser, so the low bits that pick a slot depend on every coordinate. (A per-coordinate
+// xorshift-multiply alone left runs of neighbouring keys in neighbouring slots: long linear probes.)
 ATROUS_CRF_HD uint64_t lattice_key_hash(int d, const int32_t* key) {
-  uint64_t h = 0x9E3779B97F4A7C15ull;
-  for (int i = 0; i < d; ++i) {
-    h ^= static_cast<uint64_t>(static_cast<uint32_t>(key[i]));
-    h *= 0xBF58476D1CE4E5B9ull;
-    h ^= h >> 31;
-  }
+  uint64_t h = 0;
+  for (int i = 0; i < d; ++i) h = (h + static_cast<uint32_t>(key[i])) * 0x9E3779B97F4A7C15ull;
+  h ^= h >> 30;
+  h *= 0xBF58476D1CE4E5B9ull;
+  h ^= h >> 27;
+  h *= 0x94D049BB133111EBull;
+  h ^= h >> 31;
   return h;
 }
 

@@ -24,8 +24,9 @@ namespace {
 
 // Below this many pixels one thread builds the lattice (thread start-up would cost more than the hashing).
 constexpr int64_t kParallelBuildPixels = 4096;
-// Below this many floats of work per pass a filter runs on one thread.
-constexpr int64_t kParallelFilterFloats = 1 << 15;
+// Below this many floats of work per pass a filter runs on one thread: a filter has 2d+4 barriers, which cost more
+// than small images' work, and far more when the machine is oversubscribed.
+constexpr int64_t kParallelFilterFloats = 1 << 18;
 // Scaled features beyond this would make lattice coordinates lose integer precision in float (2^24) once
 // elevated and multiplied out: reject them rather than hash garbage.
 constexpr float kMaxScaledFeature = float(1 << 20);
@@ -57,7 +58,7 @@ class KeyTable {
         hashes_.push_back(hash);
         return slots_[slot];
       }
-      if (hashes_[index] == hash && std::memcmp(this->key(index), key, sizeof(int32_t) * d_) == 0) return index;
+      if (hashes_[index] == hash && same_key(index, key)) return index;
     }
   }
 
@@ -66,11 +67,19 @@ class KeyTable {
     for (uint64_t slot = hash & mask_;; slot = (slot + 1) & mask_) {
       const int32_t index = slots_[slot];
       if (index < 0) return -1;
-      if (hashes_[index] == hash && std::memcmp(this->key(index), key, sizeof(int32_t) * d_) == 0) return index;
+      if (hashes_[index] == hash && same_key(index, key)) return index;
     }
   }
 
  private:
+  // A plain loop: keys are a few ints, where a memcmp call costs more than the comparison.
+  bool same_key(int64_t index, const int32_t* key) const {
+    const int32_t* stored = this->key(index);
+    for (int i = 0; i < d_; ++i)
+      if (stored[i] != key[i]) return false;
+    return true;
+  }
+
   void grow() {
     slots_.assign(slots_.size() * 2, -1);
     mask_ = slots_.size() - 1;

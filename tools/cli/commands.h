@@ -11,5 +11,7 @@ void register_convert_weights(CLI::App& app);
 void register_segment(CLI::App& app);
 void register_train(CLI::App& app);
 void register_evaluate(CLI::App& app);
+void register_crf_refine(CLI::App& app);
+void register_crf_search(CLI::App& app);
 
 }  // namespace atrous::cli

@@ -14,6 +14,8 @@ int main(int argc, char** argv) {
   atrous::cli::register_models(app);
   atrous::cli::register_convert_weights(app);
   atrous::cli::register_segment(app);
+  atrous::cli::register_crf_refine(app);
+  atrous::cli::register_crf_search(app);
   atrous::cli::register_info(app);
   try {
     app.parse(argc, argv);

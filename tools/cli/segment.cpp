@@ -9,6 +9,8 @@
 #include "models/inference.h"
 #include "models/registry.h"
 #include "tools/cli/commands.h"
+#include "crf/dense_crf.h"
+#include "tools/cli/crf_options.h"
 
 namespace atrous::cli {
 namespace {
@@ -26,9 +28,12 @@ struct SegmentOptions {
   std::vector<double> scales{1.0};
   bool flip = false;
   std::vector<float> mean, std;
+  bool crf = false;  // refine with the dense CRF (the model's DeepLab preset unless --preset / flags say otherwise)
+  CrfFlags crf_flags;
 };
 
 void run_segment(const SegmentOptions& o) {
+  ATROUS_CHECK(o.crf || !o.crf_flags.any(), "segment: CRF parameters were given without --crf");
   ModelOptions model_options;
   model_options.num_classes = o.classes;
   auto model = create_model(o.model, model_options);
@@ -45,7 +50,10 @@ void run_segment(const SegmentOptions& o) {
   const Tensor image = read_image_rgb(o.image);
   const Palette& palette = palette_by_name(o.palette);
   const Tensor logits = predict_logits(*model, image, inference);
-  const Tensor labels = argmax_channels(logits).to(DType::u8);
+  const Tensor scores =
+      o.crf ? crf::crf_refine_logits(image, logits, o.crf_flags.resolve(crf::crf_preset_for_model(o.model).name))
+            : logits;
+  const Tensor labels = argmax_channels(scores).to(DType::u8);
   write_palette_png(o.out, labels, palette.colours);
   if (!o.overlay.empty()) write_png(o.overlay, overlay(image, labels, palette));
   if (!o.save_logits.empty()) save_npy(logits, o.save_logits);
@@ -72,6 +80,8 @@ void register_segment(CLI::App& app) {
   cmd->add_option("--palette", o->palette, "colours: voc, camvid or cityscapes")->capture_default_str();
   cmd->add_option("--mean", o->mean, "override the model's input mean (3 values, model channel order)")->expected(3);
   cmd->add_option("--std", o->std, "override the model's input std (3 values)")->expected(3);
+  cmd->add_flag("--crf", o->crf, "refine with the fully connected CRF (DeepLab's preset for the model; CRF flags below)");
+  add_crf_flags(cmd, o->crf_flags);
   cmd->callback([o] { run_segment(*o); });
 }
 
