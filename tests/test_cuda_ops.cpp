@@ -14,6 +14,7 @@
 #include "core/atrous.h"
 #include "core/cuda_runtime.h"
 #include "models/tiny_deeplab.h"
+#include "solvers/sgd.h"
 #include "support/test_helpers.h"
 
 using namespace atrous;
@@ -354,7 +355,7 @@ TEST(CudaOps, BackwardPassesAreDeterministic) {
   EXPECT_TRUE(same_bits(first.second, second.second));
 }
 
-TEST(CudaOps, TinyDeepLabTrainStepMatchesCpu) {
+TEST(CudaOps, TinyDeepLabTrainStepsMatchCpu) {
   REQUIRE_GPU();
   Generator init_cpu(13), init_gpu(13), data(14);
   TinyDeepLabConfig config;
@@ -378,6 +379,25 @@ TEST(CudaOps, TinyDeepLabTrainStepMatchesCpu) {
   for (size_t i = 0; i < pc.size(); ++i) {
     ASSERT_TRUE(pg[i].tensor.grad().defined()) << pg[i].name;
     expect_matches(pg[i].tensor.grad(), pc[i].tensor.grad(), 5e-4, "TinyDeepLab grad " + pc[i].name);
+  }
+  // Two SGD steps (momentum and weight decay) on both devices, then the second step's loss.
+  SgdOptions options;
+  options.lr = 0.05;
+  options.weight_decay = 1e-3;
+  Sgd sgd_cpu(cpu_model.param_groups(), options), sgd_gpu(gpu_model.param_groups(), options);
+  sgd_cpu.step();
+  sgd_gpu.step();
+  sgd_cpu.zero_grad();
+  sgd_gpu.zero_grad();
+  loss_cpu = softmax_cross_entropy(cpu_model.forward(images), labels);
+  loss_gpu = softmax_cross_entropy(gpu_model.forward(images.to(kGpu)), labels.to(kGpu));
+  expect_matches(loss_gpu, loss_cpu, 1e-4, "TinyDeepLab loss after one SGD step");
+  loss_cpu.backward();
+  loss_gpu.backward();
+  sgd_cpu.step();
+  sgd_gpu.step();
+  for (size_t i = 0; i < pc.size(); ++i) {
+    expect_matches(pg[i].tensor, pc[i].tensor, 1e-4, "TinyDeepLab parameter after two steps " + pc[i].name);
   }
 }
 

@@ -82,9 +82,9 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor& bia
   dispatch_floating(x.dtype(), kOp, [&](auto tag) {
     using T = decltype(tag);
     if (x.device().is_cuda()) {
-      const int d = x.device().index;
+      [[maybe_unused]] const int d = x.device().index;
       if (train) {
-        const bool update = running_mean.defined();
+        [[maybe_unused]] const bool update = running_mean.defined();
         ATROUS_CUDA_ONLY(kernels::cuda::batch_norm_train_forward<T>(
             d, x.data<T>(), data_or_null<T>(weight), data_or_null<T>(bias), shape, params.eps, params.momentum,
             y.data<T>(), mean.data<T>(), invstd.data<T>(), update ? running_mean.data<T>() : nullptr,

@@ -83,7 +83,7 @@ std::vector<Tensor> conv2d_backward(const Tensor& g_in, const SavedForBackward& 
   dispatch_floating(g.dtype(), "conv2d backward", [&](auto tag) {
     using T = decltype(tag);
     if (g.device().is_cuda()) {
-      const int d = g.device().index;
+      [[maybe_unused]] const int d = g.device().index;
       if (dx.defined()) {
         ATROUS_CUDA_ONLY(kernels::cuda::conv2d_backward_data<T>(d, s, g.data<T>(), w.data<T>(), dx.data<T>()));
       }
