@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# The whole GPU check in one call of the device tool: configure and build the CUDA backend for sm_90, run the CUDA
+# tests (the op test also under compute-sanitizer memcheck, and racecheck on the shared-memory kernels), run the
+# cuDNN benchmark and turn it into the results table; everything lands in $OUT (at most 8 files, device-tool limit).
+#
+# Here (the CPU machine), once:   tools/gpu_run.sh --fetch-deps
+#   downloads the Debian -dev packages the build needs (Eigen, GoogleTest, Google Benchmark, libpng, libjpeg,
+#   nlohmann-json; ~4 MB) into .gpu-deps/, which .git/info/exclude keeps out of git; the GPU machine cannot reach
+#   any package registry.
+# Then, through the device tool:  run(command="bash tools/gpu_run.sh", carry=[".gpu-deps"], timeout_s=600)
+#   Stages run in the order build (<= 300 s), tests (<= 60 s each), benchmark (<= 180 s), sanitizers (<= 90 + 60 s),
+#   each cut to what is left of a 570 s budget (GPU_RUN_BUDGET), so the call ends inside the tool's 10 minutes.
+#   GPU_RUN_STAGES="build tests bench sanitize" picks stages (a warm machine can skip the build).
+# Afterwards copy $OUT's results_<device>.json/.md into benchmarks/results/ and commit them.
+set -uo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+export PATH="/usr/local/cuda/bin:$PATH"
+deps_dir="$root/.gpu-deps"
+
+if [[ "${1:-}" == "--fetch-deps" ]]; then
+  mkdir -p "$deps_dir"
+  grep -qx '/.gpu-deps/' "$root/.git/info/exclude" 2>/dev/null || echo '/.gpu-deps/' >> "$root/.git/info/exclude"
+  (cd "$deps_dir" && apt-get download libeigen3-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev \
+      libbenchmark1debian libpng-dev libpng16-16 libjpeg-dev libjpeg62-turbo-dev libjpeg62-turbo zlib1g-dev)
+  du -sh "$deps_dir"
+  exit 0
+fi
+
+OUT=${OUT:-$root/gpu-out}
+mkdir -p "$OUT"
+build="$root/build-gpu"
+stages=${GPU_RUN_STAGES:-build tests bench sanitize}
+log="$OUT/gpu_run.log"
+summary=()
+note() { echo "== $*" | tee -a "$log"; }
+# stage NAME SECONDS COMMAND...: runs with a time limit, output to the log, remembers the outcome for the summary.
+# Every stage is cut to what is left of the whole budget, so the call ends inside the device tool's 10 minutes.
+deadline=$((SECONDS + ${GPU_RUN_BUDGET:-570}))
+stage() {
+  local name=$1 limit=$2
+  shift 2
+  local left=$((deadline - SECONDS - 5))
+  (( left < limit )) && limit=$left
+  if (( limit <= 0 )); then
+    summary+=("$(printf '%-28s skipped: out of time' "$name")")
+    return 1
+  fi
+  note "$name (limit ${limit}s): $*"
+  local start=$SECONDS
+  timeout --signal=TERM --kill-after=10 "$limit" "$@" >> "$log" 2>&1
+  local rc=$?
+  summary+=("$(printf '%-28s rc=%-3s %4ss' "$name" "$rc" "$((SECONDS - start))")")
+  return $rc
+}
+
+{
+  echo "date: $(date -u +%FT%TZ)"
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv 2>&1
+  nvcc --version 2>&1 | tail -2
+  grep -h -E '#define CUDNN_(MAJOR|MINOR|PATCHLEVEL) ' /usr/local/cuda/include/cudnn_version*.h 2>/dev/null | sort -u
+  echo "cpus: $(nproc)"
+} > "$OUT/env.txt" 2>&1
+cat "$OUT/env.txt" | tee -a "$log"
+
+# Carried Debian packages: unpacked into a private prefix (never into /), found through CMAKE_PREFIX_PATH.
+prefix=/tmp/atrous-gpu-deps
+if compgen -G "$deps_dir/*.deb" > /dev/null; then
+  mkdir -p "$prefix"
+  for deb in "$deps_dir"/*.deb; do dpkg -x "$deb" "$prefix"; done
+  # zlib1g-dev's libz.so points at Debian's absolute /lib/.../libz.so.1.2.13: aim it at this system's libz.so.1.
+  libdir="$prefix/usr/lib/x86_64-linux-gnu"
+  if [[ -L "$libdir/libz.so" && ! -e "$libdir/libz.so" ]]; then
+    ln -sf "$(ls /lib/x86_64-linux-gnu/libz.so.1 /usr/lib/x86_64-linux-gnu/libz.so.1 2>/dev/null | head -1)" \
+      "$libdir/libz.so"
+  fi
+  export CMAKE_PREFIX_PATH="$prefix/usr${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
+  export LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  export CPATH="$prefix/usr/include:$prefix/usr/include/x86_64-linux-gnu${CPATH:+:$CPATH}"
+  note "using carried packages from $deps_dir"
+fi
+# cuDNN: the toolkit's copy if it has one, else the one in PyTorch's wheel.
+if [[ ! -e /usr/local/cuda/include/cudnn.h ]]; then
+  cudnn_root=$(python3 -c 'import nvidia.cudnn, os; print(os.path.dirname(nvidia.cudnn.__file__))' 2>/dev/null || true)
+  if [[ -n "$cudnn_root" ]]; then
+    export CUDNN_PATH="$cudnn_root"
+    [[ -e "$cudnn_root/lib/libcudnn.so" ]] || ln -sf "$(ls "$cudnn_root"/lib/libcudnn.so.* | head -1)" "$cudnn_root/lib/libcudnn.so" 2>/dev/null
+    export LD_LIBRARY_PATH="$cudnn_root/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    note "cuDNN from $cudnn_root"
+  fi
+fi
+
+tests=(test_cuda_runtime test_cuda_ops)
+if [[ " $stages " == *" build "* ]]; then
+  generator=()
+  command -v ninja > /dev/null && generator=(-G Ninja)
+  stage configure 60 cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DATROUS_CUDA=ON \
+    -DCMAKE_CUDA_ARCHITECTURES=90 -DATROUS_BUILD_EXAMPLES=OFF -DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc
+  stage build 300 cmake --build "$build" -j"${GPU_RUN_JOBS:-16}" --target "${tests[@]}" bench_cuda_conv
+fi
+
+if [[ " $stages " == *" tests "* ]]; then
+  for t in "${tests[@]}"; do
+    stage "$t" 60 "$build/tests/$t" --gtest_output="xml:$OUT/$t.xml"
+  done
+fi
+
+if [[ " $stages " == *" bench "* ]]; then
+  stage bench_cuda_conv 180 "$build/benchmarks/bench_cuda_conv" --benchmark_out="$OUT/bench_cuda_conv.json" \
+    --benchmark_out_format=json
+  if [[ -s "$OUT/bench_cuda_conv.json" ]]; then
+    stage compare_cudnn 30 python3 "$root/tools/compare_cudnn.py" "$OUT/bench_cuda_conv.json" --out-dir "$OUT/results"
+    # Flatten: the device tool returns files at most two folders down, and at most 8 of them.
+    for f in "$OUT"/results/*; do mv "$f" "$OUT/results_$(basename "$f")"; done
+    rmdir "$OUT/results" 2>/dev/null
+  fi
+fi
+
+if [[ " $stages " == *" sanitize "* ]] && command -v compute-sanitizer > /dev/null; then
+  # The out-of-memory test makes cudaMalloc fail on purpose, which memcheck would report as an API error.
+  stage memcheck 90 compute-sanitizer --tool memcheck --error-exitcode 1 --log-file "$OUT/sanitizer.log" \
+    "$build/tests/test_cuda_ops" --gtest_filter='-CudaAllocator.OutOfMemoryNamesTheSize'
+  stage racecheck 60 compute-sanitizer --tool racecheck --error-exitcode 1 \
+    "$build/tests/test_cuda_ops" --gtest_filter='CudaOps.Conv2d*:CudaOps.BatchNorm*:CudaOps.SoftmaxCross*:CudaOps.Elementwise'
+fi
+
+echo
+echo "== failures (last lines of the log mentioning FAILED or ERROR)"
+grep -E '\[  FAILED  \]|ERROR SUMMARY: [1-9]|error:|Error' "$log" | tail -20
+grep -h "ERROR SUMMARY" "$OUT/sanitizer.log" 2>/dev/null
+echo "== results table"
+cat "$OUT"/results_*.md 2>/dev/null | tail -40
+echo "== stages"
+printf '%s\n' "${summary[@]}"
