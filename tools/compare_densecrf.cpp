@@ -1,0 +1,149 @@
+// Side-by-side driver for tools/compare_densecrf.py: one image and its class scores through our dense CRF (on one
+// thread and on all) and through Kraehenbuehl's densecrf built by the user, with the same parameters; prints one
+// JSON line with the times and how far the label maps agree. Compiled by the script against the user's densecrf
+// (DENSECRF_API 2: the 2.x release with Eigen matrices; 1: the 2011 release DeepLab's Caffe forked).
+//
+//   compare_densecrf IMAGE SCORES.npy logits|probs W1 SIGMA_ALPHA SIGMA_BETA W2 SIGMA_GAMMA ITERATIONS NORMALIZATION
+#include <omp.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "core/npy.h"
+#include "crf/dense_crf.h"
+#include "data/image_io.h"
+#include "densecrf.h"
+
+using namespace atrous;
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::vector<int> argmax(const float* values, int64_t n, int labels, bool lowest) {
+  std::vector<int> x(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    int best = 0;
+    for (int l = 1; l < labels; ++l) {
+      const float v = values[i * labels + l], b = values[i * labels + best];
+      if (lowest ? v < b : v > b) best = l;
+    }
+    x[i] = best;
+  }
+  return x;
+}
+
+// densecrf on the same unary (n x labels, pixel-major energies) and RGB image; returns its labels.
+std::vector<int> run_densecrf(const float* unary, const uint8_t* rgb, int width, int height, int labels,
+                              const crf::DenseCrfParams& p) {
+  const int n = width * height;
+#if DENSECRF_API == 2
+  DenseCRF2D model(width, height, labels);
+  Eigen::MatrixXf u(labels, n);
+  for (int i = 0; i < n; ++i)
+    for (int l = 0; l < labels; ++l) u(l, i) = unary[int64_t(i) * labels + l];
+  model.setUnaryEnergy(u);
+  NormalizationType norm = NORMALIZE_SYMMETRIC;
+  if (p.normalization == crf::KernelNormalization::after) norm = NORMALIZE_AFTER;
+  if (p.normalization == crf::KernelNormalization::before) norm = NORMALIZE_BEFORE;
+  if (p.normalization == crf::KernelNormalization::none) norm = NO_NORMALIZATION;
+  if (p.gaussian_weight > 0)
+    model.addPairwiseGaussian(p.gaussian_xy, p.gaussian_xy, new PottsCompatibility(p.gaussian_weight), DIAG_KERNEL,
+                              norm);
+  if (p.bilateral_weight > 0)
+    model.addPairwiseBilateral(p.bilateral_xy, p.bilateral_xy, p.bilateral_rgb, p.bilateral_rgb, p.bilateral_rgb, rgb,
+                               new PottsCompatibility(p.bilateral_weight), DIAG_KERNEL, norm);
+  const Eigen::MatrixXf q = model.inference(p.iterations);
+  std::vector<int> x(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) q.col(i).maxCoeff(&x[i]);
+  return x;
+#else
+  // The 2011 API normalises every kernel "after" (D^-1 K); the script runs ours the same way.
+  DenseCRF2D model(width, height, labels);
+  model.setUnaryEnergy(unary);
+  if (p.gaussian_weight > 0) model.addPairwiseGaussian(p.gaussian_xy, p.gaussian_xy, p.gaussian_weight);
+  if (p.bilateral_weight > 0)
+    model.addPairwiseBilateral(p.bilateral_xy, p.bilateral_xy, p.bilateral_rgb, p.bilateral_rgb, p.bilateral_rgb, rgb,
+                               p.bilateral_weight);
+  std::vector<short> map(static_cast<size_t>(n));
+  model.map(p.iterations, map.data());
+  return std::vector<int>(map.begin(), map.end());
+#endif
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 11) {
+    std::fprintf(stderr,
+                 "usage: %s IMAGE SCORES.npy logits|probs W1 SIGMA_ALPHA SIGMA_BETA W2 SIGMA_GAMMA ITERATIONS "
+                 "NORMALIZATION\n",
+                 argv[0]);
+    return 2;
+  }
+  try {
+    const Tensor image = read_image_rgb(argv[1]);
+    Tensor scores = load_npy(argv[2]);
+    if (scores.dtype() == DType::f64) scores = scores.to(DType::f32);
+    const std::string kind = argv[3];
+    const Tensor unary = kind == "probs" ? crf::unary_from_probabilities(scores) : crf::unary_from_logits(scores);
+    crf::DenseCrfParams p;
+    p.bilateral_weight = std::stof(argv[4]);
+    p.bilateral_xy = std::stof(argv[5]);
+    p.bilateral_rgb = std::stof(argv[6]);
+    p.gaussian_weight = std::stof(argv[7]);
+    p.gaussian_xy = std::stof(argv[8]);
+    p.iterations = std::stoi(argv[9]);
+    p.normalization = crf::normalization_by_name(argv[10]);
+    const int height = static_cast<int>(image.size(0)), width = static_cast<int>(image.size(1));
+    const int labels = static_cast<int>(unary.size(2));
+    const int64_t n = int64_t(height) * width;
+
+    // Ours, single-threaded (densecrf's setting) and on every thread; each run includes building the lattices.
+    const int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    crf::dense_crf_inference(image, unary, p);  // warm-up: caches, allocator
+    auto start = std::chrono::steady_clock::now();
+    const crf::DenseCrfResult ours = crf::dense_crf_inference(image, unary, p);
+    const double ours_1t = seconds_since(start);
+    omp_set_num_threads(threads);
+    start = std::chrono::steady_clock::now();
+    crf::dense_crf_inference(image, unary, p);
+    const double ours_all = seconds_since(start);
+
+    run_densecrf(unary.data<float>(), image.data<uint8_t>(), width, height, labels, p);  // warm-up
+    start = std::chrono::steady_clock::now();
+    const std::vector<int> theirs = run_densecrf(unary.data<float>(), image.data<uint8_t>(), width, height, labels, p);
+    const double theirs_s = seconds_since(start);
+
+    const std::vector<int> before = argmax(unary.data<float>(), n, labels, /*lowest=*/true);
+    const int32_t* x = ours.labels.data<int32_t>();
+    int64_t agree = 0, changed = 0, agree_changed = 0, changed_ours = 0, changed_theirs = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const bool same = x[i] == theirs[i];
+      agree += same;
+      changed_ours += x[i] != before[i];
+      changed_theirs += theirs[i] != before[i];
+      if (x[i] != before[i] || theirs[i] != before[i]) {
+        ++changed;
+        agree_changed += same;
+      }
+    }
+    std::printf(
+        "{\"image\": \"%s\", \"width\": %d, \"height\": %d, \"labels\": %d, \"threads\": %d, \"ours_1t_s\": %.6f, "
+        "\"ours_s\": %.6f, \"densecrf_s\": %.6f, \"pixels\": %lld, \"agree\": %lld, \"changed\": %lld, "
+        "\"agree_changed\": %lld, \"changed_ours\": %lld, \"changed_densecrf\": %lld}\n",
+        argv[1], width, height, labels, threads, ours_1t, ours_all, theirs_s, static_cast<long long>(n),
+        static_cast<long long>(agree), static_cast<long long>(changed), static_cast<long long>(agree_changed),
+        static_cast<long long>(changed_ours), static_cast<long long>(changed_theirs));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
