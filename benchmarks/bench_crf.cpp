@@ -1,8 +1,8 @@
-// Dense CRF on the CPU, 10 mean-field iterations: VOC size (500x375, 21 labels) and Cityscapes size (2048x1024,
-// 19 labels), DeepLab-CRF-LargeFOV's parameters, on 1 and 2 threads. Cases: lattice build (both kernels and their
-// normalisation, i.e. make_dense_crf), inference (mean field on built lattices) and the total. The peer is
-// Kraehenbuehl's densecrf, run side by side by tools/compare_densecrf.py (0.6-0.7 s single-threaded for the VOC
-// case on our 2-core machine, REFERENCE.md).
+// Dense CRF on the CPU (and the GPU where one is visible), 10 mean-field iterations: VOC size (500x375, 21 labels) and
+// Cityscapes size (2048x1024, 19 labels), DeepLab-CRF-LargeFOV's parameters, on 1 and 2 threads. Cases: lattice build
+// (both kernels and their normalisation, i.e. make_dense_crf), inference (mean field on built lattices) and the total.
+// The peer is Kraehenbuehl's densecrf, run side by side by tools/compare_densecrf.py (0.6-0.7 s single-threaded for the
+// VOC case on our 2-core machine, REFERENCE.md).
 //
 // Inputs are synthetic but image-like (smooth shading, 24 coloured ellipses, sensor noise; logits that favour the
 // true region with noise), giving lattice sizes like real photos'. Counters: lattice vertices per pixel for each
@@ -16,6 +16,7 @@
 #include <random>
 
 #include "core/tensor.h"
+#include "crf/cuda_dense_crf.h"
 #include "crf/dense_crf.h"
 
 using namespace atrous;
@@ -161,8 +162,30 @@ void voc_and_cityscapes(benchmark::internal::Benchmark* b) {
     for (int threads : {1, 2}) b->Args({which, threads});
 }
 
+// The GPU: the time is the mean field's (CUDA events around the iterations, no host round trips inside);
+// build_ms counts the lattices, neighbours, gather lists and normalisation. Goal (DESIGN.md): <= 5 ms for VOC.
+void BM_CrfCuda(benchmark::State& state) {
+  if (!crf::cuda::available()) {
+    state.SkipWithError("no CUDA device visible (or CPU-only build)");
+    return;
+  }
+  const CrfInputs& in = inputs(static_cast<int>(state.range(0)));
+  crf::cuda::CudaCrfStats stats;
+  crf::cuda::dense_crf_cuda(in.image, in.unary, params(), 0, &stats);  // warm-up: context, module load
+  double build_ms = 0;
+  for (auto _ : state) {
+    Tensor q = crf::cuda::dense_crf_cuda(in.image, in.unary, params(), 0, &stats);
+    benchmark::DoNotOptimize(q.raw_data());
+    state.SetIterationTime(stats.inference_ms / 1e3);
+    build_ms += stats.build_ms;
+  }
+  state.counters["build_ms"] = build_ms / static_cast<double>(state.iterations());
+  state.counters["device_MB"] = stats.device_bytes / double(1 << 20);
+}
+
 }  // namespace
 
+BENCHMARK(BM_CrfCuda)->ArgName("cityscapes")->Arg(0)->Arg(1)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_CrfLatticeBuild)->Apply(voc_and_cityscapes);
 BENCHMARK(BM_CrfInference)->Apply(voc_and_cityscapes);
 BENCHMARK(BM_CrfTotal)->Apply(voc_and_cityscapes);

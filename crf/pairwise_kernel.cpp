@@ -85,8 +85,7 @@ size_t PairwiseKernel::memory_bytes() const {
   return lattice_.memory_bytes() + features_.size() * sizeof(float) + pre_.bytes() + post_.bytes();
 }
 
-std::shared_ptr<PairwiseKernel> make_gaussian_kernel(int64_t height, int64_t width, float sigma_xy,
-                                                     KernelNormalization normalization, FilterMethod method) {
+std::vector<float> gaussian_features(int64_t height, int64_t width, float sigma_xy) {
   check_sigma("the Gaussian kernel's sigma_xy", sigma_xy);
   ATROUS_CHECK(height >= 1 && width >= 1, "dense CRF: image size ", height, "x", width, " is empty");
   std::vector<float> f(static_cast<size_t>(height * width * 2));
@@ -96,11 +95,10 @@ std::shared_ptr<PairwiseKernel> make_gaussian_kernel(int64_t height, int64_t wid
       f[(y * width + x) * 2 + 1] = static_cast<float>(y) / sigma_xy;
     }
   }
-  return std::make_shared<PairwiseKernel>(std::move(f), height * width, 2, normalization, method);
+  return f;
 }
 
-std::shared_ptr<PairwiseKernel> make_bilateral_kernel(const Tensor& image_rgb, float sigma_xy, float sigma_rgb,
-                                                      KernelNormalization normalization, FilterMethod method) {
+std::vector<float> bilateral_features(const Tensor& image_rgb, float sigma_xy, float sigma_rgb) {
   check_sigma("the bilateral kernel's sigma_xy", sigma_xy);
   check_sigma("the bilateral kernel's sigma_rgb", sigma_rgb);
   ATROUS_CHECK(image_rgb.defined() && image_rgb.dim() == 3 && image_rgb.size(2) == 3 &&
@@ -120,7 +118,20 @@ std::shared_ptr<PairwiseKernel> make_bilateral_kernel(const Tensor& image_rgb, f
       for (int c = 0; c < 3; ++c) f[i * 5 + 2 + c] = static_cast<float>(rgb[i * 3 + c]) / sigma_rgb;
     }
   }
-  return std::make_shared<PairwiseKernel>(std::move(f), height * width, 5, normalization, method);
+  return f;
+}
+
+std::shared_ptr<PairwiseKernel> make_gaussian_kernel(int64_t height, int64_t width, float sigma_xy,
+                                                     KernelNormalization normalization, FilterMethod method) {
+  return std::make_shared<PairwiseKernel>(gaussian_features(height, width, sigma_xy), height * width, 2, normalization,
+                                          method);
+}
+
+std::shared_ptr<PairwiseKernel> make_bilateral_kernel(const Tensor& image_rgb, float sigma_xy, float sigma_rgb,
+                                                      KernelNormalization normalization, FilterMethod method) {
+  std::vector<float> f = bilateral_features(image_rgb, sigma_xy, sigma_rgb);
+  return std::make_shared<PairwiseKernel>(std::move(f), image_rgb.size(0) * image_rgb.size(1), 5, normalization,
+                                          method);
 }
 
 }  // namespace atrous::crf

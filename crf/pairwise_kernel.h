@@ -54,6 +54,11 @@ class PairwiseKernel {
   HostArray<float> pre_, post_;
 };
 
+// The kernels' features, n x d row-major: (x, y) / sigma_xy, and (x, y) / sigma_xy, (r, g, b) / sigma_rgb. Errors
+// on non-positive sigmas and images that are not u8 [H,W,3] on the CPU.
+std::vector<float> gaussian_features(int64_t height, int64_t width, float sigma_xy);
+std::vector<float> bilateral_features(const Tensor& image_rgb, float sigma_xy, float sigma_rgb);
+
 // The CRF's two kernels for an image of height x width (pixel i = y * width + x; features ordered x, y[, r, g, b]
 // as densecrf orders them, which matters because the lattice is not isotropic). Sigmas must be positive.
 std::shared_ptr<PairwiseKernel> make_gaussian_kernel(int64_t height, int64_t width, float sigma_xy,
