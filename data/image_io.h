@@ -1,5 +1,6 @@
-// Image files: PNG (8-bit grey, grey+alpha, RGB, RGBA, palette; 16-bit colour reduced to 8; 16-bit label maps keep their values, which must fit in u8) and JPEG via Debian's libpng and
-// libjpeg-turbo. Images are u8 [H,W,3] RGB; label maps are u8 [H,W] holding the raw palette indices / grey values.
+// Image files: PNG (8-bit grey, grey+alpha, RGB, RGBA, palette; 16-bit colour reduced to 8 bits; 16-bit label maps
+// keep their values, which must fit in u8) and JPEG via Debian's libpng and libjpeg-turbo. Images are u8 [H,W,3] RGB;
+// label maps are u8 [H,W] holding the raw palette indices / grey values.
 #pragma once
 #include <array>
 #include <string>
