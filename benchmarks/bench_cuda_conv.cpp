@@ -1,6 +1,7 @@
 // CUDA kernels against cuDNN on the DeepLab layer suite (benchmarks/conv_shapes.h), f32, batch 1, timed with CUDA
 // events around each call (manual time; warm-up first): conv2d forward / backward-data / backward-weight, ours and
-// cuDNN's best algorithm (cudnnFind*AlgorithmEx, FMA math so both sides compute in full fp32) in NCHW and in NHWC.
+// cuDNN's best algorithm (cudnnFind*AlgorithmEx) in NCHW and in NHWC, in full fp32 (cuDNN restricted to FMA math)
+// and in tf32 (ours with cuda::set_tf32_convolutions, cuDNN with tensor-op math).
 // Batch norm train forward/backward, ours and cuDNN (NHWC). Resize, pooling and softmax cross-entropy as bandwidth
 // (counter "bytes": compulsory traffic, each input read once and each output written once) next to a device-to-device
 // copy of the same size. tools/compare_cudnn.py turns the JSON output into benchmarks/results/<device>.json and a
@@ -15,6 +16,7 @@
 
 #include "benchmarks/conv_shapes.h"
 #include "core/atrous.h"
+#include "core/cuda_runtime.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_context.h"
 #include "kernels/cuda/ops.h"
@@ -113,10 +115,17 @@ void set_conv_counters(benchmark::State& state, const ConvCase& c, const std::st
   state.counters["TFLOPS"] = benchmark::Counter(c.flops() / 1e12, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-void bm_conv_ours(benchmark::State& state, ConvCase c, Pass pass) {
+// Selects tf32 convolutions for one benchmark and restores full fp32 afterwards.
+struct Tf32Scope {
+  explicit Tf32Scope(bool on) { cuda::set_tf32_convolutions(on); }
+  ~Tf32Scope() { cuda::set_tf32_convolutions(false); }
+};
+
+void bm_conv_ours(benchmark::State& state, ConvCase c, Pass pass, bool tf32) {
   if (!have_gpu(state)) return;
   const kernels::Conv2dShape s = kernel_shape(c);
   ConvBuffers t(s);
+  Tf32Scope math(tf32);
   time_on_stream(state, [&] {
     switch (pass) {
       case Pass::forward:
@@ -151,7 +160,7 @@ struct CudnnConv {
   cudnnTensorDescriptor_t x, y;
   cudnnFilterDescriptor_t w;
   cudnnConvolutionDescriptor_t conv;
-  CudnnConv(const kernels::Conv2dShape& s, cudnnTensorFormat_t format) {
+  CudnnConv(const kernels::Conv2dShape& s, cudnnTensorFormat_t format, bool tf32) {
     CUDNN_CHECK(cudnnCreateTensorDescriptor(&x));
     CUDNN_CHECK(cudnnCreateTensorDescriptor(&y));
     CUDNN_CHECK(cudnnCreateFilterDescriptor(&w));
@@ -162,7 +171,8 @@ struct CudnnConv {
     CUDNN_CHECK(cudnnSetConvolution2dDescriptor(conv, int(s.pad_h), int(s.pad_w), int(s.stride), int(s.stride),
                                                 int(s.dilation), int(s.dilation), CUDNN_CROSS_CORRELATION,
                                                 CUDNN_DATA_FLOAT));
-    CUDNN_CHECK(cudnnSetConvolutionMathType(conv, CUDNN_FMA_MATH));  // full fp32, as ours
+    // FMA math: full fp32, as ours by default; tensor-op math lets cuDNN use tf32, as ours with tf32 selected.
+    CUDNN_CHECK(cudnnSetConvolutionMathType(conv, tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
   }
   ~CudnnConv() {
     cudnnDestroyTensorDescriptor(x);
@@ -176,11 +186,13 @@ bool tensor_op(cudnnMathType_t m) { return m == CUDNN_TENSOR_OP_MATH || m == CUD
 
 constexpr size_t kFindWorkspace = size_t(2) << 30;
 
-void bm_conv_cudnn(benchmark::State& state, ConvCase c, Pass pass, cudnnTensorFormat_t format) {
+void bm_conv_cudnn(benchmark::State& state, ConvCase c, Pass pass, cudnnTensorFormat_t format, bool tf32) {
   if (!have_gpu(state)) return;
   const kernels::Conv2dShape s = kernel_shape(c);
   ConvBuffers t(s);
-  CudnnConv d(s, format);
+  CudnnConv d(s, format, tf32);
+  // fp32 runs must not pick a tensor-core algorithm; tf32 runs take cuDNN's fastest of any kind.
+  auto usable = [tf32](cudnnMathType_t m) { return tf32 || !tensor_op(m); };
   Tensor workspace = Tensor::empty({int64_t(kFindWorkspace / 4)}, DType::f32, kGpu);
   void* ws = workspace.raw_data();
   const float one = 1.0f, zero = 0.0f;
@@ -195,7 +207,7 @@ void bm_conv_cudnn(benchmark::State& state, ConvCase c, Pass pass, cudnnTensorFo
                                                        kFindWorkspace));
     int best = -1;
     for (int i = 0; i < returned && best < 0; ++i)
-      if (perf[i].status == CUDNN_STATUS_SUCCESS && !tensor_op(perf[i].mathType)) best = i;
+      if (perf[i].status == CUDNN_STATUS_SUCCESS && usable(perf[i].mathType)) best = i;
     if (best < 0) return state.SkipWithError("cuDNN found no fp32 forward algorithm");
     const auto algo = perf[best].algo;
     const size_t bytes = perf[best].memory;
@@ -211,7 +223,7 @@ void bm_conv_cudnn(benchmark::State& state, ConvCase c, Pass pass, cudnnTensorFo
                                                             kFindWorkspace));
     int best = -1;
     for (int i = 0; i < returned && best < 0; ++i)
-      if (perf[i].status == CUDNN_STATUS_SUCCESS && !tensor_op(perf[i].mathType)) best = i;
+      if (perf[i].status == CUDNN_STATUS_SUCCESS && usable(perf[i].mathType)) best = i;
     if (best < 0) return state.SkipWithError("cuDNN found no fp32 backward-data algorithm");
     const auto algo = perf[best].algo;
     const size_t bytes = perf[best].memory;
@@ -227,7 +239,7 @@ void bm_conv_cudnn(benchmark::State& state, ConvCase c, Pass pass, cudnnTensorFo
                                                               ws, kFindWorkspace));
     int best = -1;
     for (int i = 0; i < returned && best < 0; ++i)
-      if (perf[i].status == CUDNN_STATUS_SUCCESS && !tensor_op(perf[i].mathType)) best = i;
+      if (perf[i].status == CUDNN_STATUS_SUCCESS && usable(perf[i].mathType)) best = i;
     if (best < 0) return state.SkipWithError("cuDNN found no fp32 backward-weight algorithm");
     const auto algo = perf[best].algo;
     const size_t bytes = perf[best].memory;
@@ -427,14 +439,18 @@ void register_all() {
   auto tune = [](benchmark::internal::Benchmark* b) {
     b->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(0.2);
   };
-  for (const ConvCase& c : conv_shapes::deeplab_suite()) {
-    for (Pass pass : {Pass::forward, Pass::backward_data, Pass::backward_weight}) {
-      const std::string base = std::string("conv/") + c.name + "/" + pass_name(pass) + "/";
-      tune(benchmark::RegisterBenchmark((base + "ours").c_str(), bm_conv_ours, c, pass));
+  for (bool tf32 : {false, true}) {
+    for (const ConvCase& c : conv_shapes::deeplab_suite()) {
+      for (Pass pass : {Pass::forward, Pass::backward_data, Pass::backward_weight}) {
+        const std::string base = std::string(tf32 ? "conv_tf32/" : "conv/") + c.name + "/" + pass_name(pass) + "/";
+        tune(benchmark::RegisterBenchmark((base + "ours").c_str(), bm_conv_ours, c, pass, tf32));
 #if ATROUS_HAS_CUDNN
-      tune(benchmark::RegisterBenchmark((base + "cudnn_nchw").c_str(), bm_conv_cudnn, c, pass, CUDNN_TENSOR_NCHW));
-      tune(benchmark::RegisterBenchmark((base + "cudnn_nhwc").c_str(), bm_conv_cudnn, c, pass, CUDNN_TENSOR_NHWC));
+        tune(benchmark::RegisterBenchmark((base + "cudnn_nchw").c_str(), bm_conv_cudnn, c, pass, CUDNN_TENSOR_NCHW,
+                                          tf32));
+        tune(benchmark::RegisterBenchmark((base + "cudnn_nhwc").c_str(), bm_conv_cudnn, c, pass, CUDNN_TENSOR_NHWC,
+                                          tf32));
 #endif
+      }
     }
   }
   for (const BnCase& c : bn_suite()) {

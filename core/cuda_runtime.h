@@ -27,4 +27,10 @@ void memset_zero(void* ptr, size_t bytes, int device);
 // Waits for all work queued on the device's stream.
 void synchronize(int device);
 
+// f32 convolutions on CUDA tensors in tf32 on the tensor cores (inputs rounded to a 10-bit mantissa, fp32
+// accumulation: relative errors near 1e-3 instead of 1e-6) when on; off by default (full fp32). Process-wide, for
+// every device. CPU-only builds: setting it is an error, and it reads false.
+void set_tf32_convolutions(bool on);
+bool tf32_convolutions();
+
 }  // namespace atrous::cuda

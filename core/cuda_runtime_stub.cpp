@@ -20,6 +20,8 @@ void release_cached_memory(int) { no_cuda("cuda release_cached_memory"); }
 void copy(void*, int, const void*, int, size_t) { no_cuda("cuda copy"); }
 void memset_zero(void*, size_t, int) { no_cuda("cuda memset"); }
 void synchronize(int) { no_cuda("cuda synchronize"); }
+void set_tf32_convolutions(bool) { no_cuda("cuda set_tf32_convolutions"); }
+bool tf32_convolutions() { return false; }
 }  // namespace cuda
 
 bool cuda_available() { return cuda::device_count() > 0; }

@@ -335,6 +335,35 @@ TEST(CudaOps, Conv2dForwardAndBackward) {
   compare_op("conv2d f64 1x1", in1, [](const auto& t) { return conv2d(t[0], t[1], Tensor()); }, 1e-12, 1e-12);
 }
 
+// tf32 (selected explicitly): the tensor-core kernel and cuBLAS's tf32 mode. Inputs lose 13 mantissa bits, so the
+// tolerance is 5e-3 of the largest element instead of 1e-5; a wrong index would still be off by O(1).
+TEST(CudaOps, Conv2dTf32WhenSelected) {
+  REQUIRE_GPU();
+  struct Tf32Scope {
+    Tf32Scope() { cuda::set_tf32_convolutions(true); }
+    ~Tf32Scope() { cuda::set_tf32_convolutions(false); }
+  } scope;
+  ASSERT_TRUE(cuda::tf32_convolutions());
+  Generator gen(16);
+  struct Case {
+    const char* name;
+    Shape x, w;
+    Conv2dParams p;
+  };
+  const std::vector<Case> cases{
+      {"3x3 dilation 2, edge tiles", {2, 13, 11, 37}, {70, 3, 3, 37}, Conv2dParams{}.with_padding(2).with_dilation(2)},
+      {"3x3 stride 2", {1, 17, 16, 20}, {24, 3, 3, 20}, Conv2dParams{}.with_stride(2).with_padding(1)},
+      {"many pixels (split backward-weight)", {2, 48, 40, 8}, {6, 3, 3, 8}, Conv2dParams{}.with_padding(1)},
+      {"1x1 (cuBLAS tf32)", {2, 9, 7, 64}, {96, 1, 1, 64}, Conv2dParams{}},
+  };
+  for (const Case& c : cases) {
+    std::vector<Tensor> in{random(c.x, gen), random(c.w, gen), random({c.w[0]}, gen)};
+    const Conv2dParams p = c.p;
+    compare_op(std::string("conv2d tf32 ") + c.name, in, [p](const auto& t) { return conv2d(t[0], t[1], t[2], p); },
+               5e-3, 5e-3);
+  }
+}
+
 TEST(CudaOps, BackwardPassesAreDeterministic) {
   REQUIRE_GPU();
   Generator gen(12);

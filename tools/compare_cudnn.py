@@ -6,7 +6,8 @@ best algorithm cudnnFind* reported), ratio_vs_cudnn = cudnn_ms / ours_ms (> 1: w
 bandwidth-bound cases GB/s and the percentage of a device-to-device copy's bandwidth measured in the same run.
 With --benchmark_repetitions the fastest repetition of each benchmark counts.
 
-usage: compare_cudnn.py BENCH_JSON [--out-dir benchmarks/results] [--device-name NAME]
+usage: compare_cudnn.py BENCH_JSON [BENCH_JSON ...] [--out-dir benchmarks/results] [--device-name NAME]
+(several files: runs of the same binary with different --benchmark_filter, merged)
 """
 import argparse
 import json
@@ -21,17 +22,27 @@ def to_ms(run):
     return run["real_time"] * scale
 
 
-def load_runs(path):
-    with open(path) as f:
-        data = json.load(f)
-    best = {}
+def load_runs(paths):
+    context, best = {}, {}
+    for path in paths:
+        try:
+            with open(path) as f:
+                data = json.load(f)
+        except (OSError, ValueError) as e:
+            print(f"skipping {path}: {e}", file=sys.stderr)  # a run cut short leaves an unfinished file
+            continue
+        context = context or data.get("context", {})
+        collect_best(data, best)
+    return context, best
+
+
+def collect_best(data, best):
     for run in data.get("benchmarks", []):
         if run.get("run_type", "iteration") != "iteration" or run.get("error_occurred"):
             continue
         name = run.get("run_name", run["name"])
         if name not in best or to_ms(run) < to_ms(best[name]):
             best[name] = run
-    return data.get("context", {}), best
 
 
 def slug(text):
@@ -49,14 +60,16 @@ def build_records(runs):
     groups = {}
     for name, run in runs.items():
         parts = name.split("/")
-        if parts[0] in ("conv", "bn") and len(parts) == 4:
+        if parts[0] in ("conv", "conv_tf32", "bn") and len(parts) == 4:
             groups.setdefault((parts[0], parts[1], parts[2]), {})[parts[3]] = run
         elif parts[0] == "bw" and parts[1] != "copy":
             groups.setdefault(("bw", parts[1], parts[2]), {})["ours"] = run
-    for (kind, case, pass_name), impls in sorted(groups.items()):
+    for (group, case, pass_name), impls in sorted(groups.items()):
         ours = impls.get("ours")
         if ours is None:
             continue
+        kind = "conv" if group.startswith("conv") else group
+        dtype = "tf32" if group.endswith("_tf32") else "fp32"
         peers = {k: v for k, v in impls.items() if k.startswith("cudnn")}
         best_peer = min(peers.items(), key=lambda kv: to_ms(kv[1])) if peers else None
         record = {
@@ -64,7 +77,7 @@ def build_records(runs):
             "case": case,
             "shape": ours.get("label", case) if kind == "conv" else case,
             "pass": pass_name,
-            "dtype": "fp32",
+            "dtype": dtype,
             "ours_ms": round(to_ms(ours), 4),
             "cudnn_ms": round(to_ms(best_peer[1]), 4) if best_peer else None,
             "cudnn_layout": best_peer[0].replace("cudnn_", "") if best_peer else None,
@@ -91,8 +104,8 @@ def markdown(context, records, copy_gbps):
         f"cuDNN {context.get('cudnn', '?')}, SMs {context.get('sm_count', '?')}; "
         f"device-to-device copy {copy_gbps:.0f} GB/s (read + write)" if copy_gbps else "",
         "",
-        "ratio_vs_cudnn = cudnn_ms / ours_ms (> 1: ours faster). cuDNN: best algorithm from cudnnFind*, FMA math "
-        "(full fp32), faster of NCHW and NHWC.",
+        "ratio_vs_cudnn = cudnn_ms / ours_ms (> 1: ours faster). cuDNN: best algorithm from cudnnFind*, faster of "
+        "NCHW and NHWC; fp32 rows restrict cuDNN to FMA math (full fp32), tf32 rows allow its tensor-op math.",
         "",
         "| kind | case | pass | dtype | ours ms | cuDNN ms (layout) | ratio | ours TFLOP/s or GB/s (% copy) |",
         "| --- | --- | --- | --- | ---: | ---: | ---: | ---: |",
@@ -107,22 +120,24 @@ def markdown(context, records, copy_gbps):
             rate = f"{r['ours_gbps']:.0f} GB/s" + (f" ({pct:.0f}%)" if pct is not None else "")
         lines.append(f"| {r['kind']} | {r['case']} | {r['pass']} | {r['dtype']} | {r['ours_ms']:.3f} | {peer} | "
                      f"{ratio} | {rate} |")
-    conv = [r["ratio_vs_cudnn"] for r in records if r["kind"] == "conv" and r["ratio_vs_cudnn"] is not None]
-    if conv:
-        lines += ["", f"conv ratio: median {statistics.median(conv):.2f}, min {min(conv):.2f}, "
-                      f"max {max(conv):.2f} over {len(conv)} cases (goal: median >= 1.0, none below 0.8)"]
+    for dtype in ("fp32", "tf32"):
+        conv = [r["ratio_vs_cudnn"] for r in records
+                if r["kind"] == "conv" and r["dtype"] == dtype and r["ratio_vs_cudnn"] is not None]
+        if conv:
+            lines += ["", f"conv {dtype} ratio: median {statistics.median(conv):.2f}, min {min(conv):.2f}, "
+                          f"max {max(conv):.2f} over {len(conv)} cases (goal: median >= 1.0, none below 0.8)"]
     return "\n".join(lines) + "\n"
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("bench_json")
+    parser.add_argument("bench_json", nargs="+")
     parser.add_argument("--out-dir", default=os.path.join(os.path.dirname(__file__), "..", "benchmarks", "results"))
     parser.add_argument("--device-name", help="file name stem (default: the device name in the JSON context)")
     args = parser.parse_args()
     context, runs = load_runs(args.bench_json)
     if not runs:
-        sys.exit(f"{args.bench_json}: no successful benchmark runs (no GPU, or every case failed)")
+        sys.exit(f"{' '.join(args.bench_json)}: no successful benchmark runs (no GPU, or every case failed)")
     records, copy_gbps = build_records(runs)
     stem = args.device_name or slug(context.get("device", "unknown device"))
     os.makedirs(args.out_dir, exist_ok=True)

@@ -8,9 +8,10 @@
 #   nlohmann-json; ~4 MB) into .gpu-deps/, which .git/info/exclude keeps out of git; the GPU machine cannot reach
 #   any package registry.
 # Then, through the device tool:  run(command="bash tools/gpu_run.sh", carry=[".gpu-deps"], timeout_s=600)
-#   Stages run in the order build (<= 300 s), tests (<= 60 s each), benchmark (<= 180 s), sanitizers (<= 90 + 60 s),
-#   each cut to what is left of a 570 s budget (GPU_RUN_BUDGET), so the call ends inside the tool's 10 minutes.
-#   GPU_RUN_STAGES="build tests bench sanitize" picks stages (a warm machine can skip the build).
+#   Stages run in the order build (<= 300 s), tests (<= 60 + 90 s), benchmark (<= 150 s fp32 + 90 s tf32),
+#   sanitizers (<= 90 + 60 s), each cut to what is left of a 570 s budget (GPU_RUN_BUDGET), so the call ends inside
+#   the tool's 10 minutes; a stage with no time left is skipped and says so. GPU_RUN_STAGES="build tests bench
+#   sanitize" picks stages: a second call on the still-warm machine (build-gpu/ is kept) can skip the build.
 # Afterwards copy $OUT's results_<device>.json/.md into benchmarks/results/ and commit them.
 set -uo pipefail
 
@@ -100,16 +101,18 @@ if [[ " $stages " == *" build "* ]]; then
 fi
 
 if [[ " $stages " == *" tests "* ]]; then
-  for t in "${tests[@]}"; do
-    stage "$t" 60 "$build/tests/$t" --gtest_output="xml:$OUT/$t.xml"
-  done
+  stage test_cuda_runtime 60 "$build/tests/test_cuda_runtime"
+  stage test_cuda_ops 90 "$build/tests/test_cuda_ops" --gtest_output="xml:$OUT/test_cuda_ops.xml"
 fi
 
 if [[ " $stages " == *" bench "* ]]; then
-  stage bench_cuda_conv 180 "$build/benchmarks/bench_cuda_conv" --benchmark_out="$OUT/bench_cuda_conv.json" \
-    --benchmark_out_format=json
+  # Two runs, so that the fp32 results survive if the tf32 half is cut short by the budget.
+  stage bench_fp32 150 "$build/benchmarks/bench_cuda_conv" --benchmark_filter='^(conv|bn|bw)/' \
+    --benchmark_out="$OUT/bench_cuda_conv.json" --benchmark_out_format=json
+  stage bench_tf32 90 "$build/benchmarks/bench_cuda_conv" --benchmark_filter='^conv_tf32/' \
+    --benchmark_out="$OUT/bench_cuda_conv_tf32.json" --benchmark_out_format=json
   if [[ -s "$OUT/bench_cuda_conv.json" ]]; then
-    stage compare_cudnn 30 python3 "$root/tools/compare_cudnn.py" "$OUT/bench_cuda_conv.json" --out-dir "$OUT/results"
+    stage compare_cudnn 30 python3 "$root/tools/compare_cudnn.py" "$OUT"/bench_cuda_conv*.json --out-dir "$OUT/results"
     # Flatten: the device tool returns files at most two folders down, and at most 8 of them.
     for f in "$OUT"/results/*; do mv "$f" "$OUT/results_$(basename "$f")"; done
     rmdir "$OUT/results" 2>/dev/null

@@ -4,9 +4,14 @@
 // on the fly, so no im2col matrix is ever stored. Backward-data is a gather (a transposed convolution, taps off the
 // stride grid read zero), backward-weight splits the pixel sum into slices reduced in a fixed order: both are
 // deterministic, no atomics. Pointwise (1x1, stride 1, no padding) convolutions are plain GEMMs and go to cuBLAS.
-// This is the simple, obviously-correct version; the tensor-core (tf32/bf16) path comes after it is verified on a GPU.
+// This is the simple, obviously-correct version. cuda::set_tf32_convolutions(true) switches f32 convolutions to a WMMA
+// tensor-core variant of the same kernel (tf32 inputs, fp32 accumulation), and cuBLAS to its tf32 mode.
+#include <mma.h>
+
 #include <algorithm>
+#include <atomic>
 #include <climits>
+#include <type_traits>
 
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/ops.h"
@@ -120,6 +125,90 @@ __global__ void __launch_bounds__(256) implicit_gemm_kernel(Problem p, int64_t M
   }
 }
 
+// ---- tf32 tensor-core variant (f32 only, selected explicitly with cuda::set_tf32_convolutions) ----
+// The same operands and slab layout as implicit_gemm_kernel, multiplied with WMMA m16n16k8 tf32 fragments: a 64x64
+// block tile, 32-deep K slices, four warps in a 2x2 grid each owning a 32x32 sub-tile (2x2 fragments). Inputs are
+// rounded to tf32 (10-bit mantissa), products accumulate in fp32. Shared rows are padded by 4 floats: WMMA needs
+// a leading dimension that is a multiple of 16 bytes and fragment pointers 32-byte aligned (both hold: every
+// fragment starts at a row multiple of 16 and a column multiple of 8).
+constexpr int kTf32TileK = 32, kTf32Threads = 128;
+constexpr int kLdA = kTf32TileK + 4, kLdB = kTileN + 4, kLdC = kTileN + 4;
+
+template <typename Problem, bool A_K_FAST, bool B_K_FAST>
+__global__ void __launch_bounds__(kTf32Threads) implicit_gemm_tf32_kernel(Problem p, int64_t M, int64_t N, int64_t K,
+                                                                          int64_t k_per_split,
+                                                                          const float* __restrict__ bias,
+                                                                          float* __restrict__ out) {
+  using namespace nvcuda;
+  __shared__ __align__(32) float As[kTileM][kLdA];        // [m][k]
+  __shared__ __align__(32) float Bs[kTf32TileK][kLdB];    // [k][n]
+  __shared__ __align__(32) float Cs[kTileM][kLdC];        // epilogue staging, [m][n]
+  const int t = threadIdx.x, warp = t / 32, wm = warp / 2, wn = warp % 2;
+  const int64_t m0 = int64_t(blockIdx.x) * kTileM, n0 = int64_t(blockIdx.y) * kTileN;
+  const int64_t k_begin = int64_t(blockIdx.z) * k_per_split;
+  const int64_t k_end = k_begin + k_per_split < K ? k_begin + k_per_split : K;
+  wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc[2][2];
+#pragma unroll
+  for (int i = 0; i < 2; ++i)
+#pragma unroll
+    for (int j = 0; j < 2; ++j) wmma::fill_fragment(acc[i][j], 0.0f);
+
+  for (int64_t k0 = k_begin; k0 < k_end; k0 += kTf32TileK) {
+    // 64 x 32 elements of A and 32 x 64 of B: 16 of each per thread.
+#pragma unroll 4
+    for (int l = 0; l < (kTileM * kTf32TileK) / kTf32Threads; ++l) {
+      const int e = t + kTf32Threads * l;
+      const int ka = A_K_FAST ? e % kTf32TileK : e / kTileM, ma = A_K_FAST ? e / kTf32TileK : e % kTileM;
+      const int64_t gm = m0 + ma, gk = k0 + ka;
+      As[ma][ka] = (gm < M && gk < k_end) ? p.a(gm, gk) : 0.0f;
+      const int kb = B_K_FAST ? e % kTf32TileK : e / kTileN, nb = B_K_FAST ? e / kTf32TileK : e % kTileN;
+      const int64_t gn = n0 + nb, gkb = k0 + kb;
+      Bs[kb][nb] = (gn < N && gkb < k_end) ? p.b(gkb, gn) : 0.0f;
+    }
+    __syncthreads();
+#pragma unroll
+    for (int kk = 0; kk < kTf32TileK; kk += 8) {
+      wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> a[2];
+      wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> b[2];
+#pragma unroll
+      for (int i = 0; i < 2; ++i) {
+        wmma::load_matrix_sync(a[i], &As[wm * 32 + i * 16][kk], kLdA);
+#pragma unroll
+        for (int e = 0; e < a[i].num_elements; ++e) a[i].x[e] = wmma::__float_to_tf32(a[i].x[e]);
+      }
+#pragma unroll
+      for (int j = 0; j < 2; ++j) {
+        wmma::load_matrix_sync(b[j], &Bs[kk][wn * 32 + j * 16], kLdB);
+#pragma unroll
+        for (int e = 0; e < b[j].num_elements; ++e) b[j].x[e] = wmma::__float_to_tf32(b[j].x[e]);
+      }
+#pragma unroll
+      for (int i = 0; i < 2; ++i)
+#pragma unroll
+        for (int j = 0; j < 2; ++j) wmma::mma_sync(acc[i][j], a[i], b[j], acc[i][j]);
+    }
+    __syncthreads();
+  }
+
+#pragma unroll
+  for (int i = 0; i < 2; ++i)
+#pragma unroll
+    for (int j = 0; j < 2; ++j)
+      wmma::store_matrix_sync(&Cs[wm * 32 + i * 16][wn * 32 + j * 16], acc[i][j], kLdC, wmma::mem_row_major);
+  __syncthreads();
+  float* slab = out + int64_t(blockIdx.z) * M * N;
+  for (int e = t; e < kTileM * kTileN; e += kTf32Threads) {
+    const int r = e / kTileN, c = e % kTileN;  // consecutive threads write consecutive columns
+    const int64_t gm = m0 + r, gn = n0 + c;
+    if (gm < M && gn < N) slab[gm * N + gn] = Cs[r][c] + (bias ? bias[gn] : 0.0f);
+  }
+}
+
+std::atomic<bool>& tf32_flag() {
+  static std::atomic<bool> flag{false};
+  return flag;
+}
+
 // out[i] = sum over z of slabs[z][i], in z order.
 template <typename T>
 __global__ void reduce_slabs_kernel(const T* __restrict__ slabs, int64_t splits, int64_t n, T* __restrict__ out) {
@@ -178,6 +267,14 @@ void launch_gemm(int device, const Problem& p, int64_t M, int64_t N, int64_t K, 
   ATROUS_CHECK(n_tiles <= 65535 && splits <= 65535 && m_tiles <= INT_MAX, name, ": GEMM of ", M, "x", N,
                " is too large for one launch");
   const dim3 grid(static_cast<unsigned>(m_tiles), static_cast<unsigned>(n_tiles), static_cast<unsigned>(splits));
+  if constexpr (std::is_same<T, float>::value) {
+    if (tf32_flag().load()) {
+      implicit_gemm_tf32_kernel<Problem, A_K_FAST, B_K_FAST><<<grid, kTf32Threads, 0, atrous::cuda::stream(device)>>>(
+          p, M, N, K, k_per_split, bias, out);
+      ATROUS_CUDA_CHECK_LAUNCH(name);
+      return;
+    }
+  }
   implicit_gemm_kernel<T, Problem, A_K_FAST, B_K_FAST><<<grid, 256, 0, atrous::cuda::stream(device)>>>(
       p, M, N, K, k_per_split, bias, out);
   ATROUS_CUDA_CHECK_LAUNCH(name);
@@ -189,7 +286,9 @@ bool fits_int(int64_t v) { return v <= INT_MAX; }
 void gemm_rowmajor(int device, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
                    const float* b, int64_t ldb, float* c, int64_t ldc) {
   const float one = 1.0f, zero = 0.0f;
-  ATROUS_CUBLAS_CHECK(cublasSgemm(atrous::cuda::cublas_handle(device), tb ? CUBLAS_OP_T : CUBLAS_OP_N,
+  cublasHandle_t handle = atrous::cuda::cublas_handle(device);
+  ATROUS_CUBLAS_CHECK(cublasSetMathMode(handle, tf32_flag().load() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+  ATROUS_CUBLAS_CHECK(cublasSgemm(handle, tb ? CUBLAS_OP_T : CUBLAS_OP_N,
                                   ta ? CUBLAS_OP_T : CUBLAS_OP_N, int(n), int(m), int(k), &one, b, int(ldb), a,
                                   int(lda), &zero, c, int(ldc)));
 }
@@ -290,3 +389,8 @@ ATROUS_INSTANTIATE(double)
 #undef ATROUS_INSTANTIATE
 
 }  // namespace atrous::kernels::cuda
+
+namespace atrous::cuda {
+void set_tf32_convolutions(bool on) { kernels::cuda::tf32_flag().store(on); }
+bool tf32_convolutions() { return kernels::cuda::tf32_flag().load(); }
+}  // namespace atrous::cuda
