@@ -12,7 +12,7 @@ struct Index4 {
   int64_t n, a, b, c;  // batch, row, column, channel
 };
 
-__device__ inline Index4 unflatten(int64_t i, int64_t rows, int64_t cols, int64_t channels) {
+__host__ __device__ inline Index4 unflatten(int64_t i, int64_t rows, int64_t cols, int64_t channels) {
   Index4 idx;
   idx.c = i % channels;
   int64_t rest = i / channels;
@@ -24,7 +24,7 @@ __device__ inline Index4 unflatten(int64_t i, int64_t rows, int64_t cols, int64_
 }
 
 // Outputs o whose window [o*stride - padding, o*stride - padding + kernel) contains input position i: [begin, end).
-__device__ inline void outputs_covering(int64_t i, int64_t out_size, const Pool2dShape& s, int64_t& begin,
+__host__ __device__ inline void outputs_covering(int64_t i, int64_t out_size, const Pool2dShape& s, int64_t& begin,
                                         int64_t& end) {
   const int64_t first_num = i + s.padding - s.kernel + 1;
   begin = first_num <= 0 ? 0 : (first_num + s.stride - 1) / s.stride;
@@ -33,7 +33,7 @@ __device__ inline void outputs_covering(int64_t i, int64_t out_size, const Pool2
   end = end > begin ? end : begin;
 }
 
-__device__ inline int64_t window_extent(int64_t o, int64_t in_size, const Pool2dShape& s, bool include_pad) {
+__host__ __device__ inline int64_t window_extent(int64_t o, int64_t in_size, const Pool2dShape& s, bool include_pad) {
   const int64_t start = o * s.stride - s.padding;
   const int64_t stop = start + s.kernel < in_size + s.padding ? start + s.kernel : in_size + s.padding;
   if (include_pad) return stop - start;
