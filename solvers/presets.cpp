@@ -42,7 +42,7 @@ TrainSettings largefov_voc() {
 // the labels for the loss. The paper gives no weight decay; 1e-4 is what its released TF code uses for ResNet.
 TrainSettings deeplabv3_voc() {
   TrainSettings s;
-  s.model = "deeplabv3-resnet101";
+  s.model = "resnet101-deeplabv3";
   s.output_stride = 16;
   s.dataset = "voc";
   s.train_split = "trainaug";

@@ -420,6 +420,11 @@ TrainResult Trainer::train() {
   if (iteration_ > first_iteration || result.interrupted) write_checkpoint(result.interrupted ? "Ctrl-C" : "end");
   // The weights alone, for `atrous evaluate` / `atrous segment` and for sharing (a checkpoint also works there).
   if (writing && !result.interrupted) save_module(options_.out_dir + "/weights.safetensors", model_);
+  if (writing && options_.write_plot && m.log && !m.log->rows().empty()) {
+    const std::string png = options_.out_dir + "/training_curves.png";
+    write_training_curves(png, m.log->rows(), model_.definition().name + " training curves");
+    if (options_.progress) bar.message("curves: " + png);
+  }
   clear_training_stop();
 
   result.iterations = iteration_;

@@ -41,7 +41,9 @@ struct TrainerOptions {
   EvaluationOptions validation;
   int64_t checkpoint_every = 0;  // > 0: write out_dir/checkpoint.safetensors every N iterations
   int64_t log_every = 20;        // a log row (and a plain progress line when stderr is no terminal) every N
-  std::string out_dir;           // checkpoints, logs, final weights, plot; empty: nothing is written
+  // checkpoint.safetensors, weights.safetensors (at the end), train_log.csv / .jsonl, validation.json (the last
+  // validation) and training_curves.png (at the end); empty: nothing is written.
+  std::string out_dir;
   bool progress = true;          // progress bar / lines on stderr
   bool handle_sigint = true;     // Ctrl-C finishes the step, checkpoints and returns
   bool write_plot = true;

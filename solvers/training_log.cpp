@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "solvers/plot.h"
 
 namespace atrous {
 namespace {
@@ -82,6 +83,23 @@ void TrainingLog::write(const LogRow& r) {
   csv_.flush();
   jsonl_.flush();
   ATROUS_CHECK(csv_.good() && jsonl_.good(), "training log: writing ", csv_path_, " failed (disk full?)");
+}
+
+void write_training_curves(const std::string& png_path, const std::vector<LogRow>& rows, const std::string& title) {
+  PlotSeries loss{"training loss (mean since the previous row)", {}, {}, 0};
+  PlotSeries miou{"validation mIoU (%)", {}, {}, 1};
+  for (const LogRow& r : rows) {
+    loss.x.push_back(static_cast<double>(r.iteration));
+    loss.y.push_back(r.loss);
+    if (r.val_miou >= 0) {
+      miou.x.push_back(static_cast<double>(r.iteration));
+      miou.y.push_back(100 * r.val_miou);
+    }
+  }
+  PlotOptions options;
+  options.title = title;
+  options.bottom_label = "validation mIoU (%)";
+  write_training_plot(png_path, {loss, miou}, options);
 }
 
 void TrainingLog::append(const LogRow& row) {

@@ -41,4 +41,7 @@ class TrainingLog {
 // Rows of a CSV written by TrainingLog; a malformed line is an error naming the file and line.
 std::vector<LogRow> read_training_log_csv(const std::string& path);
 
+// The loss (top panel) and validation mIoU (bottom panel, in %) against the iteration, as a PNG (solvers/plot.h).
+void write_training_curves(const std::string& png_path, const std::vector<LogRow>& rows, const std::string& title);
+
 }  // namespace atrous

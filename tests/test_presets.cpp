@@ -32,7 +32,7 @@ TEST(TrainPresets, LargeFovVocIsTheV2PolyRecipe) {
 
 TEST(TrainPresets, DeepLabV3VocIsThePaperRecipe) {
   const TrainSettings& s = training_preset("deeplabv3-voc").settings;
-  EXPECT_EQ(s.model, "deeplabv3-resnet101");
+  EXPECT_EQ(s.model, "resnet101-deeplabv3");  // the paper definition (OS16, multi-grid)
   EXPECT_EQ(s.output_stride, 16);
   EXPECT_EQ(s.crop_height, 513);
   EXPECT_EQ(s.batch_size, 16);
@@ -58,6 +58,7 @@ TEST(TrainPresets, EveryPresetValidatesOnceItHasAData_rootAndNamesAreUnique) {
     TrainSettings s = p.settings;
     if (s.data_root.empty()) s.data_root = "/data";
     EXPECT_NO_THROW(validate_settings(s)) << p.name;
+    EXPECT_TRUE(model_registry().contains(s.model)) << p.name << ": " << s.model;
     EXPECT_FALSE(p.summary.empty());
     for (const std::string& n : names) EXPECT_NE(n, p.name);
     names.push_back(p.name);
@@ -157,7 +158,7 @@ TEST(TrainSettingsTest, TranslateIntoLibraryOptions) {
 
 TEST(TrainSettingsTest, TomlListsEverySettingUnderItsOptionName) {
   const std::string toml = settings_to_toml(training_preset("deeplabv3-voc").settings);
-  for (const char* line : {"model = \"deeplabv3-resnet101\"\n", "batch-size = 16\n", "crop-height = 513\n",
+  for (const char* line : {"model = \"resnet101-deeplabv3\"\n", "batch-size = 16\n", "crop-height = 513\n",
                            "lr = 0.007\n", "bn-mode = \"decay\"\n", "bn-decay = 0.9997\n", "scale-max = 2\n",
                            "flip = true\n", "val-scales = [1]\n", "max-iterations = 30000\n"})
     EXPECT_NE(toml.find(line), std::string::npos) << line << "\n" << toml;

@@ -350,7 +350,7 @@ TEST_F(TrainerTest, ValidatesOnScheduleAndLogsEveryRowAsCsvAndJsonLines) {
   }
   EXPECT_EQ(lines, 5);
   EXPECT_EQ(nulls, 2);
-  for (const char* file : {"checkpoint.safetensors", "weights.safetensors", "validation.json"})
+  for (const char* file : {"checkpoint.safetensors", "weights.safetensors", "validation.json", "training_curves.png"})
     EXPECT_TRUE(fs::exists(path(std::string("run/") + file))) << file;
 }
 

@@ -6,15 +6,19 @@
 #include <fstream>
 
 #include "core/atrous.h"
+#include "crf/dense_crf.h"
 #include "models/pytorch_weights.h"
 #include "models/registry.h"
 #include "solvers/evaluator.h"
 #include "tools/cli/commands.h"
+#include "tools/cli/config_file.h"
+#include "tools/cli/crf_options.h"
 
 namespace atrous::cli {
 namespace {
 
 struct EvaluateCommand {
+  std::string config;
   std::string model;
   std::string weights;
   std::string dataset = "camvid";
@@ -35,9 +39,12 @@ struct EvaluateCommand {
   int synthetic_classes = 4;
   int64_t synthetic_count = 256;
   uint64_t synthetic_seed = 1;
+  bool crf = false;  // refine with the dense CRF (the model's DeepLab preset unless --preset / CRF flags say otherwise)
+  CrfFlags crf_flags;
 };
 
 void run_evaluate(const EvaluateCommand& c) {
+  ATROUS_CHECK(c.crf || !c.crf_flags.any(), "evaluate: CRF parameters were given without --crf");
   DatasetSpec spec;
   spec.kind = c.dataset;
   spec.root = c.data_root;
@@ -66,11 +73,18 @@ void run_evaluate(const EvaluateCommand& c) {
   options.output_dir = c.save_masks;
   options.write_samples = c.samples;
   options.progress = true;
+  if (c.crf) {
+    const crf::DenseCrfParams params = c.crf_flags.resolve(crf::crf_preset_for_model(c.model).name);
+    std::printf("dense CRF: %s\n", params.str().c_str());
+    // The CRF's marginals replace the logits; the evaluator takes their argmax.
+    options.refine = [params](const Tensor& image, const Tensor& logits) {
+      return crf::crf_refine_logits(image, logits, params);
+    };
+  }
   std::printf("evaluate: %s (%s) on %s\n", c.model.c_str(), c.weights.c_str(), dataset->describe().c_str());
   std::fflush(stdout);
   const EvaluationResult result = evaluate(*model, *dataset, options);
   std::printf("%s", result.table().c_str());
-  std::printf("%lld images in %.1f s\n", static_cast<long long>(result.images), result.seconds);
   if (!c.json.empty()) {
     const std::filesystem::path parent = std::filesystem::path(c.json).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent);
@@ -87,7 +101,7 @@ void run_evaluate(const EvaluateCommand& c) {
 void register_evaluate(CLI::App& app) {
   auto c = std::make_shared<EvaluateCommand>();
   CLI::App* cmd = app.add_subcommand("evaluate", "Evaluate weights or a checkpoint on a dataset split (per-class IoU)");
-  cmd->set_config("--config", "", "TOML or INI file with any of these options (keys: long option names)");
+  add_config_option(cmd, c->config);
   cmd->add_option("--model", c->model, "registered model name (see `atrous models`)")->required();
   cmd->add_option("--weights,--checkpoint", c->weights, "weights (ours or PyTorch) or a training checkpoint")->required()->check(CLI::ExistingFile);
   cmd->add_option("--dataset", c->dataset, "voc | camvid | cityscapes | synthetic")->capture_default_str();
@@ -108,7 +122,12 @@ void register_evaluate(CLI::App& app) {
   cmd->add_option("--synthetic-classes", c->synthetic_classes, "synthetic dataset: classes")->capture_default_str();
   cmd->add_option("--synthetic-count", c->synthetic_count, "synthetic dataset: images")->capture_default_str();
   cmd->add_option("--synthetic-seed", c->synthetic_seed, "synthetic dataset: seed (as trained with --seed)")->capture_default_str();
-  cmd->callback([c] { run_evaluate(*c); });
+  cmd->add_flag("--crf", c->crf, "refine with the fully connected CRF (DeepLab's preset for the model; CRF flags below)");
+  add_crf_flags(cmd, c->crf_flags);
+  cmd->callback([c, cmd] {
+    apply_config_file(cmd, c->config);
+    run_evaluate(*c);
+  });
 }
 
 }  // namespace atrous::cli

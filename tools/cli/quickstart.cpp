@@ -12,6 +12,7 @@
 #include "models/registry.h"
 #include "solvers/trainer.h"
 #include "tools/cli/commands.h"
+#include "tools/cli/config_file.h"
 
 namespace atrous::cli {
 namespace {
@@ -26,6 +27,7 @@ struct QuickstartOptions {
   int eval_images = 32;
   double min_miou = 0.0;  // exit with an error below this (CI uses it)
   std::string out_dir = "atrous-quickstart";
+  std::string config;
 };
 
 DatasetSpec synthetic_spec(const QuickstartOptions& o, const std::string& split, int64_t count) {
@@ -125,7 +127,7 @@ int run_quickstart(const QuickstartOptions& o) {
 void register_quickstart(CLI::App& app) {
   auto options = std::make_shared<QuickstartOptions>();
   CLI::App* cmd = app.add_subcommand("quickstart", "Train a small DeepLab on generated data (CPU, about a minute)");
-  cmd->set_config("--config", "", "TOML or INI file with any of these options (keys: long option names)");
+  add_config_option(cmd, options->config);
   cmd->add_option("--steps", options->steps, "training iterations")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--batch", options->batch, "images per batch")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--size", options->size, "image height and width")->capture_default_str()->check(CLI::Range(16, 1024));
@@ -135,7 +137,8 @@ void register_quickstart(CLI::App& app) {
   cmd->add_option("--eval-images", options->eval_images, "held-out images to evaluate")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--out-dir", options->out_dir, "where to write weights, logs, the curve plot, a sample mask and metrics ('' for nowhere)")->capture_default_str();
   cmd->add_option("--min-miou", options->min_miou, "fail (exit 2) when the held-out mIoU is below this")->capture_default_str();
-  cmd->callback([options] {
+  cmd->callback([options, cmd] {
+    apply_config_file(cmd, options->config);
     const int status = run_quickstart(*options);
     if (status != 0) throw CLI::RuntimeError(status);
   });

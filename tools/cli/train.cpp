@@ -14,7 +14,9 @@
 #include "solvers/class_weights.h"
 #include "solvers/presets.h"
 #include "solvers/trainer.h"
+#include "solvers/training_log.h"
 #include "tools/cli/commands.h"
+#include "tools/cli/config_file.h"
 
 namespace atrous::cli {
 namespace {
@@ -22,8 +24,10 @@ namespace {
 struct TrainCommand {
   TrainSettings values;  // what the options parse into; only those given override the preset
   std::vector<std::function<void(TrainSettings&)>> overrides;
+  std::string config;
   std::string preset;
   std::string resume;
+  std::string replot;
   bool list_presets = false;
   bool print_settings = false;
 };
@@ -79,6 +83,24 @@ void print_summary(const TrainResult& r, const std::string& out_dir) {
 int run_train(TrainCommand& c) {
   if (c.list_presets) {
     print_presets();
+    return 0;
+  }
+  if (!c.replot.empty()) {
+    const std::string png = c.replot + "/training_curves.png";
+    // The title names the model and dataset when the run's settings.toml says them.
+    std::string title = "training curves: " + c.replot;
+    std::ifstream settings(c.replot + "/settings.toml");
+    std::string line, model, dataset;
+    while (std::getline(settings, line)) {
+      auto value = [&line](const std::string& key) {
+        return line.rfind(key + " = \"", 0) == 0 ? line.substr(key.size() + 4, line.size() - key.size() - 5) : "";
+      };
+      if (!value("model").empty()) model = value("model");
+      if (!value("dataset").empty()) dataset = value("dataset");
+    }
+    if (!model.empty()) title = model + " on " + dataset + ": training curves";
+    write_training_curves(png, read_training_log_csv(c.replot + "/train_log.csv"), title);
+    std::printf("wrote %s\n", png.c_str());
     return 0;
   }
   TrainSettings s = c.preset.empty() ? TrainSettings{} : training_preset(c.preset).settings;
@@ -138,16 +160,16 @@ int run_train(TrainCommand& c) {
 void register_train(CLI::App& app) {
   auto c = std::make_shared<TrainCommand>();
   CLI::App* cmd = app.add_subcommand("train", "Train a registered model on VOC / CamVid / Cityscapes / synthetic data");
-  cmd->set_config("--config", "", "TOML or INI file of settings (keys: the long option names, e.g. batch-size = 4); "
-                                  "priority: command line > config file > preset > defaults");
+  add_config_option(cmd, c->config);
   cmd->add_option("--preset", c->preset, "start from a named recipe (see --list-presets)");
   cmd->add_flag("--list-presets", c->list_presets, "print the presets and exit");
   cmd->add_flag("--print-settings", c->print_settings, "print the resolved settings (TOML) and exit");
+  cmd->add_option("--replot", c->replot, "redraw RUN_DIR/training_curves.png from RUN_DIR/train_log.csv and exit");
   cmd->add_option("--resume", c->resume,
                   "continue from a checkpoint ('auto': <out-dir>/checkpoint.safetensors) exactly where it stopped");
   TrainCommand& t = *c;
   setting(cmd, t, "--model", &TrainSettings::model, "registered model name (see `atrous models`)");
-  setting(cmd, t, "--classes", &TrainSettings::num_classes, "classes the model predicts (0: the dataset's)");
+  setting(cmd, t, "--num-classes,--classes", &TrainSettings::num_classes, "classes the model predicts (0: the dataset's)");
   setting(cmd, t, "--output-stride", &TrainSettings::output_stride, "output stride where the model allows it (0: default)");
   setting(cmd, t, "--init-seed", &TrainSettings::init_seed, "seed of the initial weights");
   setting(cmd, t, "--init-weights", &TrainSettings::init_weights, "start from these weights (ours, PyTorch or a checkpoint; what does not fit is reported)");
@@ -197,7 +219,8 @@ void register_train(CLI::App& app) {
   setting(cmd, t, "--checkpoint-every", &TrainSettings::checkpoint_every, "checkpoint every N iterations (0: at the end and on Ctrl-C)");
   setting(cmd, t, "--log-every", &TrainSettings::log_every, "log row / plain progress line every N iterations");
   setting(cmd, t, "--out-dir", &TrainSettings::out_dir, "checkpoints, logs, weights and the curve plot go here");
-  cmd->callback([c] {
+  cmd->callback([c, cmd] {
+    apply_config_file(cmd, c->config);  // before the preset is resolved: the file may name it
     const int status = run_train(*c);
     if (status != 0) throw CLI::RuntimeError(status);
   });

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# `atrous train` / `atrous evaluate` end to end on the command line: presets listed; a preset, a config file and
+# flags combine as documented (command line > config file > preset > defaults); a short synthetic run writes its
+# checkpoint, logs and weights; --resume auto continues it; evaluate reads the weights and writes JSON; bad settings
+# fail naming the setting.
+set -euo pipefail
+atrous="$1"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+"$atrous" train --list-presets > "$work/presets.txt"
+for name in largefov-voc deeplabv3-voc camvid; do
+  grep -q "^$name " "$work/presets.txt" || { echo "--list-presets lacks $name"; cat "$work/presets.txt"; exit 1; }
+done
+
+expect_setting() {  # expect_setting FILE 'key = value'
+  grep -qxF -- "$2" "$1" || { echo "expected '$2' in:"; cat "$1"; exit 1; }
+}
+
+# The preset gives crop and model, the config file overrides batch size and lr, the command line overrides the
+# config file's lr.
+cat > "$work/run.toml" <<'TOML'
+# settings for a test run
+preset = "camvid"
+batch-size = 3
+lr = 0.2
+flip = false
+val-scales = [0.5, 1.0]
+TOML
+"$atrous" train --config "$work/run.toml" --lr 0.3 --print-settings > "$work/settings.txt"
+expect_setting "$work/settings.txt" 'model = "tiny-deeplab"'
+expect_setting "$work/settings.txt" 'crop-height = 176'
+expect_setting "$work/settings.txt" 'batch-size = 3'
+expect_setting "$work/settings.txt" 'lr = 0.3'
+expect_setting "$work/settings.txt" 'flip = false'
+expect_setting "$work/settings.txt" 'val-scales = [0.5, 1]'
+expect_setting "$work/settings.txt" 'class-weighting = "median-frequency"'
+# Without the flag the config file's value holds; without the config file the preset's.
+"$atrous" train --config "$work/run.toml" --print-settings > "$work/settings2.txt"
+expect_setting "$work/settings2.txt" 'lr = 0.2'
+"$atrous" train --preset camvid --print-settings > "$work/settings3.txt"
+expect_setting "$work/settings3.txt" 'lr = 0.05'
+expect_setting "$work/settings3.txt" 'batch-size = 8'
+# The printed settings are themselves a config file that reproduces them.
+"$atrous" train --config "$work/settings.txt" --print-settings > "$work/settings4.txt"
+diff <(grep -v '^#' "$work/settings.txt") <(grep -v '^#' "$work/settings4.txt")
+
+# A short synthetic run, interrupted by its iteration budget, then continued.
+run="$work/run"
+common=(--dataset synthetic --synthetic-size 32 --synthetic-count 16 --crop-size 32 --batch-size 2 --val-limit 4
+        --lr 0.02 --log-every 2 --validate-every 3 --out-dir "$run")
+"$atrous" train "${common[@]}" --max-iterations 4 > "$work/train.log" 2> "$work/train.err"
+for f in checkpoint.safetensors weights.safetensors train_log.csv train_log.jsonl settings.toml validation.json; do
+  test -s "$run/$f" || { echo "train did not write $f"; ls "$run"; exit 1; }
+done
+grep -q "iteration 4/4" "$work/train.err" || { echo "no plain progress line on a non-terminal stderr"; cat "$work/train.err"; exit 1; }
+"$atrous" train "${common[@]}" --max-iterations 6 --resume auto > "$work/resume.log" 2>&1
+grep -q "resumed from $run/checkpoint.safetensors at iteration 4" "$work/resume.log" || { cat "$work/resume.log"; exit 1; }
+test "$(tail -n 1 "$run/train_log.csv" | cut -d, -f1)" = 6 || { echo "log does not end at 6"; cat "$run/train_log.csv"; exit 1; }
+
+"$atrous" evaluate --model tiny-deeplab --weights "$run/weights.safetensors" --dataset synthetic --synthetic-size 32 \
+  --split val --limit 4 --json "$work/eval.json" > "$work/eval.log"
+grep -q "mIoU" "$work/eval.log" && test -s "$work/eval.json"
+"$atrous" evaluate --model tiny-deeplab --checkpoint "$run/checkpoint.safetensors" --dataset synthetic \
+  --synthetic-size 32 --split val --limit 2 --scales 0.75 1 --flip --save-masks "$work/masks" --json "" > /dev/null
+ls "$work/masks" | grep -q png || { echo "no masks written"; exit 1; }
+"$atrous" evaluate --model tiny-deeplab --weights "$run/weights.safetensors" --dataset synthetic --synthetic-size 32 \
+  --split val --limit 2 --crf --json "$work/crf.json" > "$work/crf.log"
+grep -q "dense CRF: w1=" "$work/crf.log" && test -s "$work/crf.json" || { cat "$work/crf.log"; exit 1; }
+
+expect_failure() {  # expect_failure TEXT command...
+  local text="$1"; shift
+  if "$@" > "$work/out.log" 2>&1; then echo "expected failure: $*"; exit 1; fi
+  grep -q -- "$text" "$work/out.log" || { echo "error message lacks '$text':"; cat "$work/out.log"; exit 1; }
+}
+expect_failure "without --crf" "$atrous" evaluate --model tiny-deeplab --weights "$run/weights.safetensors" \
+  --dataset synthetic --bilateral-weight 5
+expect_failure "unknown training preset 'nope'" "$atrous" train --preset nope --print-settings
+expect_failure "lr_policy" "$atrous" train --lr-policy cosine --print-settings
+expect_failure "data_root" "$atrous" train --dataset voc --print-settings
+expect_failure "unknown model" "$atrous" train "${common[@]}" --model nope --max-iterations 1
+expect_failure "nothing" "$atrous" train --dataset camvid --data-root "$work/nothing" --max-iterations 1 --out-dir "$work/x"
+echo "train/evaluate command line: ok"
