@@ -66,53 +66,52 @@ template <typename T> struct BackwardWeightProblem {
   __host__ __device__ T b(int64_t k, int64_t n) const { return im2col.a(k, n); }             // read along n
 };
 
-// C[m, n] (+ bias[n]) = sum over k in this split's slice of A(m, k) B(k, n). Block z writes the z-th M x N slab of
-// `out` (one slab when there is no split). A_K_FAST / B_K_FAST say which index is contiguous in memory, so that
+// The three phases of one thread's work in implicit_gemm_kernel, as __host__ __device__ functions so that a host
+// program can run the kernel's exact code block by block (all threads' loads, then all threads' products) and compare
+// it with the CPU convolution; the kernel puts a barrier between the phases.
+template <typename T> using TileA = T[kTileK][kTileM + kPad];  // [k][m]
+template <typename T> using TileB = T[kTileK][kTileN + kPad];  // [k][n]
+
+// Thread t stages 4 elements of the 64x16 A slice and 4 of the 16x64 B slice starting at k0; out-of-range elements
+// (past M, N or the split's k_end) are zero. A_K_FAST / B_K_FAST say which index is contiguous in memory, so that
 // consecutive threads load consecutive addresses.
-template <typename T, typename Problem, bool A_K_FAST, bool B_K_FAST>
-__global__ void __launch_bounds__(256) implicit_gemm_kernel(Problem p, int64_t M, int64_t N, int64_t K,
-                                                            int64_t k_per_split, const T* __restrict__ bias,
-                                                            T* __restrict__ out) {
-  __shared__ T As[kTileK][kTileM + kPad];
-  __shared__ T Bs[kTileK][kTileN + kPad];
-  const int t = threadIdx.x, tx = t % 16, ty = t / 16;
-  const int64_t m0 = int64_t(blockIdx.x) * kTileM, n0 = int64_t(blockIdx.y) * kTileN;
-  const int64_t k_begin = int64_t(blockIdx.z) * k_per_split;
-  const int64_t k_end = k_begin + k_per_split < K ? k_begin + k_per_split : K;
-  T acc[4][4];
+template <typename T, bool A_K_FAST, bool B_K_FAST, typename Problem>
+__host__ __device__ inline void gemm_load_tiles(const Problem& p, int t, int64_t m0, int64_t n0, int64_t k0,
+                                                int64_t k_end, int64_t M, int64_t N, TileA<T>& As, TileB<T>& Bs) {
 #pragma unroll
-  for (int i = 0; i < 4; ++i)
-#pragma unroll
-    for (int j = 0; j < 4; ++j) acc[i][j] = T(0);
-
-  for (int64_t k0 = k_begin; k0 < k_end; k0 += kTileK) {
-#pragma unroll
-    for (int l = 0; l < 4; ++l) {
-      const int e = t + 256 * l;
-      const int ka = A_K_FAST ? e % kTileK : e / kTileM, ma = A_K_FAST ? e / kTileK : e % kTileM;
-      const int64_t gm = m0 + ma, gk = k0 + ka;
-      As[ka][ma] = (gm < M && gk < k_end) ? p.a(gm, gk) : T(0);
-      const int kb = B_K_FAST ? e % kTileK : e / kTileN, nb = B_K_FAST ? e / kTileK : e % kTileN;
-      const int64_t gn = n0 + nb, gkb = k0 + kb;
-      Bs[kb][nb] = (gn < N && gkb < k_end) ? p.b(gkb, gn) : T(0);
-    }
-    __syncthreads();
-#pragma unroll
-    for (int kk = 0; kk < kTileK; ++kk) {
-      T a_frag[4], b_frag[4];
-#pragma unroll
-      for (int i = 0; i < 4; ++i) a_frag[i] = As[kk][ty + 16 * i];
-#pragma unroll
-      for (int j = 0; j < 4; ++j) b_frag[j] = Bs[kk][tx + 16 * j];
-#pragma unroll
-      for (int i = 0; i < 4; ++i)
-#pragma unroll
-        for (int j = 0; j < 4; ++j) acc[i][j] += a_frag[i] * b_frag[j];
-    }
-    __syncthreads();
+  for (int l = 0; l < 4; ++l) {
+    const int e = t + 256 * l;
+    const int ka = A_K_FAST ? e % kTileK : e / kTileM, ma = A_K_FAST ? e / kTileK : e % kTileM;
+    const int64_t gm = m0 + ma, gk = k0 + ka;
+    As[ka][ma] = (gm < M && gk < k_end) ? p.a(gm, gk) : T(0);
+    const int kb = B_K_FAST ? e % kTileK : e / kTileN, nb = B_K_FAST ? e / kTileK : e % kTileN;
+    const int64_t gn = n0 + nb, gkb = k0 + kb;
+    Bs[kb][nb] = (gn < N && gkb < k_end) ? p.b(gkb, gn) : T(0);
   }
+}
 
-  T* slab = out + int64_t(blockIdx.z) * M * N;
+// Thread t = (ty, tx) accumulates rows ty + 16i and columns tx + 16j of the block tile.
+template <typename T>
+__host__ __device__ inline void gemm_multiply_tiles(int t, const TileA<T>& As, const TileB<T>& Bs, T (&acc)[4][4]) {
+  const int tx = t % 16, ty = t / 16;
+#pragma unroll
+  for (int kk = 0; kk < kTileK; ++kk) {
+    T a_frag[4], b_frag[4];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) a_frag[i] = As[kk][ty + 16 * i];
+#pragma unroll
+    for (int j = 0; j < 4; ++j) b_frag[j] = Bs[kk][tx + 16 * j];
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+#pragma unroll
+      for (int j = 0; j < 4; ++j) acc[i][j] += a_frag[i] * b_frag[j];
+  }
+}
+
+template <typename T>
+__host__ __device__ inline void gemm_store(int t, int64_t m0, int64_t n0, int64_t M, int64_t N, const T (&acc)[4][4],
+                                           const T* bias, T* slab) {
+  const int tx = t % 16, ty = t / 16;
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
     const int64_t gm = m0 + ty + 16 * i;
@@ -123,6 +122,32 @@ __global__ void __launch_bounds__(256) implicit_gemm_kernel(Problem p, int64_t M
       if (gn < N) slab[gm * N + gn] = acc[i][j] + (bias ? bias[gn] : T(0));
     }
   }
+}
+
+// C[m, n] (+ bias[n]) = sum over k in this split's slice of A(m, k) B(k, n). Block z writes the z-th M x N slab of
+// `out` (one slab when there is no split).
+template <typename T, typename Problem, bool A_K_FAST, bool B_K_FAST>
+__global__ void __launch_bounds__(256) implicit_gemm_kernel(Problem p, int64_t M, int64_t N, int64_t K,
+                                                            int64_t k_per_split, const T* __restrict__ bias,
+                                                            T* __restrict__ out) {
+  __shared__ TileA<T> As;
+  __shared__ TileB<T> Bs;
+  const int t = threadIdx.x;
+  const int64_t m0 = int64_t(blockIdx.x) * kTileM, n0 = int64_t(blockIdx.y) * kTileN;
+  const int64_t k_begin = int64_t(blockIdx.z) * k_per_split;
+  const int64_t k_end = k_begin + k_per_split < K ? k_begin + k_per_split : K;
+  T acc[4][4];
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j) acc[i][j] = T(0);
+  for (int64_t k0 = k_begin; k0 < k_end; k0 += kTileK) {
+    gemm_load_tiles<T, A_K_FAST, B_K_FAST>(p, t, m0, n0, k0, k_end, M, N, As, Bs);
+    __syncthreads();
+    gemm_multiply_tiles<T>(t, As, Bs, acc);
+    __syncthreads();
+  }
+  gemm_store<T>(t, m0, n0, M, N, acc, bias, out + int64_t(blockIdx.z) * M * N);
 }
 
 // ---- tf32 tensor-core variant (f32 only, selected explicitly with cuda::set_tf32_convolutions) ----
