@@ -68,10 +68,11 @@ TrainSettings deeplabv3_voc() {
   return s;
 }
 
-// CamVid from scratch on a 2-core CPU in well under an hour (36 min on a loaded machine, 43.5 val mIoU; docs/results.md): the quickstart's TinyDeepLab (OS4, ASPP-v2 head) at about half
-// resolution (random scale 0.4-0.6 of 480x360, 176x176 crops, flips), batch 8, lr 0.05 poly with a short warmup, BN
-// trained. Validation at scale 0.5 (the training resolution). Median-frequency class weights (as SegNet) so the
-// rare classes (pole, sign, pedestrian, bicyclist) are learned at all in so few iterations.
+// CamVid from scratch on a 2-core CPU in well under an hour (36 min on a loaded machine, 43.5 val mIoU; see
+// docs/results.md): the quickstart's TinyDeepLab (OS4, ASPP-v2 head) at about half resolution (random scale 0.4-0.6
+// of 480x360, 176x176 crops, flips), batch 8, lr 0.05 poly with a short warmup, BN trained. Validation at scale 0.5
+// (the training resolution). Median-frequency class weights (as SegNet) so the rare classes (pole, sign,
+// pedestrian, bicyclist) are learned at all in so few iterations.
 TrainSettings camvid() {
   TrainSettings s;
   s.model = "tiny-deeplab";
@@ -123,12 +124,15 @@ std::string quoted(const std::string& s) {
 
 const std::vector<TrainPreset>& training_presets() {
   static const std::vector<TrainPreset> presets = {
-      {"largefov-voc", "DeepLab-LargeFOV (VGG-16) on VOC 2012 trainaug, v2 paper's poly recipe: batch 10, lr 1e-3, 20K it",
+      {"largefov-voc",
+       "DeepLab-LargeFOV (VGG-16) on VOC 2012 trainaug, v2 paper's poly recipe: batch 10, lr 1e-3, 20K it",
        largefov_voc()},
       {"deeplabv3-voc",
        "DeepLabv3 ResNet-101 OS16 on VOC 2012 trainaug: crop 513, batch 16, lr 0.007 poly, BN decay 0.9997, 30K it",
        deeplabv3_voc()},
-      {"camvid", "TinyDeepLab on CamVid from scratch, half resolution, 1000 it: 43.5 val mIoU in 36 min on a loaded 2-core CPU", camvid()},
+      {"camvid",
+       "TinyDeepLab on CamVid from scratch at half resolution, 1000 it (43.5 val mIoU, 36 min on 2 loaded cores)",
+       camvid()},
   };
   return presets;
 }
@@ -161,8 +165,8 @@ void validate_settings(const TrainSettings& s) {
   ATROUS_CHECK(s.iter_size >= 1, "setting iter_size must be >= 1, got ", s.iter_size);
   ATROUS_CHECK(s.crop_height >= 1 && s.crop_width >= 1, "settings crop_height/crop_width must be >= 1, got ",
                s.crop_height, "x", s.crop_width);
-  ATROUS_CHECK(s.scale_min > 0 && s.scale_max >= s.scale_min, "settings scale_min/scale_max must satisfy 0 < min <= max, got ",
-               s.scale_min, "..", s.scale_max);
+  ATROUS_CHECK(s.scale_min > 0 && s.scale_max >= s.scale_min,
+               "settings scale_min/scale_max must satisfy 0 < min <= max, got ", s.scale_min, "..", s.scale_max);
   ATROUS_CHECK(s.max_iterations >= 1, "setting max_iterations must be >= 1, got ", s.max_iterations);
   ATROUS_CHECK(s.lr > 0, "setting lr must be positive, got ", s.lr);
   ATROUS_CHECK(s.momentum >= 0 && s.momentum < 1, "setting momentum must be in [0, 1), got ", s.momentum);

@@ -16,17 +16,17 @@ namespace atrous {
 struct TrainSettings {
   // model
   std::string model = "tiny-deeplab";
-  int num_classes = 0;    // 0: the dataset's
-  int output_stride = 0;  // 0: the architecture's default
-  uint64_t init_seed = 1;  // initial weights
+  int num_classes = 0;       // 0: the dataset's
+  int output_stride = 0;     // 0: the architecture's default
+  uint64_t init_seed = 1;    // initial weights
   std::string init_weights;  // optional weights (ours, PyTorch layout or a checkpoint) loaded before training
   // data
   std::string dataset = "synthetic";  // voc | camvid | cityscapes | synthetic
   std::string data_root;
   std::string train_split = "train";
-  std::string val_split = "val";    // "" : no validation
-  bool voc_augmented = false;       // SegmentationClassAug
-  int64_t train_limit = 0;          // > 0: first N images only
+  std::string val_split = "val";  // "" : no validation
+  bool voc_augmented = false;     // SegmentationClassAug
+  int64_t train_limit = 0;        // > 0: first N images only
   int64_t val_limit = 0;
   int synthetic_size = 64;
   int synthetic_classes = 4;
@@ -53,8 +53,8 @@ struct TrainSettings {
   double momentum = 0.9;
   double weight_decay = 5e-4;
   bool nesterov = false;
-  std::string bn_mode = "model";  // model (as the model built it) | train | frozen | decay
-  double bn_decay = 0.9997;       // bn_mode decay: running = decay * running + (1 - decay) * batch
+  std::string bn_mode = "model";           // model (as the model built it) | train | frozen | decay
+  double bn_decay = 0.9997;                // bn_mode decay: running = decay * running + (1 - decay) * batch
   std::string loss_resolution = "output";  // output: labels subsampled to the logits; input: logits upsampled
   std::string class_weighting = "none";    // none | median-frequency
   // schedule of side jobs

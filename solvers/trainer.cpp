@@ -83,13 +83,15 @@ void clear_training_stop() { g_stop_requested.store(false); }
 LossResolution loss_resolution_by_name(const std::string& name) {
   if (name == "output") return LossResolution::Output;
   if (name == "input") return LossResolution::Input;
-  ATROUS_FAIL("loss resolution must be 'output' (labels subsampled to the logits) or 'input' (logits upsampled to "
-              "the labels), got '", name, "'");
+  ATROUS_FAIL(
+      "loss resolution must be 'output' (labels subsampled to the logits) or 'input' (logits upsampled to "
+      "the labels), got '",
+      name, "'");
 }
 
 Tensor resize_labels_nearest(const Tensor& labels, int64_t height, int64_t width, bool align_corners) {
-  ATROUS_CHECK(labels.dim() == 3 && labels.dtype() == DType::u8, "resize_labels_nearest: labels must be u8 [N,H,W], got ",
-               labels.description());
+  ATROUS_CHECK(labels.dim() == 3 && labels.dtype() == DType::u8,
+               "resize_labels_nearest: labels must be u8 [N,H,W], got ", labels.description());
   ATROUS_CHECK(height >= 1 && width >= 1, "resize_labels_nearest: output size must be positive, got ", height, "x",
                width);
   const int64_t n = labels.size(0), in_h = labels.size(1), in_w = labels.size(2);
@@ -157,7 +159,10 @@ struct Trainer::Impl {
   double elapsed_before = 0;  // training time of the run before a resume (from its log)
 
   Impl(const SegmentationDataset& train, const SegmentationDataset* val, const LoaderOptions& options)
-      : train_set(train), val_set(val), loader_options(options), loader(train, options),
+      : train_set(train),
+        val_set(val),
+        loader_options(options),
+        loader(train, options),
         ignore_index(train.ignore_index()) {}
 
   Batch next_batch() {
@@ -195,8 +200,7 @@ Trainer::Trainer(SegmentationModel& model, const SegmentationDataset& train, con
                " classes but the training set (", train.describe(), ") has ", train.num_classes());
   ATROUS_CHECK(!val || val->num_classes() == model.num_classes(), "Trainer: the model predicts ", model.num_classes(),
                " classes but the validation set (", val->describe(), ") has ", val->num_classes());
-  ATROUS_CHECK(options_.class_weights.empty() ||
-                   static_cast<int>(options_.class_weights.size()) == model.num_classes(),
+  ATROUS_CHECK(options_.class_weights.empty() || static_cast<int>(options_.class_weights.size()) == model.num_classes(),
                "Trainer: ", options_.class_weights.size(), " class weights for ", model.num_classes(), " classes");
   impl_ = std::make_unique<Impl>(train, val, loader);
   impl_->loss_params.ignore_index = train.ignore_index();
@@ -293,8 +297,8 @@ double Trainer::step() {
     }
     if (!loss.defined()) continue;
     const double value = loss.item<double>();
-    ATROUS_CHECK(std::isfinite(value), "Trainer: the loss is ", value, " at iteration ", iteration_,
-                 " (lr ", lr, "); training diverged");
+    ATROUS_CHECK(std::isfinite(value), "Trainer: the loss is ", value, " at iteration ", iteration_, " (lr ", lr,
+                 "); training diverged");
     step_loss += value;
     loss.backward();
   }
@@ -350,8 +354,8 @@ TrainResult Trainer::train() {
     ++result.validations;
     if (options_.progress)
       bar.message("validation at iteration " + std::to_string(iteration_) + ": mIoU " + format_number(miou) +
-                  ", pixel accuracy " + format_number(r.confusion.pixel_accuracy()) + " (" +
-                  std::to_string(r.images) + " images, " + ProgressBar::format_duration(seconds_since(start)) + ")");
+                  ", pixel accuracy " + format_number(r.confusion.pixel_accuracy()) + " (" + std::to_string(r.images) +
+                  " images, " + ProgressBar::format_duration(seconds_since(start)) + ")");
     if (writing) {
       std::ofstream json(options_.out_dir + "/validation.json");
       json << r.json() << "\n";
@@ -372,7 +376,8 @@ TrainResult Trainer::train() {
 
     const bool last = iteration_ == options_.max_iterations;
     const bool stop = training_stop_requested();
-    const bool validate_now = m.val_set && (last || (options_.validate_every > 0 && iteration_ % options_.validate_every == 0));
+    const bool validate_now =
+        m.val_set && (last || (options_.validate_every > 0 && iteration_ % options_.validate_every == 0));
     const double trained = seconds_since(run_start) - validation_seconds;
     const double per_step = trained / static_cast<double>(iteration_ - first_iteration);
     if (options_.progress) {

@@ -32,7 +32,7 @@ struct TrainerOptions {
   int iter_size = 1;              // batches whose gradients are summed into one step (Caffe's iter_size)
   SgdOptions sgd;                 // lr is overwritten by lr_policy at every step
   LrPolicy lr_policy;
-  std::optional<BnPolicy> bn;     // unset: BatchNorm layers stay as the model built them
+  std::optional<BnPolicy> bn;  // unset: BatchNorm layers stay as the model built them
   LossResolution loss_resolution = LossResolution::Output;
   std::vector<float> class_weights;  // empty: unweighted cross-entropy
   uint64_t dropout_seed = 1;         // the default generator, which Dropout layers draw from
@@ -44,24 +44,24 @@ struct TrainerOptions {
   // checkpoint.safetensors, weights.safetensors (at the end), train_log.csv / .jsonl, validation.json (the last
   // validation) and training_curves.png (at the end); empty: nothing is written.
   std::string out_dir;
-  bool progress = true;          // progress bar / lines on stderr
-  bool handle_sigint = true;     // Ctrl-C finishes the step, checkpoints and returns
+  bool progress = true;       // progress bar / lines on stderr
+  bool handle_sigint = true;  // Ctrl-C finishes the step, checkpoints and returns
   bool write_plot = true;
   // Called after every optimizer step (tests; a caller's own logging).
   std::function<void(int64_t iteration, double loss, double lr)> on_step;
 };
 
 struct TrainResult {
-  int64_t iterations = 0;          // optimizer steps taken in total (including before a resume)
+  int64_t iterations = 0;  // optimizer steps taken in total (including before a resume)
   int64_t steps_this_run = 0;
   bool interrupted = false;
-  double last_loss = 0;            // mean loss over the last log period
+  double last_loss = 0;                        // mean loss over the last log period
   std::optional<EvaluationResult> validation;  // the last validation, if any ran
-  int validations = 0;             // how many ran in this run
-  double seconds = 0;              // wall time of this run
-  double images_per_second = 0;    // training throughput (loader waits included)
-  double data_wait_fraction = 0;   // share of the step time spent waiting for the loader
-  std::string checkpoint;          // the last checkpoint written, if any
+  int validations = 0;                         // how many ran in this run
+  double seconds = 0;                          // wall time of this run
+  double images_per_second = 0;                // training throughput (loader waits included)
+  double data_wait_fraction = 0;               // share of the step time spent waiting for the loader
+  std::string checkpoint;                      // the last checkpoint written, if any
 };
 
 // Ctrl-C: the SIGINT handler (installed while Trainer::train runs, when handle_sigint) only sets this flag; the loop

@@ -78,8 +78,8 @@ void TrainingLog::write(const LogRow& r) {
        << number(r.images_per_second) << ',' << val << ',' << number(r.elapsed_seconds) << "\n";
   jsonl_ << "{\"iteration\": " << r.iteration << ", \"epoch\": " << r.epoch << ", \"loss\": " << number(r.loss)
          << ", \"lr\": " << number(r.lr) << ", \"images_per_second\": " << number(r.images_per_second)
-         << ", \"val_miou\": " << (val.empty() ? "null" : val) << ", \"elapsed_seconds\": "
-         << number(r.elapsed_seconds) << "}\n";
+         << ", \"val_miou\": " << (val.empty() ? "null" : val) << ", \"elapsed_seconds\": " << number(r.elapsed_seconds)
+         << "}\n";
   csv_.flush();
   jsonl_.flush();
   ATROUS_CHECK(csv_.good() && jsonl_.good(), "training log: writing ", csv_path_, " failed (disk full?)");

@@ -10,9 +10,9 @@
 namespace atrous {
 
 struct LogRow {
-  int64_t iteration = 0;         // optimizer steps done
+  int64_t iteration = 0;  // optimizer steps done
   int64_t epoch = 0;
-  double loss = 0;               // mean training loss since the previous row
+  double loss = 0;  // mean training loss since the previous row
   double lr = 0;
   double images_per_second = 0;  // training throughput since the previous row
   double val_miou = -1;          // < 0: no validation at this row

@@ -32,10 +32,10 @@ class PlainNet : public SegmentationModel {
  public:
   PlainNet(int classes, Generator& gen) : SegmentationModel("PlainNet", make_definition(classes)) {
     conv1_ = register_module("conv1", std::make_shared<Conv2d>(Conv2dOptions(3, 8, 3).with_same_padding(), gen));
-    conv2_ = register_module(
-        "conv2", std::make_shared<Conv2d>(Conv2dOptions(8, 8, 3).with_stride(2).with_padding(1), gen));
-    classifier_ = register_module(
-        "classifier", std::make_shared<Conv2d>(Conv2dOptions(8, classes, 1).with_lr_mult(10, 20), gen));
+    conv2_ =
+        register_module("conv2", std::make_shared<Conv2d>(Conv2dOptions(8, 8, 3).with_stride(2).with_padding(1), gen));
+    classifier_ =
+        register_module("classifier", std::make_shared<Conv2d>(Conv2dOptions(8, classes, 1).with_lr_mult(10, 20), gen));
   }
   Tensor forward(const Tensor& x) override {
     return classifier_->forward(relu(conv2_->forward(relu(conv1_->forward(x)))));
@@ -247,8 +247,8 @@ TEST_F(TrainerTest, SegmentationLossSumsOneLossPerOutputAtItsResolution) {
   const Tensor labels = Tensor::from_vector<uint8_t>({0, 1, 1, 2, 255, 1, 0, 0, 2, 2, 1, 0, 1, 1, 0, 2}, {1, 4, 4});
   const Tensor full = Tensor::randn({1, 4, 4, 3}, gen), half = Tensor::randn({1, 2, 2, 3}, gen);
   // Output resolution: each output against the labels subsampled to its size.
-  const Tensor expected = add(softmax_cross_entropy(full, labels),
-                              softmax_cross_entropy(half, resize_labels_nearest(labels, 2, 2, true)));
+  const Tensor expected =
+      add(softmax_cross_entropy(full, labels), softmax_cross_entropy(half, resize_labels_nearest(labels, 2, 2, true)));
   expect_close(segmentation_loss({full, half}, labels, LossResolution::Output, true, {}), expected, 1e-6);
   // Input resolution: the half-size logits are upsampled to the labels instead.
   const Tensor up = resize_bilinear(half, ResizeParams::to_size(4, 4, true));
@@ -268,7 +268,11 @@ TEST_F(TrainerTest, LabelsAreSubsampledWhereTheLogitsSample) {
   EXPECT_EQ(resize_labels_nearest(four, 2, 2, false).to_double_vector(), (std::vector<double>{5, 7, 13, 15}));
   // Same size: unchanged; bad inputs named.
   EXPECT_TRUE(same_bits(resize_labels_nearest(four, 4, 4, true), four));
-  expect_error([&] { resize_labels_nearest(Tensor::zeros({4, 4}, DType::u8), 2, 2, true); }, {"resize_labels_nearest", "u8"});
+  expect_error(
+      [&] {
+        resize_labels_nearest(Tensor::zeros({4, 4}, DType::u8), 2, 2, true);
+      },
+      {"resize_labels_nearest", "u8"});
   expect_error([&] { resize_labels_nearest(four, 0, 2, true); }, {"resize_labels_nearest", "0x2"});
 }
 
@@ -363,7 +367,8 @@ TEST_F(TrainerTest, WrongClassCountsAndSettingsAreErrors) {
   auto model = tiny(1);
   TrainerOptions o = quiet_options(2);
   o.iter_size = 0;
-  expect_error([&] { Trainer t(*model, *data, loader_options(2, model->definition().preprocessing), o); }, {"iter_size"});
+  expect_error([&] { Trainer t(*model, *data, loader_options(2, model->definition().preprocessing), o); },
+               {"iter_size"});
   o = quiet_options(2);
   o.class_weights = {1, 2};
   expect_error([&] { Trainer t(*model, *data, loader_options(2, model->definition().preprocessing), o); },
@@ -374,8 +379,9 @@ TEST_F(TrainerTest, WrongClassCountsAndSettingsAreErrors) {
   expect_error([] { loss_resolution_by_name("middle"); }, {"middle", "output", "input"});
   // A training set without one full batch.
   const auto tiny_set = synthetic(1);
-  expect_error([&] { Trainer t(*model, *tiny_set, loader_options(2, model->definition().preprocessing), quiet_options(2)); },
-               {"fewer images", "synthetic"});
+  expect_error(
+      [&] { Trainer t(*model, *tiny_set, loader_options(2, model->definition().preprocessing), quiet_options(2)); },
+      {"fewer images", "synthetic"});
 }
 
 TEST_F(TrainerTest, FrozenBatchNormIsLeftOutOfTheOptimizer) {
@@ -389,8 +395,7 @@ TEST_F(TrainerTest, FrozenBatchNormIsLeftOutOfTheOptimizer) {
   trainer.train();
   EXPECT_TRUE(same_bits(model->state_dict().at("stage1_bn.weight"), bn_weight));
   EXPECT_TRUE(same_bits(model->state_dict().at("stage1_bn.running_mean"), bn_mean));
-  EXPECT_FALSE(same_bits(model->state_dict().at("stage1_conv.weight"),
-                         tiny(8)->state_dict().at("stage1_conv.weight")));
+  EXPECT_FALSE(same_bits(model->state_dict().at("stage1_conv.weight"), tiny(8)->state_dict().at("stage1_conv.weight")));
 }
 
 // ---- progress ----

@@ -47,8 +47,8 @@ diff <(grep -v '^#' "$work/settings.txt") <(grep -v '^#' "$work/settings4.txt")
 
 # A short synthetic run, interrupted by its iteration budget, then continued.
 run="$work/run"
-common=(--dataset synthetic --synthetic-size 32 --synthetic-count 16 --crop-size 32 --batch-size 2 --val-limit 4
-        --lr 0.02 --log-every 2 --validate-every 3 --out-dir "$run")
+data=(--dataset synthetic --synthetic-size 32 --synthetic-count 16 --crop-size 32 --batch-size 2 --val-limit 4 --lr 0.02)
+common=("${data[@]}" --log-every 2 --validate-every 3 --out-dir "$run")
 "$atrous" train "${common[@]}" --max-iterations 4 > "$work/train.log" 2> "$work/train.err"
 for f in checkpoint.safetensors weights.safetensors train_log.csv train_log.jsonl settings.toml validation.json; do
   test -s "$run/$f" || { echo "train did not write $f"; ls "$run"; exit 1; }
@@ -57,6 +57,21 @@ grep -q "iteration 4/4" "$work/train.err" || { echo "no plain progress line on a
 "$atrous" train "${common[@]}" --max-iterations 6 --resume auto > "$work/resume.log" 2>&1
 grep -q "resumed from $run/checkpoint.safetensors at iteration 4" "$work/resume.log" || { cat "$work/resume.log"; exit 1; }
 test "$(tail -n 1 "$run/train_log.csv" | cut -d, -f1)" = 6 || { echo "log does not end at 6"; cat "$run/train_log.csv"; exit 1; }
+
+# Ctrl-C: the step finishes, a checkpoint is written, the exit status is 130. (A background job of a script ignores
+# SIGINT until the trainer installs its handler, so the signal is sent once training is under way.)
+"$atrous" train "${data[@]}" --out-dir "$work/sigint" --max-iterations 100000 --log-every 1 > "$work/sigint.log" 2>&1 &
+pid=$!
+for _ in $(seq 600); do
+  [ "$(cat "$work/sigint/train_log.csv" 2> /dev/null | wc -l)" -ge 3 ] && break
+  sleep 0.1
+done
+kill -INT "$pid"
+status=0
+wait "$pid" || status=$?
+test "$status" = 130 || { echo "Ctrl-C: exit status $status, expected 130"; cat "$work/sigint.log"; exit 1; }
+grep -q "checkpoint at iteration .* (Ctrl-C)" "$work/sigint.log" || { cat "$work/sigint.log"; exit 1; }
+test -s "$work/sigint/checkpoint.safetensors" && test ! -e "$work/sigint/weights.safetensors"
 
 "$atrous" evaluate --model tiny-deeplab --weights "$run/weights.safetensors" --dataset synthetic --synthetic-size 32 \
   --split val --limit 4 --json "$work/eval.json" > "$work/eval.log"

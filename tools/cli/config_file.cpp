@@ -5,9 +5,10 @@
 namespace atrous::cli {
 
 CLI::Option* add_config_option(CLI::App* cmd, std::string& path) {
-  return cmd->add_option("--config", path,
-                         "TOML or INI file of settings (keys: the long option names, e.g. batch-size = 4); "
-                         "options on the command line take precedence")
+  return cmd
+      ->add_option("--config", path,
+                   "TOML or INI file of settings (keys: the long option names, e.g. batch-size = 4); "
+                   "options on the command line take precedence")
       ->check(CLI::ExistingFile);
 }
 
@@ -27,8 +28,8 @@ void apply_config_file(CLI::App* cmd, const std::string& path) {
                  cmd->get_name(), "` at the top level or under [", cmd->get_name(), "]");
     ATROUS_CHECK(item.name != "config", "config file ", path, ": a config file cannot name another one");
     CLI::Option* option = cmd->get_option_no_throw("--" + item.name);
-    ATROUS_CHECK(option != nullptr, "config file ", path, ": unknown key '", item.name, "' (keys are the long options of `atrous ",
-                 cmd->get_name(), " --help` without the dashes)");
+    ATROUS_CHECK(option != nullptr, "config file ", path, ": unknown key '", item.name,
+                 "' (keys are the long options of `atrous ", cmd->get_name(), " --help` without the dashes)");
     if (option->count() > 0) continue;  // given on the command line: that wins
     try {
       if (option->get_expected_min() == 0) {  // a flag: true/false, as CLI11 reads flags from config files

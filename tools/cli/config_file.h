@@ -2,9 +2,8 @@
 // the top-level app, so subcommands apply theirs here: every key is an option's long name ("batch-size = 4"); an
 // option given on the command line keeps its value (command line > config file > the command's defaults/presets).
 #pragma once
-#include <string>
-
 #include <CLI/CLI.hpp>
+#include <string>
 
 namespace atrous::cli {
 

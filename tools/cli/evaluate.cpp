@@ -103,14 +103,17 @@ void register_evaluate(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("evaluate", "Evaluate weights or a checkpoint on a dataset split (per-class IoU)");
   add_config_option(cmd, c->config);
   cmd->add_option("--model", c->model, "registered model name (see `atrous models`)")->required();
-  cmd->add_option("--weights,--checkpoint", c->weights, "weights (ours or PyTorch) or a training checkpoint")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--weights,--checkpoint", c->weights, "weights (ours or PyTorch) or a training checkpoint")
+      ->required()
+      ->check(CLI::ExistingFile);
   cmd->add_option("--dataset", c->dataset, "voc | camvid | cityscapes | synthetic")->capture_default_str();
   cmd->add_option("--data-root", c->data_root, "the dataset's folder");
   cmd->add_option("--split", c->split, "split (list name) to evaluate")->capture_default_str();
   cmd->add_flag("--voc-augmented", c->voc_augmented, "VOC labels from SegmentationClassAug");
   cmd->add_option("--classes", c->classes, "classes the weights predict (0: the dataset's)");
   cmd->add_option("--output-stride", c->output_stride, "evaluate at this output stride (where the model allows)");
-  cmd->add_option("--scales", c->scales, "input scales whose logits are averaged, e.g. 0.5 0.75 1 1.25 1.5 1.75")->capture_default_str();
+  cmd->add_option("--scales", c->scales, "input scales whose logits are averaged, e.g. 0.5 0.75 1 1.25 1.5 1.75")
+      ->capture_default_str();
   cmd->add_flag("--flip", c->flip, "also average the left-right flipped images' logits");
   cmd->add_option("--crop-size", c->crop_size, "sliding-window size for images larger than it (0: whole images)");
   cmd->add_option("--trimap", c->trimap, "also report mIoU within these bands (pixels) around label boundaries");
@@ -121,8 +124,10 @@ void register_evaluate(CLI::App& app) {
   cmd->add_option("--synthetic-size", c->synthetic_size, "synthetic dataset: image side")->capture_default_str();
   cmd->add_option("--synthetic-classes", c->synthetic_classes, "synthetic dataset: classes")->capture_default_str();
   cmd->add_option("--synthetic-count", c->synthetic_count, "synthetic dataset: images")->capture_default_str();
-  cmd->add_option("--synthetic-seed", c->synthetic_seed, "synthetic dataset: seed (as trained with --seed)")->capture_default_str();
-  cmd->add_flag("--crf", c->crf, "refine with the fully connected CRF (DeepLab's preset for the model; CRF flags below)");
+  cmd->add_option("--synthetic-seed", c->synthetic_seed, "synthetic dataset: seed (as trained with --seed)")
+      ->capture_default_str();
+  cmd->add_flag("--crf", c->crf,
+                "refine with the fully connected CRF (DeepLab's preset for the model; CRF flags below)");
   add_crf_flags(cmd, c->crf_flags);
   cmd->callback([c, cmd] {
     apply_config_file(cmd, c->config);

@@ -61,9 +61,10 @@ void write_outputs(const QuickstartOptions& o, SegmentationModel& model, const S
   const auto iou = confusion.class_iou();
   for (size_t c = 0; c < iou.size(); ++c) metrics << (c ? ", " : "") << iou[c];
   metrics << "]}\n";
-  std::printf("wrote %s: weights.safetensors, checkpoint.safetensors, sample.png, sample_mask.png, sample_truth.png, "
-              "metrics.json, validation.json, train_log.csv/.jsonl, training_curves.png\n",
-              o.out_dir.c_str());
+  std::printf(
+      "wrote %s: weights.safetensors, checkpoint.safetensors, sample.png, sample_mask.png, sample_truth.png, "
+      "metrics.json, validation.json, train_log.csv/.jsonl, training_curves.png\n",
+      o.out_dir.c_str());
 }
 
 int run_quickstart(const QuickstartOptions& o) {
@@ -108,10 +109,11 @@ int run_quickstart(const QuickstartOptions& o) {
     return 130;
   }
   const ConfusionMatrix& confusion = result.validation->confusion;
-  std::printf("trained %d steps in %.1f s (%.1f images/s); held-out: mIoU %.3f, pixel accuracy %.3f over %lld "
-              "images\n  class IoU:",
-              o.steps, result.seconds, result.images_per_second, confusion.mean_iou(), confusion.pixel_accuracy(),
-              static_cast<long long>(result.validation->images));
+  std::printf(
+      "trained %d steps in %.1f s (%.1f images/s); held-out: mIoU %.3f, pixel accuracy %.3f over %lld "
+      "images\n  class IoU:",
+      o.steps, result.seconds, result.images_per_second, confusion.mean_iou(), confusion.pixel_accuracy(),
+      static_cast<long long>(result.validation->images));
   for (double iou : confusion.class_iou()) std::printf(" %.3f", iou);
   std::printf("\n");
   if (!o.out_dir.empty()) write_outputs(o, *model, *val_set, confusion);
@@ -130,13 +132,24 @@ void register_quickstart(CLI::App& app) {
   add_config_option(cmd, options->config);
   cmd->add_option("--steps", options->steps, "training iterations")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--batch", options->batch, "images per batch")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--size", options->size, "image height and width")->capture_default_str()->check(CLI::Range(16, 1024));
-  cmd->add_option("--classes", options->classes, "classes including background")->capture_default_str()->check(CLI::Range(2, 8));
-  cmd->add_option("--lr", options->lr, "base learning rate (poly decay)")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--size", options->size, "image height and width")
+      ->capture_default_str()
+      ->check(CLI::Range(16, 1024));
+  cmd->add_option("--classes", options->classes, "classes including background")
+      ->capture_default_str()
+      ->check(CLI::Range(2, 8));
+  cmd->add_option("--lr", options->lr, "base learning rate (poly decay)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--seed", options->seed, "seed for data and initial weights")->capture_default_str();
-  cmd->add_option("--eval-images", options->eval_images, "held-out images to evaluate")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--out-dir", options->out_dir, "where to write weights, logs, the curve plot, a sample mask and metrics ('' for nowhere)")->capture_default_str();
-  cmd->add_option("--min-miou", options->min_miou, "fail (exit 2) when the held-out mIoU is below this")->capture_default_str();
+  cmd->add_option("--eval-images", options->eval_images, "held-out images to evaluate")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--out-dir", options->out_dir,
+                  "where to write weights, logs, the curve plot, a sample mask and metrics ('' for nowhere)")
+      ->capture_default_str();
+  cmd->add_option("--min-miou", options->min_miou, "fail (exit 2) when the held-out mIoU is below this")
+      ->capture_default_str();
   cmd->callback([options, cmd] {
     apply_config_file(cmd, options->config);
     const int status = run_quickstart(*options);

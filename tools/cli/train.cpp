@@ -60,21 +60,24 @@ void print_presets() {
                 s.model.c_str(), s.output_stride ? (" OS" + std::to_string(s.output_stride)).c_str() : "",
                 s.dataset.c_str(), s.batch_size, s.iter_size, s.crop_height, s.crop_width, s.scale_min, s.scale_max,
                 s.flip ? " + flip" : "");
-    std::printf("               lr %g %s (power %g), momentum %g, weight decay %g, BN %s%s, loss at %s, %lld iterations\n",
-                s.lr, s.lr_policy.c_str(), s.lr_power, s.momentum, s.weight_decay, s.bn_mode.c_str(),
-                s.bn_mode == "decay" ? (" " + std::to_string(s.bn_decay).substr(0, 6)).c_str() : "",
-                s.loss_resolution == "output" ? "logits size (labels subsampled)" : "label size (logits upsampled)",
-                static_cast<long long>(s.max_iterations));
+    std::printf(
+        "               lr %g %s (power %g), momentum %g, weight decay %g, BN %s%s, loss at %s, %lld iterations\n",
+        s.lr, s.lr_policy.c_str(), s.lr_power, s.momentum, s.weight_decay, s.bn_mode.c_str(),
+        s.bn_mode == "decay" ? (" " + std::to_string(s.bn_decay).substr(0, 6)).c_str() : "",
+        s.loss_resolution == "output" ? "logits size (labels subsampled)" : "label size (logits upsampled)",
+        static_cast<long long>(s.max_iterations));
   }
-  std::printf("\n`atrous train --preset NAME --print-settings` shows every setting; flags and --config override them.\n");
+  std::printf(
+      "\n`atrous train --preset NAME --print-settings` shows every setting; flags and --config override them.\n");
 }
 
 void print_summary(const TrainResult& r, const std::string& out_dir) {
-  std::printf("%s after %lld iterations (%lld in this run): %.1f s, %.2f images/s training, %.0f%% of step time "
-              "waiting for data; last loss %.4f\n",
-              r.interrupted ? "interrupted" : "finished", static_cast<long long>(r.iterations),
-              static_cast<long long>(r.steps_this_run), r.seconds, r.images_per_second, 100 * r.data_wait_fraction,
-              r.last_loss);
+  std::printf(
+      "%s after %lld iterations (%lld in this run): %.1f s, %.2f images/s training, %.0f%% of step time "
+      "waiting for data; last loss %.4f\n",
+      r.interrupted ? "interrupted" : "finished", static_cast<long long>(r.iterations),
+      static_cast<long long>(r.steps_this_run), r.seconds, r.images_per_second, 100 * r.data_wait_fraction,
+      r.last_loss);
   if (r.validation) std::printf("%s", r.validation->table().c_str());
   if (!r.checkpoint.empty()) std::printf("checkpoint: %s (continue with --resume auto)\n", r.checkpoint.c_str());
   std::printf("logs: %s/train_log.csv, %s/train_log.jsonl\n", out_dir.c_str(), out_dir.c_str());
@@ -169,24 +172,30 @@ void register_train(CLI::App& app) {
                   "continue from a checkpoint ('auto': <out-dir>/checkpoint.safetensors) exactly where it stopped");
   TrainCommand& t = *c;
   setting(cmd, t, "--model", &TrainSettings::model, "registered model name (see `atrous models`)");
-  setting(cmd, t, "--num-classes,--classes", &TrainSettings::num_classes, "classes the model predicts (0: the dataset's)");
-  setting(cmd, t, "--output-stride", &TrainSettings::output_stride, "output stride where the model allows it (0: default)");
+  setting(cmd, t, "--num-classes,--classes", &TrainSettings::num_classes,
+          "classes the model predicts (0: the dataset's)");
+  setting(cmd, t, "--output-stride", &TrainSettings::output_stride,
+          "output stride where the model allows it (0: default)");
   setting(cmd, t, "--init-seed", &TrainSettings::init_seed, "seed of the initial weights");
-  setting(cmd, t, "--init-weights", &TrainSettings::init_weights, "start from these weights (ours, PyTorch or a checkpoint; what does not fit is reported)");
+  setting(cmd, t, "--init-weights", &TrainSettings::init_weights,
+          "start from these weights (ours, PyTorch or a checkpoint; what does not fit is reported)");
   setting(cmd, t, "--dataset", &TrainSettings::dataset, "voc | camvid | cityscapes | synthetic");
   setting(cmd, t, "--data-root", &TrainSettings::data_root, "the dataset's folder");
   setting(cmd, t, "--train-split", &TrainSettings::train_split, "split (list name) to train on");
   setting(cmd, t, "--val-split", &TrainSettings::val_split, "split to validate on ('' for none)");
-  switch_setting(cmd, t, "--voc-augmented,!--no-voc-augmented", &TrainSettings::voc_augmented, "VOC labels from SegmentationClassAug");
+  switch_setting(cmd, t, "--voc-augmented,!--no-voc-augmented", &TrainSettings::voc_augmented,
+                 "VOC labels from SegmentationClassAug");
   setting(cmd, t, "--train-limit", &TrainSettings::train_limit, "use only the first N training images (0: all)");
   setting(cmd, t, "--val-limit", &TrainSettings::val_limit, "validate on the first N images only (0: all)");
   setting(cmd, t, "--synthetic-size", &TrainSettings::synthetic_size, "synthetic images' side");
   setting(cmd, t, "--synthetic-classes", &TrainSettings::synthetic_classes, "synthetic classes (with background)");
   setting(cmd, t, "--synthetic-count", &TrainSettings::synthetic_count, "synthetic training images");
   setting(cmd, t, "--batch-size", &TrainSettings::batch_size, "images per batch");
-  setting(cmd, t, "--iter-size", &TrainSettings::iter_size, "batches accumulated into one step (effective batch = batch-size x iter-size)");
+  setting(cmd, t, "--iter-size", &TrainSettings::iter_size,
+          "batches accumulated into one step (effective batch = batch-size x iter-size)");
   auto crop = std::make_shared<int>(0);
-  CLI::Option* crop_size = cmd->add_option("--crop-size", *crop, "square training crop (sets crop-height and crop-width)");
+  CLI::Option* crop_size =
+      cmd->add_option("--crop-size", *crop, "square training crop (sets crop-height and crop-width)");
   c->overrides.push_back([crop_size, crop](TrainSettings& s) {
     if (crop_size->count() > 0) s.crop_height = s.crop_width = *crop;
   });
@@ -199,7 +208,8 @@ void register_train(CLI::App& app) {
   setting(cmd, t, "--prefetch-batches", &TrainSettings::prefetch_batches, "ready batches the loader keeps");
   setting(cmd, t, "--seed", &TrainSettings::seed, "seed of shuffling, augmentation and dropout");
   setting(cmd, t, "--max-iterations", &TrainSettings::max_iterations, "optimizer steps");
-  setting(cmd, t, "--lr", &TrainSettings::lr, "base learning rate (classifiers train at x10 through the model's parameter groups)");
+  setting(cmd, t, "--lr", &TrainSettings::lr,
+          "base learning rate (classifiers train at x10 through the model's parameter groups)");
   setting(cmd, t, "--lr-policy", &TrainSettings::lr_policy, "poly | step | constant");
   setting(cmd, t, "--lr-power", &TrainSettings::lr_power, "poly power");
   setting(cmd, t, "--lr-step-size", &TrainSettings::lr_step_size, "step policy: iterations between drops");
@@ -210,13 +220,17 @@ void register_train(CLI::App& app) {
   switch_setting(cmd, t, "--nesterov,!--no-nesterov", &TrainSettings::nesterov, "Nesterov momentum");
   setting(cmd, t, "--bn-mode", &TrainSettings::bn_mode, "model (as built) | train | frozen | decay");
   setting(cmd, t, "--bn-decay", &TrainSettings::bn_decay, "bn-mode decay: running-average decay (DeepLabv3: 0.9997)");
-  setting(cmd, t, "--loss-resolution", &TrainSettings::loss_resolution, "output: labels subsampled to the logits (v1/v2); input: logits upsampled (v3)");
+  setting(cmd, t, "--loss-resolution", &TrainSettings::loss_resolution,
+          "output: labels subsampled to the logits (v1/v2); input: logits upsampled (v3)");
   setting(cmd, t, "--class-weighting", &TrainSettings::class_weighting, "none | median-frequency");
-  setting(cmd, t, "--validate-every", &TrainSettings::validate_every, "validate every N iterations (0: at the end only)");
+  setting(cmd, t, "--validate-every", &TrainSettings::validate_every,
+          "validate every N iterations (0: at the end only)");
   setting(cmd, t, "--val-scales", &TrainSettings::val_scales, "validation input scales (logits averaged)");
-  switch_setting(cmd, t, "--val-flip,!--no-val-flip", &TrainSettings::val_flip, "validation also averages flipped images");
+  switch_setting(cmd, t, "--val-flip,!--no-val-flip", &TrainSettings::val_flip,
+                 "validation also averages flipped images");
   setting(cmd, t, "--val-crop-size", &TrainSettings::val_crop_size, "validation sliding-window size (0: whole images)");
-  setting(cmd, t, "--checkpoint-every", &TrainSettings::checkpoint_every, "checkpoint every N iterations (0: at the end and on Ctrl-C)");
+  setting(cmd, t, "--checkpoint-every", &TrainSettings::checkpoint_every,
+          "checkpoint every N iterations (0: at the end and on Ctrl-C)");
   setting(cmd, t, "--log-every", &TrainSettings::log_every, "log row / plain progress line every N iterations");
   setting(cmd, t, "--out-dir", &TrainSettings::out_dir, "checkpoints, logs, weights and the curve plot go here");
   cmd->callback([c, cmd] {
