@@ -376,8 +376,9 @@ TrainResult Trainer::train() {
 
     const bool last = iteration_ == options_.max_iterations;
     const bool stop = training_stop_requested();
+    // Ctrl-C skips a due validation: the user wants the checkpoint now, not after a pass over the validation set.
     const bool validate_now =
-        m.val_set && (last || (options_.validate_every > 0 && iteration_ % options_.validate_every == 0));
+        m.val_set && !stop && (last || (options_.validate_every > 0 && iteration_ % options_.validate_every == 0));
     const double trained = seconds_since(run_start) - validation_seconds;
     const double per_step = trained / static_cast<double>(iteration_ - first_iteration);
     if (options_.progress) {
