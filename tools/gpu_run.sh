@@ -91,18 +91,19 @@ if [[ ! -e /usr/local/cuda/include/cudnn.h ]]; then
   fi
 fi
 
-tests=(test_cuda_runtime test_cuda_ops)
+tests=(test_cuda_runtime test_cuda_ops test_crf_cuda)
 if [[ " $stages " == *" build "* ]]; then
   generator=()
   command -v ninja > /dev/null && generator=(-G Ninja)
   stage configure 60 cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DATROUS_CUDA=ON \
     -DCMAKE_CUDA_ARCHITECTURES=90 -DATROUS_BUILD_EXAMPLES=OFF -DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc
-  stage build 300 cmake --build "$build" -j"${GPU_RUN_JOBS:-16}" --target "${tests[@]}" bench_cuda_conv
+  stage build 300 cmake --build "$build" -j"${GPU_RUN_JOBS:-16}" --target "${tests[@]}" bench_cuda_conv bench_crf
 fi
 
 if [[ " $stages " == *" tests "* ]]; then
   stage test_cuda_runtime 60 "$build/tests/test_cuda_runtime"
   stage test_cuda_ops 90 "$build/tests/test_cuda_ops" --gtest_output="xml:$OUT/test_cuda_ops.xml"
+  stage test_crf_cuda 60 "$build/tests/test_crf_cuda" --gtest_output="xml:$OUT/test_crf_cuda.xml"
 fi
 
 if [[ " $stages " == *" bench "* ]]; then
@@ -117,6 +118,8 @@ if [[ " $stages " == *" bench "* ]]; then
     for f in "$OUT"/results/*; do mv "$f" "$OUT/results_$(basename "$f")"; done
     rmdir "$OUT/results" 2>/dev/null
   fi
+  stage bench_crf_cuda 40 "$build/benchmarks/bench_crf" --benchmark_filter='^BM_CrfCuda' \
+    --benchmark_out="$OUT/bench_crf_cuda.json" --benchmark_out_format=json
 fi
 
 if [[ " $stages " == *" sanitize "* ]] && command -v compute-sanitizer > /dev/null; then
