@@ -15,26 +15,10 @@ namespace {
 using namespace atrous;
 using conv_shapes::ConvCase;
 
-kernels::Conv2dShape kernel_shape(const ConvCase& c) {
-  kernels::Conv2dShape s;
-  s.n = c.n;
-  s.h = c.h;
-  s.w = c.w;
-  s.cin = c.cin;
-  s.cout = c.cout;
-  s.kh = s.kw = c.kernel;
-  s.oh = c.out_h();
-  s.ow = c.out_w();
-  s.stride = c.stride;
-  s.pad_h = s.pad_w = c.padding;
-  s.dilation = c.dilation;
-  return s;
-}
-
 enum class Pass { forward, backward_data, backward_weight };
 
 void bm_conv(benchmark::State& state, ConvCase c, Pass pass) {
-  const kernels::Conv2dShape s = kernel_shape(c);
+  const kernels::Conv2dShape s = c.kernel_shape();
   Generator gen(7);
   Tensor x = Tensor::uniform({s.n, s.h, s.w, s.cin}, -1, 1, gen);
   Tensor w = Tensor::uniform({s.cout, s.kh, s.kw, s.cin}, -0.05, 0.05, gen);

@@ -71,22 +71,6 @@ template <typename F> void time_on_stream(benchmark::State& state, F&& call) {
   ATROUS_CUDA_CHECK(cudaEventDestroy(stop));
 }
 
-kernels::Conv2dShape kernel_shape(const ConvCase& c) {
-  kernels::Conv2dShape s;
-  s.n = c.n;
-  s.h = c.h;
-  s.w = c.w;
-  s.cin = c.cin;
-  s.cout = c.cout;
-  s.kh = s.kw = c.kernel;
-  s.oh = c.out_h();
-  s.ow = c.out_w();
-  s.stride = c.stride;
-  s.pad_h = s.pad_w = c.padding;
-  s.dilation = c.dilation;
-  return s;
-}
-
 enum class Pass { forward, backward_data, backward_weight };
 const char* pass_name(Pass p) {
   return p == Pass::forward ? "fwd" : p == Pass::backward_data ? "bwd_data" : "bwd_weight";
@@ -123,7 +107,7 @@ struct Tf32Scope {
 
 void bm_conv_ours(benchmark::State& state, ConvCase c, Pass pass, bool tf32) {
   if (!have_gpu(state)) return;
-  const kernels::Conv2dShape s = kernel_shape(c);
+  const kernels::Conv2dShape s = c.kernel_shape();
   ConvBuffers t(s);
   Tf32Scope math(tf32);
   time_on_stream(state, [&] {
@@ -188,7 +172,7 @@ constexpr size_t kFindWorkspace = size_t(2) << 30;
 
 void bm_conv_cudnn(benchmark::State& state, ConvCase c, Pass pass, cudnnTensorFormat_t format, bool tf32) {
   if (!have_gpu(state)) return;
-  const kernels::Conv2dShape s = kernel_shape(c);
+  const kernels::Conv2dShape s = c.kernel_shape();
   ConvBuffers t(s);
   CudnnConv d(s, format, tf32);
   // fp32 runs must not pick a tensor-core algorithm; tf32 runs take cuDNN's fastest of any kind.

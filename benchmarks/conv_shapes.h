@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/ops/conv2d.h"
+#include "kernels/conv2d.h"
 
 namespace atrous::conv_shapes {
 
@@ -16,6 +17,22 @@ struct ConvCase {
   Conv2dParams params() const { return Conv2dParams().with_stride(stride).with_padding(padding).with_dilation(dilation); }
   int64_t out_h() const { return conv2d_output_size(h, kernel, params()); }
   int64_t out_w() const { return conv2d_output_size(w, kernel, params()); }
+  // The same layer as the kernels' shape descriptor (the CPU and CUDA kernel benchmarks call kernels directly).
+  kernels::Conv2dShape kernel_shape() const {
+    kernels::Conv2dShape s;
+    s.n = n;
+    s.h = h;
+    s.w = w;
+    s.cin = cin;
+    s.cout = cout;
+    s.kh = s.kw = kernel;
+    s.oh = out_h();
+    s.ow = out_w();
+    s.stride = stride;
+    s.pad_h = s.pad_w = padding;
+    s.dilation = dilation;
+    return s;
+  }
   // Multiply-adds count twice; the same figure serves forward, backward-data and backward-weight.
   double flops() const { return 2.0 * n * out_h() * out_w() * cout * kernel * kernel * cin; }
   // Compulsory f32 traffic: input, weight and output once each.
