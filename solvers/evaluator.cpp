@@ -1,5 +1,6 @@
 #include "solvers/evaluator.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -7,6 +8,7 @@
 #include <iomanip>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <unistd.h>
 
 #include "core/atrous.h"
 #include "data/image_io.h"
@@ -103,6 +105,7 @@ EvaluationResult evaluate(SegmentationModel& model, const SegmentationDataset& d
 
   const auto start = std::chrono::steady_clock::now();
   const int64_t n = options.limit > 0 ? std::min(options.limit, dataset.size()) : dataset.size();
+  const bool stderr_is_terminal = isatty(fileno(stderr)) != 0;
   for (int64_t i = 0; i < n; ++i) {
     const LabeledImage item = dataset.get(i);
     const int64_t h = item.image.size(0), w = item.image.size(1);
@@ -134,9 +137,12 @@ EvaluationResult evaluate(SegmentationModel& model, const SegmentationDataset& d
     }
     ++result.images;
     if (options.progress) {
-      std::fprintf(stderr, "\revaluate: %lld/%lld images, mIoU so far %s", static_cast<long long>(i + 1),
-                   static_cast<long long>(n), percent(result.confusion.mean_iou()).c_str());
-      if (i + 1 == n) std::fprintf(stderr, "\n");
+      // A terminal gets one line rewritten in place; a log file a line per tenth of the set, not a pile of '\r's.
+      const bool last = i + 1 == n;
+      if (stderr_is_terminal || last || (i + 1) % std::max<int64_t>(1, n / 10) == 0)
+        std::fprintf(stderr, "%sevaluate: %lld/%lld images, mIoU so far %s%s", stderr_is_terminal ? "\r" : "",
+                     static_cast<long long>(i + 1), static_cast<long long>(n),
+                     percent(result.confusion.mean_iou()).c_str(), stderr_is_terminal && !last ? "" : "\n");
     }
   }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
