@@ -16,14 +16,7 @@ constexpr size_t kAlignment = 64;
 constexpr size_t kSmallBlock = 64 * 1024;       // below this malloc's own arenas are cheap enough
 constexpr size_t kMaxCachedBytes = size_t(8) << 30;  // beyond this, freed blocks go back to the system
 
-// Rounds up to a size class: 1/8 steps within each power of two, so reuse wastes at most 12.5%.
-size_t size_class(size_t bytes) {
-  if (bytes <= kSmallBlock) return (bytes + kAlignment - 1) / kAlignment * kAlignment;
-  size_t power = 1;
-  while (power * 2 <= bytes) power *= 2;
-  const size_t step = power / 8;
-  return (bytes + step - 1) / step * step;
-}
+size_t size_class(size_t bytes) { return round_to_size_class(bytes, kSmallBlock, kAlignment); }
 
 class HostCache {
  public:

@@ -8,6 +8,17 @@
 
 namespace atrous {
 
+// The size class a caching pool files a request under: multiples of `granule` up to `small_limit`, then 1/8 steps
+// within each power of two, so reuse wastes at most 12.5% while blocks of slightly different sizes are shared.
+// Both the host cache and the CUDA device pools use it, each with its own granule and limit.
+inline size_t round_to_size_class(size_t bytes, size_t small_limit, size_t granule) {
+  if (bytes <= small_limit) return (bytes + granule - 1) / granule * granule;
+  size_t power = 1;
+  while (power * 2 <= bytes) power *= 2;
+  const size_t step = power / 8;
+  return (bytes + step - 1) / step * step;
+}
+
 struct AllocatorStats {
   size_t in_use_bytes = 0;   // handed out and not yet freed
   size_t cached_bytes = 0;   // freed, kept for reuse

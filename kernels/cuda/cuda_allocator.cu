@@ -8,6 +8,7 @@
 #include <mutex>
 #include <vector>
 
+#include "core/allocator.h"
 #include "core/cuda_runtime.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_context.h"
@@ -18,15 +19,8 @@ namespace {
 constexpr size_t kMinBlock = 512;              // every block is a multiple of this (cudaMalloc aligns to 256)
 constexpr size_t kSmallLimit = size_t(1) << 20;  // up to 1 MiB: exact multiples of 512 bytes
 
-// Size class: multiples of 512 bytes up to 1 MiB, then 1/8 steps within each power of two, so reuse wastes at most
-// 12.5% while activations of slightly different sizes still share blocks.
-size_t size_class(size_t bytes) {
-  if (bytes <= kSmallLimit) return (bytes + kMinBlock - 1) / kMinBlock * kMinBlock + (bytes == 0 ? kMinBlock : 0);
-  size_t power = 1;
-  while (power * 2 <= bytes) power *= 2;
-  const size_t step = power / 8;
-  return (bytes + step - 1) / step * step;
-}
+// Multiples of 512 bytes up to 1 MiB, then 1/8 steps; an empty request still gets a real block.
+size_t size_class(size_t bytes) { return bytes == 0 ? kMinBlock : round_to_size_class(bytes, kSmallLimit, kMinBlock); }
 
 class DevicePool {
  public:
