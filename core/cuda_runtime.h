@@ -9,6 +9,9 @@
 namespace atrous::cuda {
 
 bool built_with_cuda();
+// True when CUDA is the project's simulator (-DATROUS_CUDA_SIM=ON): the CUDA kernels run on the CPU, checked for
+// races and bad addresses (kernels/cuda/sim/NOTES.md), not on a GPU.
+bool is_simulator();
 int device_count();  // 0 when built without CUDA or no device is visible
 
 // Device memory from the caching allocator: freed blocks stay in per-size-class pools and are reused without

@@ -12,6 +12,7 @@ namespace {
 }  // namespace
 
 bool built_with_cuda() { return false; }
+bool is_simulator() { return false; }
 int device_count() { return 0; }
 void* allocate(size_t, int) { no_cuda("cuda allocate"); }
 void free(void*, size_t, int) { no_cuda("cuda free"); }

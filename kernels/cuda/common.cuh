@@ -9,10 +9,11 @@
 #include "core/cuda_runtime.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_context.h"
+#include "kernels/cuda/launch.cuh"
 
 namespace atrous::kernels::cuda {
 
-constexpr int kThreads = 256;
+constexpr int kThreads = kLaunchThreads;
 
 // Temporary device memory for one launcher call, returned to the caching allocator on scope exit. Safe even while
 // the kernels that use it are still queued: later allocations are ordered on the same stream.

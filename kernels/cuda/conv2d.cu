@@ -294,15 +294,11 @@ void launch_gemm(int device, const Problem& p, int64_t M, int64_t N, int64_t K, 
   const dim3 grid(static_cast<unsigned>(m_tiles), static_cast<unsigned>(n_tiles), static_cast<unsigned>(splits));
   if constexpr (std::is_same<T, float>::value) {
     if (tf32_flag().load()) {
-      implicit_gemm_tf32_kernel<Problem, A_K_FAST, B_K_FAST><<<grid, kTf32Threads, 0, atrous::cuda::stream(device)>>>(
-          p, M, N, K, k_per_split, bias, out);
-      ATROUS_CUDA_CHECK_LAUNCH(name);
+      launch(name, grid, kTf32Threads, 0, atrous::cuda::stream(device), implicit_gemm_tf32_kernel<Problem, A_K_FAST, B_K_FAST>, p, M, N, K, k_per_split, bias, out);
       return;
     }
   }
-  implicit_gemm_kernel<T, Problem, A_K_FAST, B_K_FAST><<<grid, 256, 0, atrous::cuda::stream(device)>>>(
-      p, M, N, K, k_per_split, bias, out);
-  ATROUS_CUDA_CHECK_LAUNCH(name);
+  launch(name, grid, 256, 0, atrous::cuda::stream(device), implicit_gemm_kernel<T, Problem, A_K_FAST, B_K_FAST>, p, M, N, K, k_per_split, bias, out);
 }
 
 bool fits_int(int64_t v) { return v <= INT_MAX; }
@@ -338,9 +334,7 @@ void conv2d_forward(int device, const Conv2dShape& s, const T* x, const T* w, co
     // y[P, Cout] = x[P, Cin] * w[Cout, Cin]^T
     gemm_rowmajor(device, false, true, s.pixels(), s.cout, s.cin, x, s.cin, w, s.cin, y, s.cout);
     if (bias) {
-      add_bias_kernel<<<atrous::cuda::grid_for(s.pixels() * s.cout, kThreads), kThreads, 0,
-                        atrous::cuda::stream(device)>>>(y, bias, s.pixels(), s.cout);
-      ATROUS_CUDA_CHECK_LAUNCH("conv2d add_bias_kernel");
+      launch_1d("conv2d add_bias_kernel", s.pixels() * s.cout, device, add_bias_kernel<T>, y, bias, s.pixels(), s.cout);
     }
     return;
   }
@@ -384,9 +378,7 @@ template <typename T> void conv2d_backward_weight(int device, const Conv2dShape&
   Scratch slabs(static_cast<size_t>(splits * M * N) * sizeof(T), device);
   launch_gemm<T, false, false>(device, p, M, N, K, k_per_split, nullptr, slabs.as<T>(),
                                "conv2d backward-weight implicit_gemm_kernel");
-  reduce_slabs_kernel<<<atrous::cuda::grid_for(M * N, kThreads), kThreads, 0, atrous::cuda::stream(device)>>>(
-      slabs.as<T>(), splits, M * N, dw);
-  ATROUS_CUDA_CHECK_LAUNCH("conv2d reduce_slabs_kernel");
+  launch_1d("conv2d reduce_slabs_kernel", M * N, device, reduce_slabs_kernel<T>, slabs.as<T>(), splits, M * N, dw);
 }
 
 template <typename T> void conv2d_backward_bias(int device, const Conv2dShape& s, const T* dy, T* db) {
@@ -397,11 +389,8 @@ template <typename T> void conv2d_backward_bias(int device, const Conv2dShape& s
   const int64_t splits = std::max<int64_t>(1, std::min<int64_t>({1024 / channel_blocks, rows / 64, 65535}));
   const int64_t rows_per_split = (rows + splits - 1) / splits;
   Scratch partial(static_cast<size_t>(splits * C) * sizeof(double), device);
-  bias_partials_kernel<T><<<dim3(static_cast<unsigned>(channel_blocks), static_cast<unsigned>(splits)), dim3(32, 8), 0,
-                            st>>>(dy, rows, C, rows_per_split, partial.as<double>());
-  ATROUS_CUDA_CHECK_LAUNCH("conv2d bias_partials_kernel");
-  bias_final_kernel<T><<<atrous::cuda::grid_for(C, kThreads), kThreads, 0, st>>>(partial.as<double>(), splits, C, db);
-  ATROUS_CUDA_CHECK_LAUNCH("conv2d bias_final_kernel");
+  launch("conv2d bias_partials_kernel", dim3(static_cast<unsigned>(channel_blocks), static_cast<unsigned>(splits)), dim3(32, 8), 0, st, bias_partials_kernel<T>, dy, rows, C, rows_per_split, partial.as<double>());
+  launch("conv2d bias_final_kernel", atrous::cuda::grid_for(C, kThreads), kThreads, 0, st, bias_final_kernel<T>, partial.as<double>(), splits, C, db);
 }
 
 #define ATROUS_INSTANTIATE(T)                                                                               \

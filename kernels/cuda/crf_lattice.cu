@@ -332,14 +332,11 @@ DeviceLattice build_lattice_d(const float* host_features, int64_t n, Arena& aren
   ATROUS_CUDA_CHECK(cudaMemset(state.data(), 0xff, sizeof(int32_t) * capacity));  // kSlotEmpty
   DeviceArray<int32_t> corner_slot = arena.make<int32_t>(corners);
   L.corner_weight = arena.make<float>(corners);
-  embed_insert_kernel<D><<<grid_for(n), kBlock>>>(features.data(), n, state.data(), keys.data(), capacity - 1,
-                                                  corner_slot.data(), L.corner_weight.data());
-  check_launch("embed_insert_kernel");
+  launch("embed_insert_kernel", grid_for(n), kBlock, 0, nullptr, embed_insert_kernel<D>, features.data(), n, state.data(), keys.data(), capacity - 1, corner_slot.data(), L.corner_weight.data());
 
   // Dense vertex ids: exclusive prefix sum over the occupied flags.
   DeviceArray<int32_t> flag = arena.make<int32_t>(capacity), dense = arena.make<int32_t>(capacity);
-  mark_occupied_kernel<<<grid_for(capacity), kBlock>>>(state.data(), capacity, flag.data());
-  check_launch("mark_occupied_kernel");
+  launch("mark_occupied_kernel", grid_for(capacity), kBlock, 0, nullptr, mark_occupied_kernel, state.data(), capacity, flag.data());
   size_t temp_bytes = 0;
   ATROUS_CUDA_CHECK(cub::DeviceScan::ExclusiveSum(nullptr, temp_bytes, flag.data(), dense.data(), capacity));
   DeviceArray<uint8_t> temp = arena.make<uint8_t>(static_cast<int64_t>(temp_bytes));
@@ -351,12 +348,9 @@ DeviceLattice build_lattice_d(const float* host_features, int64_t n, Arena& aren
   const int32_t m = static_cast<int32_t>(L.m);
 
   L.vertex = arena.make<int32_t>(corners);
-  corner_vertex_kernel<<<grid_for(corners), kBlock>>>(corner_slot.data(), dense.data(), corners, L.vertex.data());
-  check_launch("corner_vertex_kernel");
+  launch("corner_vertex_kernel", grid_for(corners), kBlock, 0, nullptr, corner_vertex_kernel, corner_slot.data(), dense.data(), corners, L.vertex.data());
   L.neighbours = arena.make<int32_t>(int64_t(d1) * m * 2);
-  neighbours_kernel<D>
-      <<<grid_for(capacity), kBlock>>>(state.data(), keys.data(), dense.data(), capacity, m, L.neighbours.data());
-  check_launch("neighbours_kernel");
+  launch("neighbours_kernel", grid_for(capacity), kBlock, 0, nullptr, neighbours_kernel<D>, state.data(), keys.data(), dense.data(), capacity, m, L.neighbours.data());
 
   // Gather lists: corners sorted by vertex; the radix sort is stable, so each vertex keeps pixel order.
   DeviceArray<int32_t> corner_id = arena.make<int32_t>(corners), sorted_vertex = arena.make<int32_t>(corners);
@@ -375,8 +369,7 @@ DeviceLattice build_lattice_d(const float* host_features, int64_t n, Arena& aren
   ATROUS_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(sort_temp.data(), temp_bytes, L.vertex.data(), sorted_vertex.data(),
                                                     corner_id.data(), L.sorted_corner.data(), corners, 0, bits));
   L.begin = arena.make<int64_t>(L.m + 1);
-  gather_begin_kernel<<<grid_for(corners + 1), kBlock>>>(sorted_vertex.data(), corners, m, L.begin.data());
-  check_launch("gather_begin_kernel");
+  launch("gather_begin_kernel", grid_for(corners + 1), kBlock, 0, nullptr, gather_begin_kernel, sorted_vertex.data(), corners, m, L.begin.data());
   return L;
 }
 
@@ -411,19 +404,14 @@ void filter(const DeviceLattice& L, const float* in, float* out, int64_t stride,
   ATROUS_CUDA_CHECK(cudaMemset(s.a.data() + L.m * stride, 0, sizeof(float) * stride));
   ATROUS_CUDA_CHECK(cudaMemset(s.b.data() + L.m * stride, 0, sizeof(float) * stride));
   const int d1 = L.d + 1;
-  splat_gather_kernel<<<grid_for(L.m * stride), kBlock>>>(L.begin.data(), L.sorted_corner.data(),
-                                                          L.corner_weight.data(), d1, in, pre, L.m, stride, s.a.data());
-  check_launch("splat_gather_kernel");
+  launch("splat_gather_kernel", grid_for(L.m * stride), kBlock, 0, nullptr, splat_gather_kernel, L.begin.data(), L.sorted_corner.data(), L.corner_weight.data(), d1, in, pre, L.m, stride, s.a.data());
   float* src = s.a.data();
   float* dst = s.b.data();
   for (int j = 0; j < d1; ++j) {
-    blur_kernel<<<grid_for(L.m * stride), kBlock>>>(L.neighbours.data() + int64_t(j) * L.m * 2, src, L.m, stride, dst);
-    check_launch("blur_kernel");
+    launch("blur_kernel", grid_for(L.m * stride), kBlock, 0, nullptr, blur_kernel, L.neighbours.data() + int64_t(j) * L.m * 2, src, L.m, stride, dst);
     std::swap(src, dst);
   }
-  slice_kernel<<<grid_for(L.n * stride), kBlock>>>(L.vertex.data(), L.corner_weight.data(), d1, src, L.alpha, post, L.n,
-                                                   stride, out);
-  check_launch("slice_kernel");
+  launch("slice_kernel", grid_for(L.n * stride), kBlock, 0, nullptr, slice_kernel, L.vertex.data(), L.corner_weight.data(), d1, src, L.alpha, post, L.n, stride, out);
 }
 
 void normalise(DeviceLattice& L, KernelNormalization mode, FilterScratch& s, Arena& arena) {
@@ -436,9 +424,7 @@ void normalise(DeviceLattice& L, KernelNormalization mode, FilterScratch& s, Are
   L.has_post = mode == KernelNormalization::symmetric || mode == KernelNormalization::after;
   if (L.has_pre) L.pre = arena.make<float>(L.n);
   if (L.has_post) L.post = arena.make<float>(L.n);
-  normalisation_kernel<<<grid_for(L.n), kBlock>>>(degree.data(), L.n, int(mode), L.has_pre ? L.pre.data() : nullptr,
-                                                  L.has_post ? L.post.data() : nullptr);
-  check_launch("normalisation_kernel");
+  launch("normalisation_kernel", grid_for(L.n), kBlock, 0, nullptr, normalisation_kernel, degree.data(), L.n, int(mode), L.has_pre ? L.pre.data() : nullptr, L.has_post ? L.post.data() : nullptr);
 }
 
 void select_device(int device) {
@@ -558,16 +544,14 @@ Tensor dense_crf_cuda(const Tensor& image_rgb, const Tensor& unary_tensor, const
   }
   iterations_start.record();
   Messages none{};
-  mean_field_update_kernel<<<grid_for(n), kBlock>>>(unary.data(), none, n, labels, stride, q.data());
-  check_launch("mean_field_update_kernel");
+  launch("mean_field_update_kernel", grid_for(n), kBlock, 0, nullptr, mean_field_update_kernel, unary.data(), none, n, labels, stride, q.data());
   for (int it = 0; it < params.iterations; ++it) {
     for (size_t k = 0; k < terms.size(); ++k) {
       const DeviceLattice& L = terms[k].lattice;
       filter(L, q.data(), filtered[k].data(), stride, L.has_pre ? L.pre.data() : nullptr,
              L.has_post ? L.post.data() : nullptr, scratch, arena);
     }
-    mean_field_update_kernel<<<grid_for(n), kBlock>>>(unary.data(), messages, n, labels, stride, q.data());
-    check_launch("mean_field_update_kernel");
+    launch("mean_field_update_kernel", grid_for(n), kBlock, 0, nullptr, mean_field_update_kernel, unary.data(), messages, n, labels, stride, q.data());
   }
   done.record();
   done.synchronize();

@@ -135,6 +135,14 @@ int current_device() {
 
 bool built_with_cuda() { return true; }
 
+bool is_simulator() {
+#ifdef ATROUS_CUDA_SIM_ACTIVE
+  return true;
+#else
+  return false;
+#endif
+}
+
 int device_count() {
   static const int count = [] {
     int n = 0;

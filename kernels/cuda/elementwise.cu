@@ -17,8 +17,7 @@ template <typename T, typename F> __global__ void binary_kernel(const T* __restr
 template <typename T, typename F> void launch_binary(int device, const T* a, const T* b, T* out, int64_t n, F f,
                                                      const char* name) {
   if (n == 0) return;
-  binary_kernel<<<atrous::cuda::grid_for(n, kThreads), kThreads, 0, atrous::cuda::stream(device)>>>(a, b, out, n, f);
-  ATROUS_CUDA_CHECK_LAUNCH(name);
+  launch_1d(name, n, device, binary_kernel<T, F>, a, b, out, n, f);
 }
 
 template <typename T> struct Add { __device__ T operator()(T a, T b) const { return a + b; } };
@@ -131,57 +130,44 @@ template <typename T> void relu_backward(int device, const T* y, const T* dy, T*
 
 template <typename T> void axpby(int device, T alpha, const T* a, T beta, const T* b, T* out, int64_t n) {
   if (n == 0) return;
-  axpby_alias_kernel<<<atrous::cuda::grid_for(n, kThreads), kThreads, 0, atrous::cuda::stream(device)>>>(
-      alpha, a, beta, beta == T(0) ? nullptr : b, out, n);
-  ATROUS_CUDA_CHECK_LAUNCH("axpby_kernel");
+  launch_1d("axpby_kernel", n, device, axpby_alias_kernel<T>, alpha, a, beta, beta == T(0) ? nullptr : b, out, n);
 }
 
 template <typename T> void sum(int device, const T* a, T* out, int64_t n) {
   cudaStream_t st = atrous::cuda::stream(device);
   Scratch partials(kSumBlocks * sizeof(double), device);
   const unsigned blocks = n == 0 ? 1 : std::min<unsigned>(kSumBlocks, atrous::cuda::grid_for(n, kThreads));
-  sum_partials_kernel<<<blocks, kThreads, 0, st>>>(a, n, partials.as<double>());
-  ATROUS_CUDA_CHECK_LAUNCH("sum_partials_kernel");
-  sum_final_kernel<<<1, kThreads, 0, st>>>(partials.as<double>(), static_cast<int>(blocks), out);
-  ATROUS_CUDA_CHECK_LAUNCH("sum_final_kernel");
+  launch("sum_partials_kernel", blocks, kThreads, 0, st, sum_partials_kernel<T>, a, n, partials.as<double>());
+  launch("sum_final_kernel", 1, kThreads, 0, st, sum_final_kernel<T>, partials.as<double>(), static_cast<int>(blocks), out);
 }
 
 template <typename T> void relu_forward(int device, const T* x, T* y, int64_t n) {
   if (n == 0) return;
-  relu_kernel<<<atrous::cuda::grid_for(n, kThreads), kThreads, 0, atrous::cuda::stream(device)>>>(x, y, n);
-  ATROUS_CUDA_CHECK_LAUNCH("relu_kernel");
+  launch_1d("relu_kernel", n, device, relu_kernel<T>, x, y, n);
 }
 
 template <typename T>
 void maximum_backward(int device, const T* a, const T* b, const T* dy, T* da, T* db, int64_t n) {
   if (n == 0) return;
-  maximum_backward_kernel<<<atrous::cuda::grid_for(n, kThreads), kThreads, 0, atrous::cuda::stream(device)>>>(
-      a, b, dy, da, db, n);
-  ATROUS_CUDA_CHECK_LAUNCH("maximum_backward_kernel");
+  launch_1d("maximum_backward_kernel", n, device, maximum_backward_kernel<T>, a, b, dy, da, db, n);
 }
 
 template <typename T>
 void dropout(int device, const T* x, int64_t n, float threshold, T scale, uint64_t seed, uint64_t offset, T* y) {
   if (n == 0) return;
-  dropout_kernel<<<atrous::cuda::grid_for(n, kThreads), kThreads, 0, atrous::cuda::stream(device)>>>(
-      x, n, threshold, scale, seed, offset, y);
-  ATROUS_CUDA_CHECK_LAUNCH("dropout_kernel");
+  launch_1d("dropout_kernel", n, device, dropout_kernel<T>, x, n, threshold, scale, seed, offset, y);
 }
 
 template <typename T>
 void copy_columns(int device, const T* src, int64_t src_cols, int64_t src_offset, T* dst, int64_t dst_cols,
                   int64_t dst_offset, int64_t rows, int64_t width) {
   if (rows * width == 0) return;
-  copy_columns_kernel<<<atrous::cuda::grid_for(rows * width, kThreads), kThreads, 0, atrous::cuda::stream(device)>>>(
-      src, src_cols, src_offset, dst, dst_cols, dst_offset, rows, width);
-  ATROUS_CUDA_CHECK_LAUNCH("copy_columns_kernel");
+  launch_1d("copy_columns_kernel", rows * width, device, copy_columns_kernel<T>, src, src_cols, src_offset, dst, dst_cols, dst_offset, rows, width);
 }
 
 template <typename T> void argmax_last_axis(int device, const T* x, int32_t* out, int64_t rows, int64_t cols) {
   if (rows == 0) return;
-  argmax_kernel<<<atrous::cuda::grid_for(rows, kThreads), kThreads, 0, atrous::cuda::stream(device)>>>(x, out, rows,
-                                                                                                         cols);
-  ATROUS_CUDA_CHECK_LAUNCH("argmax_kernel");
+  launch_1d("argmax_kernel", rows, device, argmax_kernel<T>, x, out, rows, cols);
 }
 
 #define ATROUS_INSTANTIATE(T)                                                                                   \

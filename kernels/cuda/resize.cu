@@ -108,16 +108,13 @@ __global__ void resize_backward_kernel(const T* __restrict__ dy, T* __restrict__
 template <typename T> void resize_bilinear_forward(int device, const T* x, T* y, const ResizeShape& s) {
   const int64_t n = s.batch * s.out_h * s.out_w * s.channels;
   if (n == 0) return;
-  resize_forward_kernel<<<atrous::cuda::grid_for(n, kThreads), kThreads, 0, atrous::cuda::stream(device)>>>(x, y, s);
-  ATROUS_CUDA_CHECK_LAUNCH("resize_forward_kernel");
+  launch_1d("resize_forward_kernel", n, device, resize_forward_kernel<T>, x, y, s);
 }
 
 template <typename T> void resize_bilinear_backward(int device, const T* dy, T* dx, const ResizeShape& s) {
   const int64_t n = s.batch * s.in_h * s.in_w * s.channels;
   if (n == 0) return;
-  resize_backward_kernel<<<atrous::cuda::grid_for(n, kThreads), kThreads, 0, atrous::cuda::stream(device)>>>(dy, dx,
-                                                                                                              s);
-  ATROUS_CUDA_CHECK_LAUNCH("resize_backward_kernel");
+  launch_1d("resize_backward_kernel", n, device, resize_backward_kernel<T>, dy, dx, s);
 }
 
 template void resize_bilinear_forward<float>(int, const float*, float*, const ResizeShape&);

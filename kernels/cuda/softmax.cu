@@ -160,26 +160,20 @@ unsigned row_blocks(int64_t rows) { return static_cast<unsigned>((rows + kRowsPe
 
 template <typename T> void softmax_forward(int device, const T* x, T* y, int64_t rows, int64_t cols) {
   if (rows == 0 || cols == 0) return;
-  softmax_forward_kernel<T, false><<<row_blocks(rows), kThreads, 0, atrous::cuda::stream(device)>>>(x, y, rows, cols);
-  ATROUS_CUDA_CHECK_LAUNCH("softmax_forward_kernel");
+  launch("softmax_forward_kernel", row_blocks(rows), kThreads, 0, atrous::cuda::stream(device), softmax_forward_kernel<T, false>, x, y, rows, cols);
 }
 template <typename T> void log_softmax_forward(int device, const T* x, T* y, int64_t rows, int64_t cols) {
   if (rows == 0 || cols == 0) return;
-  softmax_forward_kernel<T, true><<<row_blocks(rows), kThreads, 0, atrous::cuda::stream(device)>>>(x, y, rows, cols);
-  ATROUS_CUDA_CHECK_LAUNCH("log_softmax_forward_kernel");
+  launch("log_softmax_forward_kernel", row_blocks(rows), kThreads, 0, atrous::cuda::stream(device), softmax_forward_kernel<T, true>, x, y, rows, cols);
 }
 template <typename T> void softmax_backward(int device, const T* y, const T* dy, T* dx, int64_t rows, int64_t cols) {
   if (rows == 0 || cols == 0) return;
-  softmax_backward_kernel<T, false><<<row_blocks(rows), kThreads, 0, atrous::cuda::stream(device)>>>(y, dy, dx, rows,
-                                                                                                      cols);
-  ATROUS_CUDA_CHECK_LAUNCH("softmax_backward_kernel");
+  launch("softmax_backward_kernel", row_blocks(rows), kThreads, 0, atrous::cuda::stream(device), softmax_backward_kernel<T, false>, y, dy, dx, rows, cols);
 }
 template <typename T>
 void log_softmax_backward(int device, const T* y, const T* dy, T* dx, int64_t rows, int64_t cols) {
   if (rows == 0 || cols == 0) return;
-  softmax_backward_kernel<T, true><<<row_blocks(rows), kThreads, 0, atrous::cuda::stream(device)>>>(y, dy, dx, rows,
-                                                                                                     cols);
-  ATROUS_CUDA_CHECK_LAUNCH("log_softmax_backward_kernel");
+  launch("log_softmax_backward_kernel", row_blocks(rows), kThreads, 0, atrous::cuda::stream(device), softmax_backward_kernel<T, true>, y, dy, dx, rows, cols);
 }
 
 template <typename T, typename L>
@@ -192,12 +186,8 @@ CrossEntropySums softmax_cross_entropy_forward(int device, const T* logits, cons
   double* partial_weight = partial_loss + blocks;
   double* out = partial_weight + blocks;  // 3 doubles
   auto* partial_invalid = reinterpret_cast<long long*>(out + 3);
-  xent_forward_kernel<T, L><<<blocks, kThreads, 0, st>>>(logits, labels, class_weights, row_stats, s, partial_loss,
-                                                          partial_weight, partial_invalid);
-  ATROUS_CUDA_CHECK_LAUNCH("xent_forward_kernel");
-  xent_final_kernel<<<1, kThreads, 0, st>>>(partial_loss, partial_weight, partial_invalid, static_cast<int>(blocks),
-                                            static_cast<long long>(s.pixels), out);
-  ATROUS_CUDA_CHECK_LAUNCH("xent_final_kernel");
+  launch("xent_forward_kernel", blocks, kThreads, 0, st, xent_forward_kernel<T, L>, logits, labels, class_weights, row_stats, s, partial_loss, partial_weight, partial_invalid);
+  launch("xent_final_kernel", 1, kThreads, 0, st, xent_final_kernel, partial_loss, partial_weight, partial_invalid, static_cast<int>(blocks), static_cast<long long>(s.pixels), out);
   double host[3];
   atrous::cuda::copy(host, -1, out, device, sizeof(host));  // synchronises: the caller needs the sums now
   const auto first_invalid = static_cast<int64_t>(host[2]);
@@ -209,9 +199,7 @@ void softmax_cross_entropy_backward(int device, const T* logits, const L* labels
                                     const T* row_stats, T scale, T* dlogits, const CrossEntropyShape& s) {
   const int64_t n = s.pixels * s.classes;
   if (n == 0) return;
-  xent_backward_kernel<T, L><<<atrous::cuda::grid_for(n, kThreads), kThreads, 0, atrous::cuda::stream(device)>>>(
-      logits, labels, class_weights, row_stats, scale, dlogits, s);
-  ATROUS_CUDA_CHECK_LAUNCH("xent_backward_kernel");
+  launch_1d("xent_backward_kernel", n, device, xent_backward_kernel<T, L>, logits, labels, class_weights, row_stats, scale, dlogits, s);
 }
 
 #define ATROUS_INSTANTIATE(T)                                                                       \
