@@ -4,12 +4,16 @@
 #include <cstring>
 
 #include "core/atrous.h"
+#include "core/device_name.h"
 
 namespace atrous {
 
 Tensor flip_horizontal(const Tensor& x_in) {
   ATROUS_CHECK(x_in.defined() && x_in.dim() == 4 && x_in.dtype() == DType::f32,
                "flip_horizontal: expected f32 [N,H,W,C], got ", x_in.description());
+  // There is no flip kernel: a CUDA tensor makes a round trip through the host (once per flipped input and its
+  // logits, small next to the forward pass between them).
+  if (x_in.device().is_cuda()) return flip_horizontal(x_in.to(Device::cpu())).to(x_in.device());
   const Tensor x = x_in.contiguous();
   Tensor out = Tensor::empty(x.shape(), DType::f32);
   const int64_t rows = x.size(0) * x.size(1), w = x.size(2), c = x.size(3);
@@ -25,11 +29,13 @@ Tensor predict_logits(SegmentationModel& model, const Tensor& image, const Infer
   ATROUS_CHECK(!options.scales.empty(), "predict_logits: need at least one scale");
   for (double s : options.scales)
     ATROUS_CHECK(s > 0 && std::isfinite(s), "predict_logits: scales must be positive, got ", s);
+  require_device_available(options.device, "predict_logits");
   NoGradGuard no_grad;
+  model.to(options.device);
   model.eval();
   const int64_t h = image.size(0), w = image.size(1);
   const bool align = model.definition().align_corners;
-  const Tensor input = preprocess(image, options.preprocessing);
+  const Tensor input = preprocess(image.to(Device::cpu()), options.preprocessing).to(options.device);
   Tensor total;
   int count = 0;
   for (double s : options.scales) {
@@ -46,7 +52,7 @@ Tensor predict_logits(SegmentationModel& model, const Tensor& image, const Infer
     }
   }
   if (count > 1) total = scale(total, 1.0 / count);
-  return total.reshape({h, w, total.size(3)});
+  return total.reshape({h, w, total.size(3)}).to(Device::cpu());
 }
 
 }  // namespace atrous

@@ -12,12 +12,15 @@ struct InferenceOptions {
   std::vector<double> scales{1.0};
   bool flip = false;
   Preprocessing preprocessing;  // usually model.definition().preprocessing
+  // Where the model runs: its parameters and buffers are moved there, the preprocessed image is copied there.
+  Device device = Device::cpu();
 };
 
-// image: RGB u8 [H,W,3]. Returns f32 logits [H,W,C]. The model is put in eval mode; no graph is recorded.
+// image: RGB u8 [H,W,3] on the CPU. Returns f32 logits [H,W,C] on the CPU, whatever options.device. The model is
+// put in eval mode; no graph is recorded.
 Tensor predict_logits(SegmentationModel& model, const Tensor& image, const InferenceOptions& options);
 
-// Reverses the W axis of an NHWC tensor (not differentiable).
+// Reverses the W axis of an NHWC tensor (not differentiable), on the tensor's device.
 Tensor flip_horizontal(const Tensor& x);
 
 }  // namespace atrous

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/atrous.h"
+#include "core/device_name.h"
 #include "data/image_io.h"
 #include "data/palette.h"
 #include "models/inference.h"
@@ -53,11 +54,14 @@ Tensor infer_image(SegmentationModel& model, const Tensor& image_rgb, const Eval
   ATROUS_CHECK(image_rgb.defined() && image_rgb.dim() == 3 && image_rgb.size(2) == 3 && image_rgb.dtype() == DType::u8,
                "infer_image: expected an RGB image u8 [H,W,3], got ", image_rgb.description());
   check_options(options);
+  require_device_available(options.device, "infer_image");
   NoGradGuard no_grad;
+  model.to(options.device);  // a no-op when the model is there already (every image of evaluate)
   model.eval();
   const int64_t h = image_rgb.size(0), w = image_rgb.size(1);
   const bool align = model.definition().align_corners;
-  const Tensor input = preprocess(image_rgb, model.definition().preprocessing);
+  const Tensor input =
+      preprocess(image_rgb.to(Device::cpu()), model.definition().preprocessing).to(options.device);
   // The same composition as predict_logits (models/inference.h), with a sliding window where the scaled image
   // exceeds the crop: logits of every scale and flip resized to the image and averaged.
   Tensor total;
@@ -78,12 +82,13 @@ Tensor infer_image(SegmentationModel& model, const Tensor& image_rgb, const Eval
     }
   }
   if (count > 1) total = scale(total, 1.0 / count);
-  return total.reshape({h, w, total.size(3)});
+  return total.reshape({h, w, total.size(3)}).to(Device::cpu());
 }
 
 EvaluationResult evaluate(SegmentationModel& model, const SegmentationDataset& dataset,
                           const EvaluationOptions& options) {
   check_options(options);
+  require_device_available(options.device, "evaluate");
   const int classes = dataset.num_classes(), ignore = dataset.ignore_index();
   ATROUS_CHECK(model.num_classes() == classes, "evaluate: the model predicts ", model.num_classes(),
                " classes but the dataset (", dataset.describe(), ") has ", classes);
@@ -115,6 +120,7 @@ EvaluationResult evaluate(SegmentationModel& model, const SegmentationDataset& d
       ATROUS_CHECK(logits.defined() && logits.shape() == (Shape{h, w, classes}),
                    "evaluate: the refine hook must return [", h, ",", w, ",", classes, "] for image '", item.id,
                    "', got ", logits.description());
+      logits = logits.to(Device::cpu());  // a hook may answer on its own device; the metrics count on the CPU
     }
     const Tensor predicted = argmax_channels(logits.reshape({1, h, w, classes})).reshape({h, w});
     ATROUS_CHECK(item.label.shape() == (Shape{h, w}), "evaluate: label ", item.label.description(), " of image '",

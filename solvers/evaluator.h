@@ -14,6 +14,9 @@
 namespace atrous {
 
 struct EvaluationOptions {
+  // Where the model runs: evaluate and infer_image move the model's parameters and buffers there and copy each
+  // preprocessed image there; logits come back to the CPU for the refine hook, the metrics and the PNGs.
+  Device device = Device::cpu();
   std::vector<double> scales{1.0};
   bool flip = false;
   int crop_size = 0;               // > 0: images larger than this are inferred in crop_size windows (sliding)
@@ -41,8 +44,9 @@ struct EvaluationResult {
 // Uses the model's preprocessing and align_corners; puts the model in eval mode; records no graph.
 EvaluationResult evaluate(SegmentationModel& model, const SegmentationDataset& dataset, const EvaluationOptions& options);
 
-// Logits [H,W,C] for one RGB u8 image, with scales/flip and sliding windows (crop_size > 0 and the scaled image is
-// larger than the crop). Windows' logits are averaged where they overlap.
+// Logits [H,W,C] on the CPU for one RGB u8 image (on the CPU), computed on options.device, with scales/flip and
+// sliding windows (crop_size > 0 and the scaled image is larger than the crop). Windows' logits are averaged where
+// they overlap.
 Tensor infer_image(SegmentationModel& model, const Tensor& image_rgb, const EvaluationOptions& options);
 
 }  // namespace atrous

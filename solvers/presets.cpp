@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "core/device_name.h"
 #include "core/error.h"
 
 namespace atrous {
@@ -159,6 +160,7 @@ void validate_settings(const TrainSettings& s) {
   one_of("bn_mode", s.bn_mode, {"model", "train", "frozen", "decay"});
   one_of("loss_resolution", s.loss_resolution, {"output", "input"});
   one_of("class_weighting", s.class_weighting, {"none", "median-frequency"});
+  device_from_name(s.device, "setting device =");  // the spelling; whether the device exists is the Trainer's check
   ATROUS_CHECK(s.dataset == "synthetic" || !s.data_root.empty(), "setting data_root is empty; dataset ", s.dataset,
                " needs the folder that holds it (--data-root)");
   ATROUS_CHECK(s.batch_size >= 1, "setting batch_size must be >= 1, got ", s.batch_size);
@@ -230,7 +232,8 @@ std::string settings_to_toml(const TrainSettings& s) {
     << "val-crop-size = " << s.val_crop_size << "\n"
     << "checkpoint-every = " << s.checkpoint_every << "\n"
     << "log-every = " << s.log_every << "\n"
-    << "out-dir = " << quoted(s.out_dir) << "\n";
+    << "out-dir = " << quoted(s.out_dir) << "\n"
+    << "device = " << quoted(s.device) << "\n";
   return o.str();
 }
 
@@ -309,6 +312,8 @@ TrainerOptions trainer_options(const TrainSettings& s) {
   t.checkpoint_every = s.checkpoint_every;
   t.log_every = s.log_every;
   t.out_dir = s.out_dir;
+  t.device = device_from_name(s.device, "setting device =");
+  t.validation.device = t.device;
   return t;
 }
 

@@ -65,6 +65,8 @@ struct TrainSettings {
   int64_t checkpoint_every = 0;  // 0: only at the end and on Ctrl-C
   int64_t log_every = 20;        // plain progress line / log row period
   std::string out_dir = "atrous-train";
+  // where the model trains and validates: cpu, cuda or cuda:N (presets leave it on the CPU; the machine decides)
+  std::string device = "cpu";
 };
 
 struct TrainPreset {

@@ -33,7 +33,10 @@ Tensor sliding_window_logits(SegmentationModel& model, const Tensor& input, int 
   model.eval();
   const int64_t h = input.size(1), w = input.size(2), cin = input.size(3), crop = crop_size;
   const int64_t ph = std::max(h, crop), pw = std::max(w, crop);
-  const Tensor source = input.contiguous();
+  // Padding and the overlap average are host loops: the model runs on the input's device, one window at a time
+  // copied there, its logits copied back (small next to the forward pass).
+  const Device device = input.device();
+  const Tensor source = input.to(Device::cpu()).contiguous();
   Tensor padded = source;
   if (ph != h || pw != w) {
     padded = Tensor::zeros({1, ph, pw, cin});
@@ -48,13 +51,13 @@ Tensor sliding_window_logits(SegmentationModel& model, const Tensor& input, int 
   int64_t classes = 0;
   for (int64_t y0 : window_starts(ph, crop, stride)) {
     for (int64_t x0 : window_starts(pw, crop, stride)) {
-      const Tensor window = padded.slice(1, y0, y0 + crop).slice(2, x0, x0 + crop).contiguous();
+      const Tensor window = padded.slice(1, y0, y0 + crop).slice(2, x0, x0 + crop).contiguous().to(device);
       Tensor logits = model.forward(window);
       ATROUS_CHECK(logits.dim() == 4 && logits.size(0) == 1, "sliding_window_logits: the model returned ",
                    logits.description(), " for a window ", window.description());
       if (logits.size(1) != crop || logits.size(2) != crop)
         logits = resize_bilinear(logits, ResizeParams::to_size(crop, crop, align));
-      logits = logits.contiguous();
+      logits = logits.to(Device::cpu()).contiguous();
       if (!sum.defined()) {
         classes = logits.size(3);
         sum = Tensor::zeros({ph, pw, classes});
@@ -80,7 +83,7 @@ Tensor sliding_window_logits(SegmentationModel& model, const Tensor& input, int 
       float* d = dst + (y * w + x) * classes;
       for (int64_t c = 0; c < classes; ++c) d[c] = a[c] * inv;
     }
-  return out;
+  return out.to(device);
 }
 
 }  // namespace atrous

@@ -12,7 +12,8 @@ namespace atrous {
 // end flush with the axis so that every position is covered without running past it.
 std::vector<int64_t> window_starts(int64_t length, int64_t crop, int64_t stride);
 
-// input: preprocessed f32 [1,H,W,C_in]. Returns f32 logits [1,H,W,classes] at the input's resolution.
+// input: preprocessed f32 [1,H,W,C_in] on the model's device. Returns f32 logits [1,H,W,classes] at the input's
+// resolution, on the input's device.
 // Windows are crop_size x crop_size, `overlap` (in [0, 1)) of a window shared with its neighbour, i.e. a stride of
 // ceil(crop (1 - overlap)). An input smaller than the crop along an axis is padded at the bottom/right with zeros,
 // which in normalised space is the preprocessing mean, as training pads its crops. Each window's logits are resized

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "core/atrous.h"
+#include "core/device_name.h"
 #include "solvers/checkpoint.h"
 #include "solvers/progress.h"
 #include "solvers/training_log.h"
@@ -96,6 +97,9 @@ Tensor resize_labels_nearest(const Tensor& labels, int64_t height, int64_t width
                width);
   const int64_t n = labels.size(0), in_h = labels.size(1), in_w = labels.size(2);
   if (in_h == height && in_w == width) return labels;
+  // A host loop: labels on a CUDA device go through the CPU and come back.
+  if (labels.device().is_cuda())
+    return resize_labels_nearest(labels.to(Device::cpu()), height, width, align_corners).to(labels.device());
   // The source index of each output row/column: the nearest of the two pixels bilinear sampling would blend.
   auto source = [align_corners](int64_t out, int64_t in, int64_t dst) -> int64_t {
     double s;
@@ -128,7 +132,8 @@ Tensor segmentation_loss(const std::vector<Tensor>& outputs, const Tensor& label
   Tensor total;
   for (const Tensor& output : outputs) {
     Tensor loss = softmax_cross_entropy(loss_logits(output, labels, resolution, align_corners),
-                                        loss_labels(output, labels, resolution, align_corners), params);
+                                        loss_labels(output, labels, resolution, align_corners).to(output.device()),
+                                        params);
     total = total.defined() ? add(total, loss) : loss;
   }
   return total;
@@ -202,11 +207,16 @@ Trainer::Trainer(SegmentationModel& model, const SegmentationDataset& train, con
                " classes but the validation set (", val->describe(), ") has ", val->num_classes());
   ATROUS_CHECK(options_.class_weights.empty() || static_cast<int>(options_.class_weights.size()) == model.num_classes(),
                "Trainer: ", options_.class_weights.size(), " class weights for ", model.num_classes(), " classes");
+  require_device_available(options_.device, "Trainer");
+  // Validation must not move the model: the optimizer below holds the parameters of this device.
+  options_.validation.device = options_.device;
+  model_.to(options_.device);
   impl_ = std::make_unique<Impl>(train, val, loader);
   impl_->loss_params.ignore_index = train.ignore_index();
   if (!options_.class_weights.empty())
     impl_->loss_params.class_weights =
-        Tensor::from_vector(options_.class_weights, {static_cast<int64_t>(options_.class_weights.size())});
+        Tensor::from_vector(options_.class_weights, {static_cast<int64_t>(options_.class_weights.size())})
+            .to(options_.device);
   // Frozen BN parameters must be out of the optimiser's groups, so the policy goes first.
   if (options_.bn) {
     options_.bn->validate();
@@ -265,8 +275,10 @@ double Trainer::step() {
   // the first batch has gone through the model.
   std::vector<std::vector<double>> share;  // [output][batch]
   double step_loss = 0;
+  // Batches arrive on the CPU. Labels stay there for the valid-pixel counts and the nearest-neighbour subsampling
+  // (host loops); the images and the labels the loss compares against are copied to the training device.
   for (int j = 0; j < k; ++j) {
-    std::vector<Tensor> outputs = model_.forward_all_scales(batches[j].images);
+    std::vector<Tensor> outputs = model_.forward_all_scales(batches[j].images.to(options_.device));
     ATROUS_CHECK(!outputs.empty(), "Trainer: ", model_.definition().name, " returned no outputs");
     if (j == 0) {
       share.assign(outputs.size(), std::vector<double>(k, 0.0));
@@ -290,7 +302,8 @@ double Trainer::step() {
     for (size_t o = 0; o < outputs.size(); ++o) {
       if (share[o][j] == 0.0) continue;  // every pixel ignored: no gradient, and 0 * NaN must not appear
       Tensor l = softmax_cross_entropy(loss_logits(outputs[o], batches[j].labels, options_.loss_resolution, align),
-                                       loss_labels(outputs[o], batches[j].labels, options_.loss_resolution, align),
+                                       loss_labels(outputs[o], batches[j].labels, options_.loss_resolution, align)
+                                           .to(options_.device),
                                        m.loss_params);
       l = share[o][j] == 1.0 ? l : scale(l, share[o][j]);
       loss = loss.defined() ? add(loss, l) : l;

@@ -28,6 +28,10 @@ enum class LossResolution { Output, Input };
 LossResolution loss_resolution_by_name(const std::string& name);  // "output" | "input"
 
 struct TrainerOptions {
+  // Where the model trains: its parameters and buffers are moved there before the optimizer is built (so the
+  // momentum buffers live there too), each batch is copied there, and validation runs there whatever
+  // validation.device says (a validation that moved the model would leave the optimizer with stale parameters).
+  Device device = Device::cpu();
   int64_t max_iterations = 1000;  // optimizer steps
   int iter_size = 1;              // batches whose gradients are summed into one step (Caffe's iter_size)
   SgdOptions sgd;                 // lr is overwritten by lr_policy at every step
@@ -105,11 +109,12 @@ class Trainer {
 };
 
 // Labels [N,H,W] u8 resized by nearest neighbour to [N,h,w], sampling positions as the bilinear resize with the same
-// align_corners does (so a label lands where its pixel's logits land).
+// align_corners does (so a label lands where its pixel's logits land). The result is on the labels' device.
 Tensor resize_labels_nearest(const Tensor& labels, int64_t height, int64_t width, bool align_corners);
 
 // The loss of one batch: the mean cross-entropy over valid pixels of every output of forward_all_scales, summed (as
 // DeepLab v2 trains MSC models: a loss per scale and on the fused map). What Trainer::step minimises with iter_size 1.
+// The labels may live on any device: each output compares against a copy on its own device.
 Tensor segmentation_loss(const std::vector<Tensor>& outputs, const Tensor& labels, LossResolution resolution,
                          bool align_corners, const CrossEntropyParams& params);
 

@@ -57,7 +57,7 @@ template <typename U> __device__ inline U block_sum(U v, U* shared32) {
   if (lane == 0) shared32[warp] = v;
   __syncthreads();
   const int warps = blockDim.x >> 5;
-  v = threadIdx.x < warps ? shared32[threadIdx.x] : U(0);
+  v = static_cast<int>(threadIdx.x) < warps ? shared32[threadIdx.x] : U(0);
   if (warp == 0) v = warp_sum(v);
   __syncthreads();  // shared32 may be reused by the caller
   return v;

@@ -9,7 +9,6 @@
 // filter's result does not depend on scheduling. The mean field keeps unary, marginals and messages on the device.
 #include <algorithm>
 #include <cmath>
-#include <cub/cub.cuh>
 #include <vector>
 
 #include "core/cuda_runtime.h"
@@ -17,9 +16,14 @@
 #include "crf/lattice_embedding.h"
 #include "crf/pairwise_kernel.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/cuda_context.h"
+#include "kernels/cuda/device_algorithms.h"
+#include "kernels/cuda/launch.cuh"
 
 namespace atrous::crf::cuda {
 namespace {
+
+using kernels::cuda::launch;
 
 constexpr int kBlock = 256;
 constexpr int32_t kSlotEmpty = -1;
@@ -63,12 +67,10 @@ class DeviceArray {
   T* data() const { return ptr_; }
   int64_t size() const { return size_; }
   size_t bytes() const { return static_cast<size_t>(std::max<int64_t>(size_, 1)) * sizeof(T); }
-  void upload(const T* host, int64_t count) {
-    ATROUS_CUDA_CHECK(cudaMemcpy(ptr_, host, sizeof(T) * count, cudaMemcpyHostToDevice));
-  }
-  void download(T* host, int64_t count) const {
-    ATROUS_CUDA_CHECK(cudaMemcpy(host, ptr_, sizeof(T) * count, cudaMemcpyDeviceToHost));
-  }
+  // Both ordered on the device's stream like every kernel here; upload returns once `host` may be reused,
+  // download once `host` holds the data.
+  void upload(const T* host, int64_t count) { atrous::cuda::copy(ptr_, device_, host, -1, sizeof(T) * count); }
+  void download(T* host, int64_t count) const { atrous::cuda::copy(host, -1, ptr_, device_, sizeof(T) * count); }
 
  private:
   T* ptr_ = nullptr;
@@ -292,8 +294,6 @@ __global__ void mean_field_update_kernel(const float* __restrict__ unary, Messag
 
 // ---- host side ----
 
-void check_launch(const char* name) { ATROUS_CUDA_CHECK_LAUNCH(name); }
-
 // A lattice on the device, plus its normalisation.
 struct DeviceLattice {
   int d = 0;
@@ -329,28 +329,26 @@ DeviceLattice build_lattice_d(const float* host_features, int64_t n, Arena& aren
   DeviceArray<float> features = arena.make<float>(n * D);
   features.upload(host_features, n * D);
   DeviceArray<int32_t> state = arena.make<int32_t>(capacity), keys = arena.make<int32_t>(capacity * D);
-  ATROUS_CUDA_CHECK(cudaMemset(state.data(), 0xff, sizeof(int32_t) * capacity));  // kSlotEmpty
+  cudaStream_t st = atrous::cuda::stream(arena.device);
+  ATROUS_CUDA_CHECK(cudaMemsetAsync(state.data(), 0xff, sizeof(int32_t) * capacity, st));  // kSlotEmpty
   DeviceArray<int32_t> corner_slot = arena.make<int32_t>(corners);
   L.corner_weight = arena.make<float>(corners);
-  launch("embed_insert_kernel", grid_for(n), kBlock, 0, nullptr, embed_insert_kernel<D>, features.data(), n, state.data(), keys.data(), capacity - 1, corner_slot.data(), L.corner_weight.data());
+  launch("embed_insert_kernel", grid_for(n), kBlock, 0, atrous::cuda::stream(arena.device), embed_insert_kernel<D>, features.data(), n, state.data(), keys.data(), capacity - 1, corner_slot.data(), L.corner_weight.data());
 
   // Dense vertex ids: exclusive prefix sum over the occupied flags.
   DeviceArray<int32_t> flag = arena.make<int32_t>(capacity), dense = arena.make<int32_t>(capacity);
-  launch("mark_occupied_kernel", grid_for(capacity), kBlock, 0, nullptr, mark_occupied_kernel, state.data(), capacity, flag.data());
-  size_t temp_bytes = 0;
-  ATROUS_CUDA_CHECK(cub::DeviceScan::ExclusiveSum(nullptr, temp_bytes, flag.data(), dense.data(), capacity));
-  DeviceArray<uint8_t> temp = arena.make<uint8_t>(static_cast<int64_t>(temp_bytes));
-  ATROUS_CUDA_CHECK(cub::DeviceScan::ExclusiveSum(temp.data(), temp_bytes, flag.data(), dense.data(), capacity));
+  launch("mark_occupied_kernel", grid_for(capacity), kBlock, 0, atrous::cuda::stream(arena.device), mark_occupied_kernel, state.data(), capacity, flag.data());
+  kernels::cuda::exclusive_sum(arena.device, flag.data(), dense.data(), static_cast<int64_t>(capacity));
   int32_t last_dense = 0, last_flag = 0;
-  ATROUS_CUDA_CHECK(cudaMemcpy(&last_dense, dense.data() + capacity - 1, sizeof(int32_t), cudaMemcpyDeviceToHost));
-  ATROUS_CUDA_CHECK(cudaMemcpy(&last_flag, flag.data() + capacity - 1, sizeof(int32_t), cudaMemcpyDeviceToHost));
+  atrous::cuda::copy(&last_dense, -1, dense.data() + capacity - 1, arena.device, sizeof(int32_t));
+  atrous::cuda::copy(&last_flag, -1, flag.data() + capacity - 1, arena.device, sizeof(int32_t));
   L.m = int64_t(last_dense) + last_flag;
   const int32_t m = static_cast<int32_t>(L.m);
 
   L.vertex = arena.make<int32_t>(corners);
-  launch("corner_vertex_kernel", grid_for(corners), kBlock, 0, nullptr, corner_vertex_kernel, corner_slot.data(), dense.data(), corners, L.vertex.data());
+  launch("corner_vertex_kernel", grid_for(corners), kBlock, 0, atrous::cuda::stream(arena.device), corner_vertex_kernel, corner_slot.data(), dense.data(), corners, L.vertex.data());
   L.neighbours = arena.make<int32_t>(int64_t(d1) * m * 2);
-  launch("neighbours_kernel", grid_for(capacity), kBlock, 0, nullptr, neighbours_kernel<D>, state.data(), keys.data(), dense.data(), capacity, m, L.neighbours.data());
+  launch("neighbours_kernel", grid_for(capacity), kBlock, 0, atrous::cuda::stream(arena.device), neighbours_kernel<D>, state.data(), keys.data(), dense.data(), capacity, m, L.neighbours.data());
 
   // Gather lists: corners sorted by vertex; the radix sort is stable, so each vertex keeps pixel order.
   DeviceArray<int32_t> corner_id = arena.make<int32_t>(corners), sorted_vertex = arena.make<int32_t>(corners);
@@ -362,14 +360,10 @@ DeviceLattice build_lattice_d(const float* host_features, int64_t n, Arena& aren
   L.sorted_corner = arena.make<int32_t>(corners);
   int bits = 1;
   while ((int64_t(1) << bits) <= L.m) ++bits;
-  temp_bytes = 0;
-  ATROUS_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, temp_bytes, L.vertex.data(), sorted_vertex.data(),
-                                                    corner_id.data(), L.sorted_corner.data(), corners, 0, bits));
-  DeviceArray<uint8_t> sort_temp = arena.make<uint8_t>(static_cast<int64_t>(temp_bytes));
-  ATROUS_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(sort_temp.data(), temp_bytes, L.vertex.data(), sorted_vertex.data(),
-                                                    corner_id.data(), L.sorted_corner.data(), corners, 0, bits));
+  kernels::cuda::radix_sort_pairs(arena.device, L.vertex.data(), sorted_vertex.data(), corner_id.data(),
+                                  L.sorted_corner.data(), corners, bits);
   L.begin = arena.make<int64_t>(L.m + 1);
-  launch("gather_begin_kernel", grid_for(corners + 1), kBlock, 0, nullptr, gather_begin_kernel, sorted_vertex.data(), corners, m, L.begin.data());
+  launch("gather_begin_kernel", grid_for(corners + 1), kBlock, 0, atrous::cuda::stream(arena.device), gather_begin_kernel, sorted_vertex.data(), corners, m, L.begin.data());
   return L;
 }
 
@@ -401,17 +395,18 @@ void ensure_scratch(FilterScratch& s, int64_t m, int64_t stride, Arena& arena) {
 void filter(const DeviceLattice& L, const float* in, float* out, int64_t stride, const float* pre, const float* post,
             FilterScratch& s, Arena& arena) {
   ensure_scratch(s, L.m, stride, arena);
-  ATROUS_CUDA_CHECK(cudaMemset(s.a.data() + L.m * stride, 0, sizeof(float) * stride));
-  ATROUS_CUDA_CHECK(cudaMemset(s.b.data() + L.m * stride, 0, sizeof(float) * stride));
+  cudaStream_t st = atrous::cuda::stream(arena.device);
+  ATROUS_CUDA_CHECK(cudaMemsetAsync(s.a.data() + L.m * stride, 0, sizeof(float) * stride, st));
+  ATROUS_CUDA_CHECK(cudaMemsetAsync(s.b.data() + L.m * stride, 0, sizeof(float) * stride, st));
   const int d1 = L.d + 1;
-  launch("splat_gather_kernel", grid_for(L.m * stride), kBlock, 0, nullptr, splat_gather_kernel, L.begin.data(), L.sorted_corner.data(), L.corner_weight.data(), d1, in, pre, L.m, stride, s.a.data());
+  launch("splat_gather_kernel", grid_for(L.m * stride), kBlock, 0, atrous::cuda::stream(arena.device), splat_gather_kernel, L.begin.data(), L.sorted_corner.data(), L.corner_weight.data(), d1, in, pre, L.m, stride, s.a.data());
   float* src = s.a.data();
   float* dst = s.b.data();
   for (int j = 0; j < d1; ++j) {
-    launch("blur_kernel", grid_for(L.m * stride), kBlock, 0, nullptr, blur_kernel, L.neighbours.data() + int64_t(j) * L.m * 2, src, L.m, stride, dst);
+    launch("blur_kernel", grid_for(L.m * stride), kBlock, 0, atrous::cuda::stream(arena.device), blur_kernel, L.neighbours.data() + int64_t(j) * L.m * 2, src, L.m, stride, dst);
     std::swap(src, dst);
   }
-  launch("slice_kernel", grid_for(L.n * stride), kBlock, 0, nullptr, slice_kernel, L.vertex.data(), L.corner_weight.data(), d1, src, L.alpha, post, L.n, stride, out);
+  launch("slice_kernel", grid_for(L.n * stride), kBlock, 0, atrous::cuda::stream(arena.device), slice_kernel, L.vertex.data(), L.corner_weight.data(), d1, src, L.alpha, post, L.n, stride, out);
 }
 
 void normalise(DeviceLattice& L, KernelNormalization mode, FilterScratch& s, Arena& arena) {
@@ -424,7 +419,7 @@ void normalise(DeviceLattice& L, KernelNormalization mode, FilterScratch& s, Are
   L.has_post = mode == KernelNormalization::symmetric || mode == KernelNormalization::after;
   if (L.has_pre) L.pre = arena.make<float>(L.n);
   if (L.has_post) L.post = arena.make<float>(L.n);
-  launch("normalisation_kernel", grid_for(L.n), kBlock, 0, nullptr, normalisation_kernel, degree.data(), L.n, int(mode), L.has_pre ? L.pre.data() : nullptr, L.has_post ? L.post.data() : nullptr);
+  launch("normalisation_kernel", grid_for(L.n), kBlock, 0, atrous::cuda::stream(arena.device), normalisation_kernel, degree.data(), L.n, int(mode), L.has_pre ? L.pre.data() : nullptr, L.has_post ? L.post.data() : nullptr);
 }
 
 void select_device(int device) {
@@ -435,14 +430,14 @@ void select_device(int device) {
   ATROUS_CUDA_CHECK(cudaSetDevice(device));
 }
 
-// A CUDA event that is destroyed with its scope (also when an error unwinds it).
+// A CUDA event on the device's stream, destroyed with its scope (also when an error unwinds it).
 class Event {
  public:
-  Event() { ATROUS_CUDA_CHECK(cudaEventCreate(&event_)); }
+  explicit Event(int device) : stream_(atrous::cuda::stream(device)) { ATROUS_CUDA_CHECK(cudaEventCreate(&event_)); }
   Event(const Event&) = delete;
   Event& operator=(const Event&) = delete;
   ~Event() { cudaEventDestroy(event_); }
-  void record() { ATROUS_CUDA_CHECK(cudaEventRecord(event_)); }
+  void record() { ATROUS_CUDA_CHECK(cudaEventRecord(event_, stream_)); }
   float ms_since(const Event& earlier) const {
     float ms = 0.0f;
     ATROUS_CUDA_CHECK(cudaEventElapsedTime(&ms, earlier.event_, event_));
@@ -451,6 +446,7 @@ class Event {
   void synchronize() { ATROUS_CUDA_CHECK(cudaEventSynchronize(event_)); }
 
  private:
+  cudaStream_t stream_;
   cudaEvent_t event_ = nullptr;
 };
 
@@ -502,7 +498,7 @@ Tensor dense_crf_cuda(const Tensor& image_rgb, const Tensor& unary_tensor, const
   }
   select_device(device);
   Arena arena{device};
-  Event start, built, iterations_start, done;
+  Event start(device), built(device), iterations_start(device), done(device);
   start.record();
 
   // Terms in densecrf's order: Gaussian, then bilateral; weight-0 terms are left out.
@@ -544,14 +540,14 @@ Tensor dense_crf_cuda(const Tensor& image_rgb, const Tensor& unary_tensor, const
   }
   iterations_start.record();
   Messages none{};
-  launch("mean_field_update_kernel", grid_for(n), kBlock, 0, nullptr, mean_field_update_kernel, unary.data(), none, n, labels, stride, q.data());
+  launch("mean_field_update_kernel", grid_for(n), kBlock, 0, atrous::cuda::stream(arena.device), mean_field_update_kernel, unary.data(), none, n, labels, stride, q.data());
   for (int it = 0; it < params.iterations; ++it) {
     for (size_t k = 0; k < terms.size(); ++k) {
       const DeviceLattice& L = terms[k].lattice;
       filter(L, q.data(), filtered[k].data(), stride, L.has_pre ? L.pre.data() : nullptr,
              L.has_post ? L.post.data() : nullptr, scratch, arena);
     }
-    launch("mean_field_update_kernel", grid_for(n), kBlock, 0, nullptr, mean_field_update_kernel, unary.data(), messages, n, labels, stride, q.data());
+    launch("mean_field_update_kernel", grid_for(n), kBlock, 0, atrous::cuda::stream(arena.device), mean_field_update_kernel, unary.data(), messages, n, labels, stride, q.data());
   }
   done.record();
   done.synchronize();

@@ -28,6 +28,18 @@ namespace atrous::kernels::cuda {
 
 constexpr int kLaunchThreads = 256;
 
+#ifdef ATROUS_CUDA_SIM_ACTIVE
+// What a simulated launch hands every thread: the kernel and its converted arguments.
+template <typename Kernel, typename Params> struct SimLaunchFrame {
+  Kernel kernel;
+  Params params;
+  static void run(const void* frame) {
+    const auto* f = static_cast<const SimLaunchFrame*>(frame);
+    std::apply(f->kernel, f->params);
+  }
+};
+#endif
+
 // The limits every CUDA device since compute capability 3.0 has (sm_90 included).
 inline void check_launch_config(const char* name, dim3 grid, dim3 block, size_t shared_bytes) {
   const uint64_t threads = uint64_t(block.x) * block.y * block.z;
@@ -48,8 +60,9 @@ void launch(const char* name, dim3 grid, dim3 block, size_t shared_bytes, cudaSt
   static_assert(sizeof...(Params) == sizeof...(Args), "launch: argument count differs from the kernel's parameters");
   check_launch_config(name, grid, block, shared_bytes);
 #ifdef ATROUS_CUDA_SIM_ACTIVE
-  const std::tuple<std::decay_t<Params>...> params(std::forward<Args>(args)...);
-  ::atrous::sim::run_kernel({name, grid, block, shared_bytes, stream}, [&] { std::apply(kernel, params); });
+  using Frame = SimLaunchFrame<void (*)(Params...), std::tuple<std::decay_t<Params>...>>;
+  const Frame frame{kernel, std::tuple<std::decay_t<Params>...>(std::forward<Args>(args)...)};
+  ::atrous::sim::run_kernel({name, grid, block, shared_bytes, stream, &frame, sizeof(frame)}, &Frame::run);
 #else
   nvtxRangePushA(name);
   kernel<<<grid, block, shared_bytes, stream>>>(std::forward<Args>(args)...);

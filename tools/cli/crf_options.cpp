@@ -1,6 +1,9 @@
 // Dense-CRF command-line flags: preset + overrides.
 #include "tools/cli/crf_options.h"
 
+#include "crf/cuda_dense_crf.h"
+#include "crf/dense_crf.h"
+
 namespace atrous::cli {
 
 bool CrfFlags::any() const {
@@ -19,6 +22,12 @@ crf::DenseCrfParams CrfFlags::resolve(const std::string& default_preset) const {
   if (!normalization.empty()) p.normalization = crf::normalization_by_name(normalization);
   p.validate();
   return p;
+}
+
+Tensor dense_crf_marginals(const Tensor& image_rgb, const Tensor& unary, const crf::DenseCrfParams& params,
+                           Device device) {
+  if (device.is_cuda()) return crf::cuda::dense_crf_cuda(image_rgb, unary, params, device.index);
+  return crf::dense_crf_inference(image_rgb, unary, params).probabilities;
 }
 
 void add_crf_flags(CLI::App* cmd, CrfFlags& f) {

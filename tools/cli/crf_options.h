@@ -5,6 +5,7 @@
 #include <cmath>
 #include <string>
 
+#include "core/tensor.h"
 #include "crf/crf_params.h"
 
 namespace atrous::cli {
@@ -20,6 +21,12 @@ struct CrfFlags {
   // The preset (or `default_preset` when none was named), then every flag that was given. Validated.
   crf::DenseCrfParams resolve(const std::string& default_preset) const;
 };
+
+// The CRF's marginals f32 [H,W,C] on the CPU for an image u8 [H,W,3] and unary energies f32 [H,W,C] (both on the
+// CPU), computed on `device`: the CPU lattice (crf/dense_crf.h) or crf::cuda::dense_crf_cuda (the same model and
+// lattice on the GPU; results agree up to float rounding).
+Tensor dense_crf_marginals(const Tensor& image_rgb, const Tensor& unary, const crf::DenseCrfParams& params,
+                           Device device);
 
 // Adds --preset, --bilateral-weight, --bilateral-xy, --bilateral-rgb, --gaussian-weight, --gaussian-xy,
 // --iterations and --normalization to `cmd`, in the group "CRF".

@@ -1,5 +1,6 @@
 // `atrous crf-refine`: the dense CRF on one image and its class scores (probabilities or logits, .npy H x W x C
 // float32, e.g. from `atrous segment --save-logits`); writes the refined label mask and optionally the marginals.
+// --device cuda runs the mean field on the GPU (crf/cuda_dense_crf.h).
 #include <chrono>
 #include <cstdio>
 
@@ -9,12 +10,13 @@
 #include "data/palette.h"
 #include "tools/cli/commands.h"
 #include "tools/cli/crf_options.h"
+#include "tools/cli/device_option.h"
 
 namespace atrous::cli {
 namespace {
 
 struct CrfRefineOptions {
-  std::string image, probs, logits, out, save_probs, palette = "voc";
+  std::string image, probs, logits, out, save_probs, palette = "voc", device = "cpu";
   CrfFlags crf;
 };
 
@@ -47,6 +49,7 @@ Tensor argmax_u8(const Tensor& scores, bool lowest_first) {
 
 void run_crf_refine(const CrfRefineOptions& o) {
   ATROUS_CHECK(o.probs.empty() != o.logits.empty(), "crf-refine: give exactly one of --probs and --logits");
+  const Device device = device_option_value(o.device);
   const crf::DenseCrfParams params = o.crf.resolve("deeplab-v1-largefov");
   const Palette& palette = palette_by_name(o.palette);
   const Tensor image = read_image_rgb(o.image);
@@ -60,19 +63,19 @@ void run_crf_refine(const CrfRefineOptions& o) {
   }
 
   const auto start = std::chrono::steady_clock::now();
-  const crf::DenseCrfResult result = crf::dense_crf_inference(image, unary, params);
+  const Tensor probabilities = dense_crf_marginals(image, unary, params, device);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   const Tensor before = argmax_u8(unary, /*lowest_first=*/true);
-  const Tensor after = argmax_u8(result.probabilities, false);
+  const Tensor after = argmax_u8(probabilities, false);
   int64_t changed = 0;
   for (int64_t i = 0; i < after.numel(); ++i) changed += before.data<uint8_t>()[i] != after.data<uint8_t>()[i];
   write_palette_png(o.out, after, palette.colours);
-  if (!o.save_probs.empty()) save_npy(result.probabilities, o.save_probs);
-  std::printf("%s: %lldx%lld, %lld classes, %s; %.3f s; %.2f%% of pixels changed; wrote %s\n", o.image.c_str(),
+  if (!o.save_probs.empty()) save_npy(probabilities, o.save_probs);
+  std::printf("%s: %lldx%lld, %lld classes, %s; %.3f s on %s; %.2f%% of pixels changed; wrote %s\n", o.image.c_str(),
               static_cast<long long>(image.size(1)), static_cast<long long>(image.size(0)),
-              static_cast<long long>(scores.size(2)), params.str().c_str(), seconds, 100.0 * changed / after.numel(),
-              o.out.c_str());
+              static_cast<long long>(scores.size(2)), params.str().c_str(), seconds, device.str().c_str(),
+              100.0 * changed / after.numel(), o.out.c_str());
 }
 
 }  // namespace
@@ -90,6 +93,7 @@ void register_crf_refine(CLI::App& app) {
   cmd->add_option("--out", o->out, "refined label mask to write (palette PNG)")->required();
   cmd->add_option("--save-probs", o->save_probs, "also write the CRF's marginals (.npy, H x W x C float32)");
   cmd->add_option("--palette", o->palette, "mask colours: voc, camvid or cityscapes")->capture_default_str();
+  add_device_option(cmd, o->device, "the mean field");
   add_crf_flags(cmd, o->crf);
   cmd->callback([o] { run_crf_refine(*o); });
 }

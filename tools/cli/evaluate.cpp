@@ -13,12 +13,14 @@
 #include "tools/cli/commands.h"
 #include "tools/cli/config_file.h"
 #include "tools/cli/crf_options.h"
+#include "tools/cli/device_option.h"
 
 namespace atrous::cli {
 namespace {
 
 struct EvaluateCommand {
   std::string config;
+  std::string device = "cpu";  // the model and, with --crf, the mean field
   std::string model;
   std::string weights;
   std::string dataset = "camvid";
@@ -45,6 +47,7 @@ struct EvaluateCommand {
 
 void run_evaluate(const EvaluateCommand& c) {
   ATROUS_CHECK(c.crf || !c.crf_flags.any(), "evaluate: CRF parameters were given without --crf");
+  const Device device = device_option_value(c.device);
   DatasetSpec spec;
   spec.kind = c.dataset;
   spec.root = c.data_root;
@@ -66,6 +69,7 @@ void run_evaluate(const EvaluateCommand& c) {
   load_weights_any(c.weights, *model, /*strict=*/true);
 
   EvaluationOptions options;
+  options.device = device;
   options.scales = c.scales;
   options.flip = c.flip;
   options.crop_size = c.crop_size;
@@ -77,11 +81,12 @@ void run_evaluate(const EvaluateCommand& c) {
     const crf::DenseCrfParams params = c.crf_flags.resolve(crf::crf_preset_for_model(c.model).name);
     std::printf("dense CRF: %s\n", params.str().c_str());
     // The CRF's marginals replace the logits; the evaluator takes their argmax.
-    options.refine = [params](const Tensor& image, const Tensor& logits) {
-      return crf::crf_refine_logits(image, logits, params);
+    options.refine = [params, device](const Tensor& image, const Tensor& logits) {
+      return dense_crf_marginals(image, crf::unary_from_logits(logits), params, device);
     };
   }
-  std::printf("evaluate: %s (%s) on %s\n", c.model.c_str(), c.weights.c_str(), dataset->describe().c_str());
+  std::printf("evaluate: %s (%s) on %s, device %s\n", c.model.c_str(), c.weights.c_str(), dataset->describe().c_str(),
+              device.str().c_str());
   std::fflush(stdout);
   const EvaluationResult result = evaluate(*model, *dataset, options);
   std::printf("%s", result.table().c_str());
@@ -126,6 +131,7 @@ void register_evaluate(CLI::App& app) {
   cmd->add_option("--synthetic-count", c->synthetic_count, "synthetic dataset: images")->capture_default_str();
   cmd->add_option("--synthetic-seed", c->synthetic_seed, "synthetic dataset: seed (as trained with --seed)")
       ->capture_default_str();
+  add_device_option(cmd, c->device, "the model (and the CRF's mean field with --crf)");
   cmd->add_flag("--crf", c->crf,
                 "refine with the fully connected CRF (DeepLab's preset for the model; CRF flags below)");
   add_crf_flags(cmd, c->crf_flags);

@@ -1,6 +1,7 @@
-// `atrous quickstart`: generates synthetic data, trains a small DeepLab (TinyDeepLab) on the CPU with the Trainer
-// (loader, poly lr, progress bar, logs, curve plot), evaluates it on held-out generated images and writes the
-// weights, a sample image with its predicted mask and the metrics. Needs no files, no downloads and no GPU.
+// `atrous quickstart`: generates synthetic data, trains a small DeepLab (TinyDeepLab) with the Trainer (loader, poly
+// lr, progress bar, logs, curve plot) on the CPU or, with --device cuda, a GPU, evaluates it on held-out generated
+// images and writes the weights, a sample image with its predicted mask and the metrics. Needs no files, no
+// downloads and no GPU.
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +14,7 @@
 #include "solvers/trainer.h"
 #include "tools/cli/commands.h"
 #include "tools/cli/config_file.h"
+#include "tools/cli/device_option.h"
 
 namespace atrous::cli {
 namespace {
@@ -28,6 +30,7 @@ struct QuickstartOptions {
   double min_miou = 0.0;  // exit with an error below this (CI uses it)
   std::string out_dir = "atrous-quickstart";
   std::string config;
+  std::string device = "cpu";
 };
 
 DatasetSpec synthetic_spec(const QuickstartOptions& o, const std::string& split, int64_t count) {
@@ -44,13 +47,14 @@ DatasetSpec synthetic_spec(const QuickstartOptions& o, const std::string& split,
 // One held-out image with its predicted and true masks, so that the next command a user tries
 // (`atrous segment --model tiny-deeplab --classes 4 --weights .../weights.safetensors --image .../sample.png`)
 // has something to run on, and metrics.json for scripts.
-void write_outputs(const QuickstartOptions& o, SegmentationModel& model, const SegmentationDataset& val,
-                   const ConfusionMatrix& confusion) {
+void write_outputs(const QuickstartOptions& o, Device device, SegmentationModel& model,
+                   const SegmentationDataset& val, const ConfusionMatrix& confusion) {
   const std::string dir = o.out_dir + "/";
   const LabeledImage sample = val.get(0);
   write_png(dir + "sample.png", sample.image);
   InferenceOptions inference;
   inference.preprocessing = model.definition().preprocessing;
+  inference.device = device;
   const Tensor mask = argmax_channels(predict_logits(model, sample.image, inference)).to(DType::u8);
   const Palette& palette = palette_by_name("voc");
   write_palette_png(dir + "sample_mask.png", mask, palette.colours);
@@ -68,6 +72,7 @@ void write_outputs(const QuickstartOptions& o, SegmentationModel& model, const S
 }
 
 int run_quickstart(const QuickstartOptions& o) {
+  const Device device = device_option_value(o.device);
   // Every training image is new (as many as the run draws), like an endless generator; validation images come
   // from a disjoint part of the stream.
   const auto train_set = open_dataset(synthetic_spec(o, "train", std::max<int64_t>(256, int64_t(o.steps) * o.batch)));
@@ -76,8 +81,10 @@ int run_quickstart(const QuickstartOptions& o) {
   model_options.num_classes = o.classes;
   model_options.seed = o.seed;
   auto model = create_model("tiny-deeplab", model_options);
-  std::printf("quickstart: TinyDeepLab (%lld parameters), %d classes, %dx%d synthetic images, batch %d, %d steps\n",
-              static_cast<long long>(model->parameter_count()), o.classes, o.size, o.size, o.batch, o.steps);
+  std::printf(
+      "quickstart: TinyDeepLab (%lld parameters), %d classes, %dx%d synthetic images, batch %d, %d steps on %s\n",
+      static_cast<long long>(model->parameter_count()), o.classes, o.size, o.size, o.batch, o.steps,
+      device.str().c_str());
   std::fflush(stdout);
 
   LoaderOptions loader;
@@ -89,6 +96,7 @@ int run_quickstart(const QuickstartOptions& o) {
   loader.seed = o.seed;
 
   TrainerOptions options;
+  options.device = device;
   options.max_iterations = o.steps;
   options.sgd = SgdOptions{o.lr, 0.9, 1e-4, false};
   options.lr_policy.kind = "poly";  // DeepLab's: lr (1 - iter/max)^0.9
@@ -116,7 +124,7 @@ int run_quickstart(const QuickstartOptions& o) {
       static_cast<long long>(result.validation->images));
   for (double iou : confusion.class_iou()) std::printf(" %.3f", iou);
   std::printf("\n");
-  if (!o.out_dir.empty()) write_outputs(o, *model, *val_set, confusion);
+  if (!o.out_dir.empty()) write_outputs(o, device, *model, *val_set, confusion);
   if (confusion.mean_iou() < o.min_miou) {
     std::fprintf(stderr, "error: mIoU %.3f is below the required %.3f\n", confusion.mean_iou(), o.min_miou);
     return 2;
@@ -130,6 +138,7 @@ void register_quickstart(CLI::App& app) {
   auto options = std::make_shared<QuickstartOptions>();
   CLI::App* cmd = app.add_subcommand("quickstart", "Train a small DeepLab on generated data (CPU, about a minute)");
   add_config_option(cmd, options->config);
+  add_device_option(cmd, options->device, "training and evaluation");
   cmd->add_option("--steps", options->steps, "training iterations")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--batch", options->batch, "images per batch")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--size", options->size, "image height and width")

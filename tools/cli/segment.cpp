@@ -11,6 +11,7 @@
 #include "tools/cli/commands.h"
 #include "crf/dense_crf.h"
 #include "tools/cli/crf_options.h"
+#include "tools/cli/device_option.h"
 
 namespace atrous::cli {
 namespace {
@@ -23,6 +24,7 @@ struct SegmentOptions {
   std::string overlay;
   std::string save_logits;
   std::string palette = "voc";
+  std::string device = "cpu";  // the model and, with --crf, the mean field
   int classes = 21;
   int output_stride = 0;
   std::vector<double> scales{1.0};
@@ -34,6 +36,7 @@ struct SegmentOptions {
 
 void run_segment(const SegmentOptions& o) {
   ATROUS_CHECK(o.crf || !o.crf_flags.any(), "segment: CRF parameters were given without --crf");
+  const Device device = device_option_value(o.device);
   ModelOptions model_options;
   model_options.num_classes = o.classes;
   auto model = create_model(o.model, model_options);
@@ -43,6 +46,7 @@ void run_segment(const SegmentOptions& o) {
   InferenceOptions inference;
   inference.scales = o.scales;
   inference.flip = o.flip;
+  inference.device = device;
   inference.preprocessing = model->definition().preprocessing;
   if (!o.mean.empty()) std::copy(o.mean.begin(), o.mean.end(), inference.preprocessing.mean.begin());
   if (!o.std.empty()) std::copy(o.std.begin(), o.std.end(), inference.preprocessing.std.begin());
@@ -50,16 +54,16 @@ void run_segment(const SegmentOptions& o) {
   const Tensor image = read_image_rgb(o.image);
   const Palette& palette = palette_by_name(o.palette);
   const Tensor logits = predict_logits(*model, image, inference);
-  const Tensor scores =
-      o.crf ? crf::crf_refine_logits(image, logits, o.crf_flags.resolve(crf::crf_preset_for_model(o.model).name))
-            : logits;
+  const Tensor scores = o.crf ? dense_crf_marginals(image, crf::unary_from_logits(logits),
+                                                   o.crf_flags.resolve(crf::crf_preset_for_model(o.model).name), device)
+                              : logits;
   const Tensor labels = argmax_channels(scores).to(DType::u8);
   write_palette_png(o.out, labels, palette.colours);
   if (!o.overlay.empty()) write_png(o.overlay, overlay(image, labels, palette));
   if (!o.save_logits.empty()) save_npy(logits, o.save_logits);
-  std::printf("%s: %lldx%lld, %s (%s), wrote %s\n", o.image.c_str(), static_cast<long long>(image.size(1)),
+  std::printf("%s: %lldx%lld, %s (%s) on %s, wrote %s\n", o.image.c_str(), static_cast<long long>(image.size(1)),
               static_cast<long long>(image.size(0)), o.model.c_str(), inference.preprocessing.str().c_str(),
-              o.out.c_str());
+              device.str().c_str(), o.out.c_str());
 }
 
 }  // namespace
@@ -80,6 +84,7 @@ void register_segment(CLI::App& app) {
   cmd->add_option("--palette", o->palette, "colours: voc, camvid or cityscapes")->capture_default_str();
   cmd->add_option("--mean", o->mean, "override the model's input mean (3 values, model channel order)")->expected(3);
   cmd->add_option("--std", o->std, "override the model's input std (3 values)")->expected(3);
+  add_device_option(cmd, o->device, "the model (and the CRF's mean field with --crf)");
   cmd->add_flag("--crf", o->crf, "refine with the fully connected CRF (DeepLab's preset for the model; CRF flags below)");
   add_crf_flags(cmd, o->crf_flags);
   cmd->callback([o] { run_segment(*o); });

@@ -17,6 +17,7 @@
 #include "solvers/training_log.h"
 #include "tools/cli/commands.h"
 #include "tools/cli/config_file.h"
+#include "tools/cli/device_option.h"
 
 namespace atrous::cli {
 namespace {
@@ -114,6 +115,8 @@ int run_train(TrainCommand& c) {
                 settings_to_toml(s).c_str());
     return 0;
   }
+  // Settings only check the device's spelling (they print anywhere); training needs it here, before any data loads.
+  const Device device = device_option_value(s.device);
 
   const auto train_set = open_dataset(train_dataset_spec(s));
   std::unique_ptr<SegmentationDataset> val_set;
@@ -142,9 +145,9 @@ int run_train(TrainCommand& c) {
   std::printf("train: %s (%lld parameters) on %s\n", s.model.c_str(), static_cast<long long>(model->parameter_count()),
               train_set->describe().c_str());
   if (val_set) std::printf("validation: %s\n", val_set->describe().c_str());
-  std::printf("batch %d x iter_size %d, crop %dx%d, lr %g %s, %lld iterations, writing to %s\n", s.batch_size,
+  std::printf("batch %d x iter_size %d, crop %dx%d, lr %g %s, %lld iterations on %s, writing to %s\n", s.batch_size,
               s.iter_size, s.crop_height, s.crop_width, s.lr, s.lr_policy.c_str(),
-              static_cast<long long>(s.max_iterations), s.out_dir.c_str());
+              static_cast<long long>(s.max_iterations), device.str().c_str(), s.out_dir.c_str());
   std::fflush(stdout);
 
   Trainer trainer(*model, *train_set, loader, options, val_set.get());
@@ -233,6 +236,7 @@ void register_train(CLI::App& app) {
           "checkpoint every N iterations (0: at the end and on Ctrl-C)");
   setting(cmd, t, "--log-every", &TrainSettings::log_every, "log row / plain progress line every N iterations");
   setting(cmd, t, "--out-dir", &TrainSettings::out_dir, "checkpoints, logs, weights and the curve plot go here");
+  setting(cmd, t, "--device", &TrainSettings::device, device_option_help("training and validation") + " (default cpu)");
   cmd->callback([c, cmd] {
     apply_config_file(cmd, c->config);  // before the preset is resolved: the file may name it
     const int status = run_train(*c);

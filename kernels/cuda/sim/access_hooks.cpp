@@ -125,6 +125,10 @@ inline void on_access(void* p, size_t n, bool write, const void* pc) {
     return;
   }
   if (a - r->stacks_lo < r->stacks_size) return;  // a thread's own locals (or a WMMA lane's fragment)
+  if (a - r->params_lo < r->params_size) {
+    if (write) r->fail("writes into the launch's kernel arguments (parameter space is read-only)");
+    return;
+  }
   global_access(*r, a, n, write, pc);
 }
 

@@ -110,6 +110,8 @@ void BlockRunner::start_block(uint3 block) {
     th.context = ctx::make_fcontext(top, stack_bytes_, &BlockRunner::fiber_entry);
     warps_[th.warp].present |= 1u << th.lane;
   }
+  params_lo = reinterpret_cast<uintptr_t>(spec_->params);
+  params_size = spec_->params_bytes;
   dynamic_shared_.assign(spec_->dynamic_shared_bytes, char(0xA5));  // garbage, as on the device
   dynamic_lo = reinterpret_cast<uintptr_t>(dynamic_shared_.data());
   dynamic_size = dynamic_shared_.size();
@@ -124,7 +126,7 @@ void BlockRunner::fiber_entry(ctx::transfer_t from) {
   auto* self = static_cast<BlockRunner*>(from.data);
   self->scheduler_ = from.fctx;
   try {
-    (*self->body_)();
+    self->entry_(self->spec_->params);
   } catch (const std::exception& e) {
     self->report->fatal(self->where() + ": threw " + e.what());
     self->aborted_ = true;
@@ -160,9 +162,9 @@ std::string BlockRunner::where() const {
          thread_name(current_);
 }
 
-bool BlockRunner::run(const LaunchSpec& spec, const std::function<void()>& body, uint3 block, LaunchReport& out) {
+bool BlockRunner::run(const LaunchSpec& spec, void (*entry)(const void*), uint3 block, LaunchReport& out) {
   spec_ = &spec;
-  body_ = &body;
+  entry_ = entry;
   report = &out;
   start_block(block);
   BlockRunner* const outer = tls_runner;
@@ -214,22 +216,15 @@ bool BlockRunner::release_barrier_or_report() {
         << " threads of the block exited without reaching it (first: thread " << thread_name(exited[0])
         << "): a barrier in divergent code";
   } else if (at_warp.empty()) {
+    // Which __syncthreads call a thread waits at is not compared: the compiler may duplicate one call into several
+    // places (as it may on the GPU, where bar.sync only counts arrivals).
+    barrier_count_ = 0;
     for (int t : at_barrier) {
-      if (threads_[t].wait_site != threads_[at_barrier[0]].wait_site) {
-        why << "threads " << thread_name(at_barrier[0]) << " and " << thread_name(t)
-            << " wait at different __syncthreads calls: a barrier in divergent code";
-        break;
-      }
+      barrier_count_ += threads_[t].barrier_predicate != 0;
+      threads_[t].state = ThreadState::runnable;
     }
-    if (why.str().empty()) {
-      barrier_count_ = 0;
-      for (int t : at_barrier) {
-        barrier_count_ += threads_[t].barrier_predicate != 0;
-        threads_[t].state = ThreadState::runnable;
-      }
-      next_interval();
-      return true;
-    }
+    next_interval();
+    return true;
   } else {
     const WarpState& w = warps_[threads_[at_warp[0]].warp];
     why << "deadlock: thread " << thread_name(at_warp[0]) << " waits in a warp collective (mask 0x" << std::hex
@@ -362,6 +357,7 @@ void warp_exchange(unsigned mask, const void* mine, const void* (&pointers)[32])
 void yield_for_atomic() {
   if (tls_runner) tls_runner->yield();  // still runnable: the others get a turn, so a spin-wait makes progress
 }
+void thread_fence() { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
 void* dynamic_shared_memory() { return runner("extern __shared__").dynamic_shared(); }
 
 }  // namespace atrous::sim

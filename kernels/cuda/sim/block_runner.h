@@ -5,7 +5,6 @@
 #pragma once
 #include <boost/context/detail/fcontext.hpp>
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -59,7 +58,7 @@ class BlockRunner {
   BlockRunner& operator=(const BlockRunner&) = delete;
 
   // Runs block `block` of the launch; problems go to `report`. Returns false when the block hit a fatal error.
-  bool run(const LaunchSpec& spec, const std::function<void()>& body, uint3 block, LaunchReport& report);
+  bool run(const LaunchSpec& spec, void (*entry)(const void*), uint3 block, LaunchReport& report);
 
   // ---- for the built-ins, called from inside a fiber ----
   SimThread& current() { return threads_[current_]; }
@@ -80,6 +79,7 @@ class BlockRunner {
   uintptr_t shared_lo = 0, shared_size = 0;      // this host thread's static shared memory (its TLS block)
   uintptr_t dynamic_lo = 0, dynamic_size = 0;    // this launch's dynamic shared memory
   uintptr_t stacks_lo = 0, stacks_size = 0;      // every fiber stack of this runner
+  uintptr_t params_lo = 0, params_size = 0;      // the launch's argument values (read-only)
   bool race_check = true;
   uint64_t interval = 0;                          // the current barrier interval (unique over the runner's life)
   uint64_t block_serial = 0;                      // the current block (unique over the runner's life)
@@ -98,7 +98,7 @@ class BlockRunner {
   void next_interval() { interval = ++interval_counter_; }
 
   const LaunchSpec* spec_ = nullptr;
-  const std::function<void()>* body_ = nullptr;
+  void (*entry_)(const void*) = nullptr;
   uint3 block_{};
   std::vector<SimThread> threads_;
   std::vector<WarpState> warps_;

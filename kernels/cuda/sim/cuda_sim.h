@@ -18,14 +18,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <functional>
 
 // ---- keywords ----
 #define __global__
 #define __device__
 #define __host__
 #define __forceinline__ inline __attribute__((always_inline))
-#define __noinline__ __attribute__((noinline))
 #define __launch_bounds__(...)
 #define __align__(n) __attribute__((aligned(n)))
 #define __shared__ static thread_local
@@ -137,6 +135,7 @@ void sync_warp(unsigned mask);                            // __syncwarp
 uint64_t warp_shuffle(unsigned mask, uint64_t bits, int kind, int arg, int width);
 unsigned warp_ballot(unsigned mask, int predicate);
 void yield_for_atomic();                                  // an atomic is a scheduling point (spin-waits progress)
+void thread_fence();                                      // __threadfence: a full host memory fence
 void* dynamic_shared_memory();                            // extern __shared__, see ATROUS_DYNAMIC_SHARED
 // A warp-collective exchange of one pointer per lane: on return pointers[l] holds lane l's (lanes outside mask: null).
 // Used by the WMMA emulation; a second call after the lanes are done reading keeps later writes out of the exchange.
@@ -154,14 +153,18 @@ template <typename T> T shuffle(unsigned mask, T value, int kind, int arg, int w
   return out;
 }
 
-// ---- launches (kernels/cuda/launch.cuh calls this; `body` calls the kernel with the launch's arguments) ----
+// ---- launches (kernels/cuda/launch.cuh calls this) ----
 struct LaunchSpec {
   const char* name;
   dim3 grid, block;
   size_t dynamic_shared_bytes;
   cudaStream_t stream;
+  const void* params;  // the kernel and its argument values, which each thread reads (the GPU's parameter space)
+  size_t params_bytes;
 };
-void run_kernel(const LaunchSpec& spec, const std::function<void()>& body);
+// Runs `entry(spec.params)` as every thread of the grid. A plain function pointer and one parameter block, so that
+// the only memory a thread reads to start is the parameter block itself.
+void run_kernel(const LaunchSpec& spec, void (*entry)(const void* params));
 
 // ---- hooks for the caching allocator: exact tensor extents, so a read past a tensor or of a freed block is caught
 // (ASan builds) even though the cache hands out rounded blocks ----
@@ -182,8 +185,8 @@ constexpr bool kIsSimulator = true;
 inline void __syncthreads() { ::atrous::sim::sync_threads(); }
 inline int __syncthreads_count(int predicate) { return ::atrous::sim::sync_threads_count(predicate); }
 inline void __syncwarp(unsigned mask = 0xffffffffu) { ::atrous::sim::sync_warp(mask); }
-inline void __threadfence() { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
-inline void __threadfence_block() { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+inline void __threadfence() { ::atrous::sim::thread_fence(); }
+inline void __threadfence_block() { ::atrous::sim::thread_fence(); }
 
 template <typename T> T __shfl_sync(unsigned mask, T v, int lane, int width = 32) {
   return ::atrous::sim::shuffle(mask, v, ::atrous::sim::kShuffleIndex, lane, width);

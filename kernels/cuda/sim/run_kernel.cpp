@@ -24,7 +24,7 @@ std::string format_dim(dim3 d) {
 
 }  // namespace
 
-void run_kernel(const LaunchSpec& spec, const std::function<void()>& body) {
+void run_kernel(const LaunchSpec& spec, void (*entry)(const void*)) {
   const dim3 g = spec.grid, b = spec.block;
   const uint64_t threads = uint64_t(b.x) * b.y * b.z;
   ATROUS_CHECK(threads >= 1 && threads <= 1024 && g.x >= 1 && g.y >= 1 && g.z >= 1, "CUDA simulator: launch of ",
@@ -44,7 +44,7 @@ void run_kernel(const LaunchSpec& spec, const std::function<void()>& body) {
     try {
       BlockRunner& runner = this_threads_runner();
       runner.op = &op;
-      runner.run(spec, body, index, report);
+      runner.run(spec, entry, index, report);
     } catch (const std::exception& e) {
       report.fatal(std::string("block could not run: ") + e.what());
     }
