@@ -12,6 +12,9 @@ bool built_with_cuda();
 // True when CUDA is the project's simulator (-DATROUS_CUDA_SIM=ON): the CUDA kernels run on the CPU, checked for
 // races and bad addresses (kernels/cuda/sim/NOTES.md), not on a GPU.
 bool is_simulator();
+// True in the simulator's AddressSanitizer build: kernels are checked against each tensor's exact extent and freed
+// blocks (otherwise only against whole allocated pages).
+bool simulator_checks_exact_extents();
 int device_count();  // 0 when built without CUDA or no device is visible
 
 // Device memory from the caching allocator: freed blocks stay in per-size-class pools and are reused without

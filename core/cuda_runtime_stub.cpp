@@ -13,6 +13,7 @@ namespace {
 
 bool built_with_cuda() { return false; }
 bool is_simulator() { return false; }
+bool simulator_checks_exact_extents() { return false; }
 int device_count() { return 0; }
 void* allocate(size_t, int) { no_cuda("cuda allocate"); }
 void free(void*, size_t, int) { no_cuda("cuda free"); }

@@ -395,10 +395,12 @@ TEST(CudaOps, TinyDeepLabTrainStepsMatchCpu) {
   cpu_model.train();
   gpu_model.train();
   Tensor images = random({2, 24, 20, 3}, data);
-  std::vector<int32_t> ids(2 * 6 * 5);
+  Tensor logits_cpu = cpu_model.forward(images);  // labels at the logits' resolution
+  const int64_t h = logits_cpu.size(1), w = logits_cpu.size(2);
+  std::vector<int32_t> ids(2 * h * w);
   for (size_t i = 0; i < ids.size(); ++i) ids[i] = i % 7 == 3 ? 255 : static_cast<int32_t>(i % 5);
-  Tensor labels = Tensor::from_vector<int32_t>(ids, {2, 6, 5});
-  Tensor loss_cpu = softmax_cross_entropy(cpu_model.forward(images), labels);
+  Tensor labels = Tensor::from_vector<int32_t>(ids, {2, h, w});
+  Tensor loss_cpu = softmax_cross_entropy(logits_cpu, labels);
   Tensor loss_gpu = softmax_cross_entropy(gpu_model.forward(images.to(kGpu)), labels.to(kGpu));
   expect_matches(loss_gpu, loss_cpu, 1e-5, "TinyDeepLab loss");
   loss_cpu.backward();

@@ -91,14 +91,14 @@ Tensor random_image(int64_t h, int64_t w, uint64_t seed) {
   return Tensor::uniform({h, w, 3}, 0, 255, gen).to(DType::u8);
 }
 
-struct Run {
+struct TrainingRun {
   std::vector<double> losses;
   TrainResult result;
 };
 
-Run train(SegmentationModel& model, const SegmentationDataset& data, TrainerOptions options,
+TrainingRun train(SegmentationModel& model, const SegmentationDataset& data, TrainerOptions options,
           const SegmentationDataset* val = nullptr, const std::string& resume_from = "") {
-  Run run;
+  TrainingRun run;
   options.on_step = [&](int64_t, double loss, double) { run.losses.push_back(loss); };
   Trainer trainer(model, data, loader_options(model.definition().preprocessing), options, val);
   if (!resume_from.empty()) trainer.resume(resume_from);
@@ -129,18 +129,22 @@ void expect_same_state(const Module& a, const Module& b) {
 // ---- the CPU: the default, unchanged ----
 
 TEST(DeviceOptions, EveryApiDefaultsToTheCpu) {
-  EXPECT_EQ(TrainerOptions{}.device, Device::cpu());
-  EXPECT_EQ(EvaluationOptions{}.device, Device::cpu());
-  EXPECT_EQ(InferenceOptions{}.device, Device::cpu());
+  const TrainerOptions trainer;
+  const EvaluationOptions evaluation;
+  const InferenceOptions inference;
+  EXPECT_EQ(trainer.device, Device::cpu());
+  EXPECT_EQ(evaluation.device, Device::cpu());
+  EXPECT_EQ(inference.device, Device::cpu());
 }
 
 TEST_F(DeviceTrainingTest, AnExplicitCpuDeviceTrainsBitForBitAsTheDefault) {
   const auto data = synthetic(8);
   auto implicit = tiny(3), explicit_cpu = tiny(3);
+  const TrainerOptions untouched;
   TrainerOptions defaults = quiet_options(3, Device::cpu());
-  defaults.device = TrainerOptions{}.device;
-  const Run a = train(*implicit, *data, defaults);
-  const Run b = train(*explicit_cpu, *data, quiet_options(3, Device::cpu()));
+  defaults.device = untouched.device;
+  const TrainingRun a = train(*implicit, *data, defaults);
+  const TrainingRun b = train(*explicit_cpu, *data, quiet_options(3, Device::cpu()));
   EXPECT_EQ(a.losses, b.losses);
   expect_same_state(*implicit, *explicit_cpu);
   expect_on(*explicit_cpu, Device::cpu());
@@ -206,8 +210,8 @@ TEST_F(DeviceTrainingTest, TrainingOnCudaMatchesTheCpuRunOfTheSameSeed) {
   cpu_options.validate_every = 2;
   TrainerOptions cuda_options = cpu_options;
   cuda_options.device = Device::cuda(0);
-  const Run cpu = train(*on_cpu, *data, cpu_options, val.get());
-  const Run cuda = train(*on_cuda, *data, cuda_options, val.get());
+  const TrainingRun cpu = train(*on_cpu, *data, cpu_options, val.get());
+  const TrainingRun cuda = train(*on_cuda, *data, cuda_options, val.get());
   expect_losses_close(cuda.losses, cpu.losses, kLossTolerance);
   expect_on(*on_cuda, Device::cuda(0));
   ASSERT_TRUE(cpu.result.validation && cuda.result.validation);
@@ -229,9 +233,9 @@ TEST_F(DeviceTrainingTest, ClassWeightsAndIterSizeRunOnCuda) {
   options.iter_size = 2;
   options.class_weights = {0.5f, 1.0f, 2.0f, 1.5f};
   options.loss_resolution = LossResolution::Input;
-  const Run cpu = train(*on_cpu, *data, options);
+  const TrainingRun cpu = train(*on_cpu, *data, options);
   options.device = Device::cuda(0);
-  const Run cuda = train(*on_cuda, *data, options);
+  const TrainingRun cuda = train(*on_cuda, *data, options);
   expect_losses_close(cuda.losses, cpu.losses, kLossTolerance);
 }
 
@@ -240,7 +244,7 @@ TEST_F(DeviceTrainingTest, ACheckpointWrittenOnCudaResumesOnCudaAndOnTheCpu) {
   const auto data = synthetic(8);
   constexpr int64_t kSteps = 6;
   auto straight = tiny(3);
-  const Run whole = train(*straight, *data, quiet_options(kSteps, Device::cuda(0)));
+  const TrainingRun whole = train(*straight, *data, quiet_options(kSteps, Device::cuda(0)));
 
   // The same run stopped after step 3 and checkpointed on the device.
   auto first = tiny(3);
@@ -268,8 +272,11 @@ TEST_F(DeviceTrainingTest, ACheckpointWrittenOnCudaResumesOnCudaAndOnTheCpu) {
     trainer.resume(checkpoint);
     EXPECT_EQ(trainer.iteration(), 3);
     // Momentum comes back onto the parameters' device.
-    for (const Tensor& v : trainer.optimizer().momentum_buffers())
-      if (v.defined()) EXPECT_EQ(v.device(), Device::cuda(0)) << v.description();
+    for (const Tensor& v : trainer.optimizer().momentum_buffers()) {
+      if (v.defined()) {
+        EXPECT_EQ(v.device(), Device::cuda(0)) << v.description();
+      }
+    }
     trainer.train();
   }
   expect_losses_close(resumed_losses, whole.losses, 1e-6);
@@ -283,8 +290,11 @@ TEST_F(DeviceTrainingTest, ACheckpointWrittenOnCudaResumesOnCudaAndOnTheCpu) {
     o.on_step = [&](int64_t, double loss, double) { cpu_losses.push_back(loss); };
     Trainer trainer(*on_cpu, *data, loader_options(on_cpu->definition().preprocessing), o);
     trainer.resume(checkpoint);
-    for (const Tensor& v : trainer.optimizer().momentum_buffers())
-      if (v.defined()) EXPECT_EQ(v.device(), Device::cpu()) << v.description();
+    for (const Tensor& v : trainer.optimizer().momentum_buffers()) {
+      if (v.defined()) {
+        EXPECT_EQ(v.device(), Device::cpu()) << v.description();
+      }
+    }
     trainer.train();
   }
   expect_losses_close(cpu_losses, whole.losses, kLossTolerance);

@@ -156,6 +156,22 @@ TEST(TrainSettingsTest, TranslateIntoLibraryOptions) {
   EXPECT_FALSE(trainer_options(s).bn.has_value());
 }
 
+TEST(TrainSettingsTest, DeviceIsSpelledLikeTheOptionAndReachesTrainingAndValidation) {
+  TrainSettings s;
+  EXPECT_EQ(s.device, "cpu");
+  for (const TrainPreset& p : training_presets()) EXPECT_EQ(p.settings.device, "cpu") << p.name;
+  EXPECT_EQ(trainer_options(s).device, Device::cpu());
+  // Only the spelling is checked here, so a GPU run's settings print and validate on any machine.
+  s.device = "cuda:1";
+  EXPECT_NO_THROW(validate_settings(s));
+  const TrainerOptions t = trainer_options(s);
+  EXPECT_EQ(t.device, Device::cuda(1));
+  EXPECT_EQ(t.validation.device, Device::cuda(1));
+  EXPECT_NE(settings_to_toml(s).find("device = \"cuda:1\"\n"), std::string::npos);
+  s.device = "gpu";
+  expect_error([&] { validate_settings(s); }, {"setting device = 'gpu'", "cpu, cuda", "cuda:N"});
+}
+
 TEST(TrainSettingsTest, TomlListsEverySettingUnderItsOptionName) {
   const std::string toml = settings_to_toml(training_preset("deeplabv3-voc").settings);
   for (const char* line : {"model = \"resnet101-deeplabv3\"\n", "batch-size = 16\n", "crop-height = 513\n",

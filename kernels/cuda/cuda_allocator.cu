@@ -37,6 +37,7 @@ class DevicePool {
       stats_.cached_bytes -= rounded;
       ++stats_.cache_hits;
       note_in_use(rounded);
+      note_extent(ptr, bytes, rounded);
       return ptr;
     }
     ATROUS_CUDA_CHECK(cudaSetDevice(device_));
@@ -57,11 +58,15 @@ class DevicePool {
                   " free of ", total_bytes);
     }
     note_in_use(rounded);
+    note_extent(ptr, bytes, rounded);
     return ptr;
   }
 
   void free(void* ptr, size_t bytes) {
     const size_t rounded = size_class(bytes);
+#ifdef ATROUS_CUDA_SIM_ACTIVE
+    sim::note_block_cached(ptr, rounded);  // a kernel reading a freed tensor is caught
+#endif
     std::lock_guard<std::mutex> lock(mutex_);
     stats_.in_use_bytes -= rounded;
     free_.emplace(rounded, ptr);
@@ -79,6 +84,16 @@ class DevicePool {
   }
 
  private:
+  // The simulator checks kernels against the tensor's exact extent, not the rounded block (off-by-one stores).
+  static void note_extent(void* ptr, size_t bytes, size_t rounded) {
+#ifdef ATROUS_CUDA_SIM_ACTIVE
+    sim::note_block_in_use(ptr, bytes, rounded);
+#else
+    (void)ptr;
+    (void)bytes;
+    (void)rounded;
+#endif
+  }
   void note_in_use(size_t rounded) {
     stats_.in_use_bytes += rounded;
     if (stats_.in_use_bytes > stats_.peak_in_use_bytes) stats_.peak_in_use_bytes = stats_.in_use_bytes;

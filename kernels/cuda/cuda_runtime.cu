@@ -143,6 +143,14 @@ bool is_simulator() {
 #endif
 }
 
+bool simulator_checks_exact_extents() {
+#ifdef ATROUS_CUDA_SIM_ACTIVE
+  return sim::checks_exact_extents();
+#else
+  return false;
+#endif
+}
+
 int device_count() {
   static const int count = [] {
     int n = 0;

@@ -64,4 +64,36 @@ expect_failure "excludes" "$atrous" crf-refine --image "$image" --logits "$work/
   --out "$work/x.png"
 expect_failure "without --crf" "$atrous" segment "${weights[@]}" --image "$image" --out "$work/x.png" \
   --bilateral-weight 3
+
+# --device: the same spelling and errors on every command; the CUDA CRF where `atrous info` shows a device (its
+# marginals agree with the CPU's up to float rounding, so only a valid run is expected), a clear error elsewhere.
+search=(--images "$work/val/images" --scores "$work/val/scores" --labels "$work/val/labels" --w1 3 --sa 30 --sb 3
+  --iterations 2 --refine-rounds 0)
+expect_failure "--device 'gpu' is not a device; expected cpu, cuda" "$atrous" crf-refine --image "$image" \
+  --logits "$work/logits.npy" --out "$work/x.png" --device gpu
+expect_failure "--device 'cuda:one' is not a device" "$atrous" segment "${weights[@]}" --image "$image" \
+  --out "$work/x.png" --crf --device cuda:one
+expect_failure "--device 'CPU' is not a device" "$atrous" crf-search "${search[@]}" --device CPU
+"$atrous" crf-refine --image "$image" --logits "$work/logits.npy" --out "$work/crf_cpu.png" --device cpu | grep -q " on cpu;"
+cmp "$work/crf_cpu.png" "$work/crf.png" || { echo "crf-refine --device cpu differs from the default"; exit 1; }
+if "$atrous" info | grep -q "CUDA devices visible: [1-9]"; then
+  "$atrous" crf-refine --image "$image" --logits "$work/logits.npy" --out "$work/crf_cuda.png" \
+    --save-probs "$work/q_cuda.npy" --device cuda > "$work/cuda.log" || { cat "$work/cuda.log"; exit 1; }
+  grep -q " on cuda:0;" "$work/cuda.log" && test -s "$work/crf_cuda.png" && test -s "$work/q_cuda.npy"
+  "$atrous" segment "${weights[@]}" --image "$image" --out "$work/mask_crf_cuda.png" --crf --device cuda \
+    | grep -q "on cuda:0"
+  "$atrous" crf-search "${search[@]}" --device cuda > "$work/search_cuda.log" 2> /dev/null
+  grep -q "on cuda:0" "$work/search_cuda.log" && grep -q "^best: w1=3 " "$work/search_cuda.log" \
+    || { cat "$work/search_cuda.log"; exit 1; }
+else
+  expect_failure "--device cuda: cuda:0 is not available" "$atrous" crf-refine --image "$image" \
+    --logits "$work/logits.npy" --out "$work/x.png" --device cuda
+  expect_failure "--device cuda:1: cuda:1 is not available" "$atrous" segment "${weights[@]}" --image "$image" \
+    --out "$work/x.png" --crf --device cuda:1
+  expect_failure "--device cuda: cuda:0 is not available" "$atrous" crf-search "${search[@]}" --device cuda
+  if "$atrous" info | grep -q "CUDA backend built: no"; then
+    expect_failure "this atrous build has no CUDA support" "$atrous" crf-refine --image "$image" \
+      --logits "$work/logits.npy" --out "$work/x.png" --device cuda
+  fi
+fi
 echo "crf refine: ok"

@@ -28,4 +28,19 @@ expect_failure "unknown model" "$atrous" segment --model nope --weights "$work/q
   --image "$work/q/sample.png" --out "$work/x.png"
 expect_failure "weights.safetensors" "$atrous" segment --model deeplab-v1-largefov --classes 4 \
   --weights "$work/q/weights.safetensors" --image "$work/q/sample.png" --out "$work/x.png"
+# --device cpu is the default; a CUDA device (where `atrous info` shows one) segments the same image, else a clear
+# error. (CUDA logits agree with the CPU's up to float rounding, so masks are not compared byte for byte.)
+"$atrous" segment --model tiny-deeplab --classes 4 --weights "$work/q/weights.safetensors" \
+  --image "$work/q/sample.png" --out "$work/mask_cpu.png" --device cpu | grep -q "on cpu,"
+cmp "$work/mask_cpu.png" "$work/mask.png" || { echo "segment --device cpu differs from the default"; exit 1; }
+if "$atrous" info | grep -q "CUDA devices visible: [1-9]"; then
+  "$atrous" segment --model tiny-deeplab --classes 4 --weights "$work/q/weights.safetensors" \
+    --image "$work/q/sample.png" --out "$work/mask_cuda.png" --scales 0.75 1 --flip --device cuda | grep -q "on cuda:0,"
+  test -s "$work/mask_cuda.png"
+else
+  expect_failure "--device cuda: cuda:0 is not available" "$atrous" segment --model tiny-deeplab --classes 4 \
+    --weights "$work/q/weights.safetensors" --image "$work/q/sample.png" --out "$work/x.png" --device cuda
+fi
+expect_failure "--device 'gpu:0' is not a device" "$atrous" segment --model tiny-deeplab --classes 4 \
+  --weights "$work/q/weights.safetensors" --image "$work/q/sample.png" --out "$work/x.png" --device gpu:0
 echo "segment round trip: ok"

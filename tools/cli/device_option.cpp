@@ -5,7 +5,7 @@
 namespace atrous::cli {
 
 std::string device_option_help(const std::string& what_runs_there) {
-  return "cpu, cuda or cuda:N (`atrous info` counts the devices): where " + what_runs_there + " runs";
+  return "where to run " + what_runs_there + ": cpu, cuda or cuda:N (`atrous info` counts the devices)";
 }
 
 CLI::Option* add_device_option(CLI::App* cmd, std::string& text, const std::string& what_runs_there) {

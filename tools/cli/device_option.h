@@ -8,7 +8,7 @@
 
 namespace atrous::cli {
 
-// The option's help; `what_runs_there` ends it, e.g. "the model" or "the dense CRF".
+// The option's help, "where to run <what_runs_there>: ...", e.g. "the model" or "the mean field".
 std::string device_option_help(const std::string& what_runs_there);
 
 // Adds --device (default cpu) to `cmd`.

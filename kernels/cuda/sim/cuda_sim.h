@@ -170,6 +170,7 @@ void run_kernel(const LaunchSpec& spec, void (*entry)(const void* params));
 // (ASan builds) even though the cache hands out rounded blocks ----
 void note_block_in_use(void* ptr, size_t requested_bytes, size_t block_bytes);
 void note_block_cached(void* ptr, size_t block_bytes);
+bool checks_exact_extents();  // true in AddressSanitizer builds
 
 // True in this build: lets `atrous info` and tests say that CUDA is simulated.
 constexpr bool kIsSimulator = true;

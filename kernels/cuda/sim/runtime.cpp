@@ -20,6 +20,9 @@
 
 // The simulator's own files are not instrumented by AddressSanitizer (they run on fiber stacks); CMake tells them
 // when the rest of the build is, so that device memory is poisoned and checked through ASan's interface.
+#ifndef ATROUS_SIM_ASAN
+#define ATROUS_SIM_ASAN 0
+#endif
 #if ATROUS_SIM_ASAN
 #include <sanitizer/asan_interface.h>
 #endif
@@ -265,6 +268,8 @@ void note_block_in_use(void* ptr, size_t requested, size_t block) {
   (void)block;
 #endif
 }
+
+bool checks_exact_extents() { return ATROUS_SIM_ASAN != 0; }
 
 void note_block_cached(void* ptr, size_t block) {
 #if ATROUS_SIM_ASAN
