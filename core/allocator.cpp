@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "core/cuda_runtime.h"
+#include "core/device_checks.h"
 #include "core/error.h"
 
 namespace atrous {
@@ -115,6 +116,8 @@ void device_copy(void* dst, Device dst_device, const void* src, Device src_devic
   }
   cuda::copy(dst, dst_device.is_cuda() ? dst_device.index : -1, src, src_device.is_cuda() ? src_device.index : -1,
              bytes);
+  // The host now waited for the device: report what the device found meanwhile (core/device_checks.h).
+  if (dst_device.is_cpu()) run_device_checks(src_device);
 }
 
 void device_memset_zero(void* ptr, size_t bytes, Device device) {

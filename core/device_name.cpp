@@ -28,14 +28,14 @@ void require_device_available(Device device, const std::string& who) {
   if (device.is_cpu()) return;
   ATROUS_CHECK(cuda::built_with_cuda(), who, ": ", device.str(),
                " is not available: this atrous build has no CUDA support (configure with nvcc on PATH and "
-               "-DATROUS_CUDA=ON); only cpu can be used");
+               "-DATROUS_CUDA=ON, or -DATROUS_CUDA_SIM=ON for the CUDA simulator); only cpu can be used");
   const int count = cuda_device_count();
   ATROUS_CHECK(count > 0, who, ": ", device.str(),
                " is not available: no CUDA device is visible (see nvidia-smi and CUDA_VISIBLE_DEVICES); only cpu can "
                "be used");
+  const std::string visible = count == 1 ? "cuda:0" : "cuda:0 to cuda:" + std::to_string(count - 1);
   ATROUS_CHECK(device.index < count, who, ": ", device.str(), " is not available: ", count, " CUDA device",
-               count == 1 ? " is" : "s are", " visible (cuda:0", count > 1 ? " to cuda:" + std::to_string(count - 1) : "",
-               ")");
+               count == 1 ? " is" : "s are", " visible (", visible, ")");
 }
 
 Device parse_device(const std::string& text, const std::string& what) {

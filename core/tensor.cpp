@@ -9,7 +9,9 @@
 #include <sstream>
 
 #include "core/autograd.h"
+#include "core/ops/checks.h"
 #include "core/random.h"
+#include "kernels/cuda/ops.h"
 
 namespace atrous {
 namespace {
@@ -51,6 +53,22 @@ void gather_contiguous(const TensorImpl& src, void* dst) {
   const auto* base = static_cast<const char*>(src.storage->data());
   auto* out = static_cast<char*>(dst);
   for_each_offset(src, [&](int64_t i, int64_t offset) { std::memcpy(out + i * elem, base + offset * elem, elem); });
+}
+
+// A CUDA view's layout for the device copy kernels, its storage base and element size.
+kernels::cuda::StridedLayout device_layout(const TensorImpl& t, const char* op) {
+  ATROUS_CHECK(t.shape.size() <= static_cast<size_t>(kernels::cuda::kMaxCopyRank), op, ": a CUDA view of rank ",
+               t.shape.size(), " (at most ", kernels::cuda::kMaxCopyRank, ")");
+  kernels::cuda::StridedLayout layout;
+  layout.rank = static_cast<int>(t.shape.size());
+  for (int d = 0; d < layout.rank; ++d) {
+    layout.shape[d] = t.shape[d];
+    layout.strides[d] = t.strides[d];
+  }
+  return layout;
+}
+const char* storage_base(const TensorImpl& t) {
+  return static_cast<const char*>(t.storage->data()) + t.offset * dtype_size(t.dtype);
 }
 
 void require_cpu(const Tensor& t, const char* op) {
@@ -196,8 +214,11 @@ Tensor Tensor::clone() const {
   Tensor out = empty(src.shape, src.dtype, device());
   if (is_contiguous()) {
     device_copy(out.raw_data(), device(), raw_data(), device(), numel() * dtype_size(src.dtype));
+  } else if (device().is_cuda()) {
+    ATROUS_CUDA_ONLY(kernels::cuda::gather_strided(device().index, storage_base(src),
+                                                   device_layout(src, "Tensor::clone"), out.raw_data(),
+                                                   dtype_size(src.dtype)));
   } else {
-    require_cpu(*this, "Tensor::clone of a non-contiguous view");
     gather_contiguous(src, out.raw_data());
   }
   return out;
@@ -217,9 +238,13 @@ Tensor Tensor::to(Device target) const {
 
 Tensor Tensor::to(DType target) const {
   if (target == dtype()) return *this;
-  require_cpu(*this, "Tensor::to(dtype)");
   Tensor src = contiguous();
-  Tensor out = empty(shape(), target);
+  Tensor out = empty(shape(), target, device());
+  if (device().is_cuda()) {
+    ATROUS_CUDA_ONLY(
+        kernels::cuda::convert_dtype(device().index, src.raw_data(), dtype(), out.raw_data(), target, numel()));
+    return out;
+  }
   dispatch_all(dtype(), [&](auto in_tag) {
     using In = decltype(in_tag);
     dispatch_all(target, [&](auto out_tag) {
@@ -248,12 +273,18 @@ Tensor& Tensor::copy_(const Tensor& src) {
   ATROUS_CHECK(src.shape() == shape() && src.dtype() == dtype(), "Tensor::copy_: source ", src.description(),
                " does not match destination ", description());
   if (is_contiguous()) {
-    Tensor s = src.device().is_cpu() ? src.contiguous() : src;
-    ATROUS_CHECK(s.is_contiguous(), "Tensor::copy_: non-contiguous CUDA source ", src.description());
+    Tensor s = src.contiguous();
     device_copy(raw_data(), device(), s.raw_data(), s.device(), numel() * dtype_size(dtype()));
     return *this;
   }
-  require_cpu(*this, "Tensor::copy_ into a non-contiguous view");
+  if (device().is_cuda()) {
+    Tensor s = src.to(device()).contiguous();
+    const TensorImpl& t = checked_impl();
+    ATROUS_CUDA_ONLY(kernels::cuda::scatter_strided(device().index, s.raw_data(),
+                                                    const_cast<char*>(storage_base(t)),
+                                                    device_layout(t, "Tensor::copy_"), dtype_size(dtype())));
+    return *this;
+  }
   Tensor s = src.to(Device::cpu()).contiguous();
   const size_t elem = dtype_size(dtype());
   const TensorImpl& t = checked_impl();

@@ -16,9 +16,7 @@
 using namespace atrous;
 using namespace atrous::crf;
 
-// GTEST_SKIP returns from the enclosing function, so this has to be a macro.
-#define REQUIRE_GPU() \
-  if (!crf::cuda::available()) GTEST_SKIP() << "no CUDA device visible (or CPU-only build): CUDA CRF test skipped"
+#define REQUIRE_GPU() ATROUS_REQUIRE_CUDA()
 
 namespace {
 

@@ -21,8 +21,7 @@ using namespace atrous;
 using atrous::testing::expect_error;
 using atrous::testing::same_bits;
 
-#define REQUIRE_GPU()                                                                                   \
-  if (!cuda_available()) GTEST_SKIP() << "no CUDA device visible (or CPU-only build): CUDA test skipped"
+#define REQUIRE_GPU() ATROUS_REQUIRE_CUDA()
 
 namespace {
 
@@ -187,10 +186,14 @@ TEST(CudaOps, SoftmaxCrossEntropyWithIgnoreLabel) {
   Tensor all_void = Tensor::full({2, 6, 7}, 255, DType::i32);
   compare_op("xent all ignored", {logits, all_void}, [](const auto& t) { return softmax_cross_entropy(t[0], t[1]); },
              0.0, 0.0);
-  // An invalid label is reported with its value and position, as on the CPU.
+  // An invalid label is reported with its value and position, as on the CPU, at the next synchronisation with the
+  // host (the loss itself does not wait for the device): reading the loss, or any later copy to the host.
   ids[17] = 30;
   Tensor bad = Tensor::from_vector<int32_t>(ids, {2, 6, 7}).to(kGpu);
-  expect_error([&] { softmax_cross_entropy(logits.to(kGpu), bad); }, {"label 30", "n=0", "h=2", "w=3"});
+  expect_error([&] { softmax_cross_entropy(logits.to(kGpu), bad).item<float>(); }, {"label 30", "n=0", "h=2", "w=3"});
+  softmax_cross_entropy(logits.to(kGpu), bad);
+  expect_error([&] { Tensor::ones({2}, DType::f32, kGpu).to_double_vector(); }, {"softmax_cross_entropy", "label 30"});
+  EXPECT_NO_THROW(Tensor::ones({2}, DType::f32, kGpu).to_double_vector()) << "a reported check is cleared";
 }
 
 TEST(CudaOps, DropoutMaskMatchesCpuBitForBit) {
@@ -464,5 +467,37 @@ TEST(CudaRuntimeCopies, LargeAndOddSizedRoundTripsAreExact) {
     Tensor dev = host.to(kGpu);
     Tensor copy = dev.clone();  // device to device
     EXPECT_TRUE(same_bits(copy.to(Device::cpu()), host)) << n << " elements";
+  }
+}
+
+TEST(CudaOps, ViewsCopiesAndDtypeConversions) {
+  REQUIRE_GPU();
+  Generator gen(21);
+  Tensor x = random({2, 5, 7, 3}, gen);
+  // Gradients through permute and slice (the slice backward copies into a view of a zero tensor).
+  compare_op("permute", {x}, [](const auto& t) { return t[0].permute({0, 3, 1, 2}).contiguous(); }, 0.0, 0.0);
+  compare_op("slice h", {x}, [](const auto& t) { return t[0].slice(1, 1, 4).contiguous(); }, 0.0, 0.0);
+  compare_op("slice channels", {x}, [](const auto& t) { return t[0].slice(3, 1, 3).contiguous(); }, 0.0, 0.0);
+  // A sliding window's crop of a crop, cloned on the device.
+  Tensor window_cpu = x.slice(1, 1, 5).slice(2, 2, 6), window_gpu = x.to(kGpu).slice(1, 1, 5).slice(2, 2, 6);
+  expect_matches(window_gpu.clone(), window_cpu.clone(), 0.0, "clone of a view");
+  // copy_ into a CUDA view from CPU and CUDA sources, contiguous or not.
+  Tensor into_cpu = Tensor::zeros({2, 5, 7, 3}), into_gpu = Tensor::zeros({2, 5, 7, 3}, DType::f32, kGpu);
+  Tensor patch = random({2, 3, 7, 3}, gen);
+  into_cpu.slice(1, 2, 5).copy_(patch);
+  into_gpu.slice(1, 2, 5).copy_(patch);
+  into_cpu.slice(3, 0, 1).copy_(x.slice(3, 2, 3));
+  into_gpu.slice(3, 0, 1).copy_(x.to(kGpu).slice(3, 2, 3));
+  expect_matches(into_gpu, into_cpu, 0.0, "copy_ into views");
+  // Every dtype conversion, as the CPU converts (truncation toward zero, wrap of u8).
+  Tensor values = Tensor::from_vector<float>({-3.7f, -0.5f, 0.0f, 0.49f, 1.5f, 200.9f, 255.0f, 1e6f}, {8});
+  for (DType from : {DType::f32, DType::f64, DType::i32, DType::u8}) {
+    const Tensor source = from == DType::u8 ? values.slice(0, 2, 7).to(DType::u8) : values.to(from);
+    for (DType to : {DType::f32, DType::f64, DType::i32, DType::u8}) {
+      if (from != DType::u8 && to == DType::u8) continue;  // out-of-range float to u8 is undefined in C++
+      EXPECT_EQ(source.to(kGpu).to(to).to_double_vector(), source.to(to).to_double_vector())
+          << dtype_name(from) << " -> " << dtype_name(to);
+      EXPECT_TRUE(source.to(kGpu).to(to).device().is_cuda());
+    }
   }
 }

@@ -3,12 +3,11 @@
 
 #include "core/atrous.h"
 #include "core/cuda_runtime.h"
+#include "support/test_helpers.h"
 
 using namespace atrous;
 
-// GTEST_SKIP returns from the enclosing function, so this has to be a macro.
-#define REQUIRE_GPU()                                                                                   \
-  if (!cuda_available()) GTEST_SKIP() << "no CUDA device visible (or CPU-only build): CUDA test skipped"
+#define REQUIRE_GPU() ATROUS_REQUIRE_CUDA()
 
 TEST(CudaRuntime, RoundTripKeepsValues) {
   REQUIRE_GPU();

@@ -18,8 +18,7 @@ using namespace atrous;
 using atrous::testing::expect_error;
 namespace k = atrous::testing::cuda_kernels;
 
-#define REQUIRE_GPU() \
-  if (!cuda_available()) GTEST_SKIP() << "no CUDA device visible (or CPU-only build): CUDA test skipped"
+#define REQUIRE_GPU() ATROUS_REQUIRE_CUDA()
 #define REQUIRE_SIMULATOR()                                                                        \
   REQUIRE_GPU();                                                                                   \
   if (!cuda::is_simulator()) GTEST_SKIP() << "a planted bug is only reported by the CUDA simulator"

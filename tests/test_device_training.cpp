@@ -97,11 +97,10 @@ struct TrainingRun {
 };
 
 TrainingRun train(SegmentationModel& model, const SegmentationDataset& data, TrainerOptions options,
-          const SegmentationDataset* val = nullptr, const std::string& resume_from = "") {
+                  const SegmentationDataset* val = nullptr) {
   TrainingRun run;
   options.on_step = [&](int64_t, double loss, double) { run.losses.push_back(loss); };
   Trainer trainer(model, data, loader_options(model.definition().preprocessing), options, val);
-  if (!resume_from.empty()) trainer.resume(resume_from);
   run.result = trainer.train();
   return run;
 }

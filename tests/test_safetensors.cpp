@@ -145,7 +145,7 @@ TEST_F(SafetensorsTest, ExportsHalfAndBfloat16AndNarrowsDoubles) {
 }
 
 TEST_F(SafetensorsTest, CudaTensorsAreCopiedToTheHost) {
-  if (!cuda_available()) GTEST_SKIP() << "no CUDA device in this build or machine";
+  ATROUS_REQUIRE_CUDA();
   const Tensor x = sample(DType::f32, {3, 5}, 11);
   save_safetensors(path("c.safetensors"), {{"x", x.to(Device::cuda())}});
   EXPECT_TRUE(same_bits(SafetensorsFile(path("c.safetensors")).load("x"), x));

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 
+#include "core/dtype.h"
 #include "kernels/batch_norm.h"
 #include "kernels/conv2d.h"
 #include "kernels/cross_entropy.h"
@@ -30,6 +31,21 @@ void maximum_backward(int device, const T* a, const T* b, const T* dy, T* da, T*
 template <typename T>
 void dropout(int device, const T* x, int64_t n, float threshold, T scale, uint64_t seed, uint64_t offset, T* y);
 
+// ---- strided copies and dtype conversion (Tensor::clone of a view, copy_ into a view, to(dtype)) ----
+// A view's layout in elements: shape and strides of up to kMaxCopyRank dimensions.
+constexpr int kMaxCopyRank = 8;
+struct StridedLayout {
+  int rank = 0;
+  int64_t shape[kMaxCopyRank] = {};
+  int64_t strides[kMaxCopyRank] = {};
+};
+// dst (contiguous, logical order) = the elements of the view at src with `layout`; element_size is 1, 2, 4 or 8.
+void gather_strided(int device, const void* src, const StridedLayout& layout, void* dst, size_t element_size);
+// The view at dst with `layout` = src (contiguous, logical order).
+void scatter_strided(int device, const void* src, void* dst, const StridedLayout& layout, size_t element_size);
+// dst[i] = static_cast<To>(src[i]) for n contiguous elements, as the CPU's to(dtype) converts.
+void convert_dtype(int device, const void* src, DType from, void* dst, DType to, int64_t n);
+
 // ---- concat / split along the last axis: one 2-D copy per piece ----
 template <typename T>
 void copy_columns(int device, const T* src, int64_t src_cols, int64_t src_offset, T* dst, int64_t dst_cols,
@@ -42,13 +58,18 @@ template <typename T> void log_softmax_forward(int device, const T* x, T* y, int
 template <typename T> void softmax_backward(int device, const T* y, const T* dy, T* dx, int64_t rows, int64_t cols);
 template <typename T>
 void log_softmax_backward(int device, const T* y, const T* dy, T* dx, int64_t rows, int64_t cols);
-// Returns the sums on the host (synchronises). L is int32_t or uint8_t.
+// Queues the loss without waiting for the device: loss[0] = (sum over valid pixels of w[y] * -log softmax(x)[y]) /
+// (sum of w[y]), 0 when no pixel counts; sums[0..2] (device memory) = {that sum, the weight sum, the first pixel
+// whose label is invalid, or s.pixels when none}, for the backward and for the caller's deferred label check.
+// L is int32_t or uint8_t.
 template <typename T, typename L>
-CrossEntropySums softmax_cross_entropy_forward(int device, const T* logits, const L* labels, const T* class_weights,
-                                               T* row_stats, const CrossEntropyShape& s);
+void softmax_cross_entropy_forward(int device, const T* logits, const L* labels, const T* class_weights, T* row_stats,
+                                   const CrossEntropyShape& s, T* loss, double* sums);
+// dlogits for an upstream gradient grad_loss[0] (device memory), scaled by 1 / sums[1] on the device.
 template <typename T, typename L>
 void softmax_cross_entropy_backward(int device, const T* logits, const L* labels, const T* class_weights,
-                                    const T* row_stats, T scale, T* dlogits, const CrossEntropyShape& s);
+                                    const T* row_stats, const T* grad_loss, const double* sums, T* dlogits,
+                                    const CrossEntropyShape& s);
 
 // ---- bilinear resize (backward is a gather: deterministic, no atomics) ----
 template <typename T> void resize_bilinear_forward(int device, const T* x, T* y, const ResizeShape& s);

@@ -1,6 +1,7 @@
 // Softmax, log-softmax and the fused softmax cross-entropy over the last axis, CUDA: one warp per row (class counts
 // are small, 21 to 150, and rows many), max-shifted exponentials, and a two-stage fixed-order reduction of the loss
-// so repeated runs give identical sums.
+// so repeated runs give identical sums. The loss, its sums and the backward's scale stay on the device: a training
+// step never waits for the host.
 #include <algorithm>
 
 #include "kernels/cuda/common.cuh"
@@ -112,10 +113,11 @@ __global__ void xent_forward_kernel(const T* __restrict__ logits, const L* __res
   }
 }
 
-// One block adds the partials in a fixed order: out = {loss, weight, first_invalid as double}.
+// One block adds the partials in a fixed order: out = {loss, weight, first_invalid as double}; loss[0] = the mean.
+template <typename T>
 __global__ void xent_final_kernel(const double* __restrict__ partial_loss, const double* __restrict__ partial_weight,
                                   const long long* __restrict__ partial_invalid, int count, long long pixels,
-                                  double* __restrict__ out) {
+                                  double* __restrict__ out, T* __restrict__ loss) {
   __shared__ double shared[32];
   __shared__ long long inv_sh[kThreads];
   double l = 0.0, w = 0.0;
@@ -133,13 +135,17 @@ __global__ void xent_final_kernel(const double* __restrict__ partial_loss, const
     out[1] = w;
     for (int i = 0; i < static_cast<int>(blockDim.x); ++i) inv = inv_sh[i] < inv ? inv_sh[i] : inv;
     out[2] = static_cast<double>(inv);
+    // Every pixel ignored (or weights summing to 0): loss 0 and zero gradient, where PyTorch gives NaN.
+    loss[0] = w != 0.0 ? static_cast<T>(l / w) : T(0);
   }
 }
 
 template <typename T, typename L>
 __global__ void xent_backward_kernel(const T* __restrict__ logits, const L* __restrict__ labels,
-                                     const T* __restrict__ class_weights, const T* __restrict__ row_stats, T scale,
+                                     const T* __restrict__ class_weights, const T* __restrict__ row_stats,
+                                     const T* __restrict__ grad_loss, const double* __restrict__ sums,
                                      T* __restrict__ dlogits, CrossEntropyShape s) {
+  const T scale = sums[1] != 0.0 ? static_cast<T>(static_cast<double>(grad_loss[0]) / sums[1]) : T(0);
   ATROUS_GRID_STRIDE(i, s.pixels * s.classes) {
     const int64_t p = i / s.classes, k = i - p * s.classes;
     const L label = labels[p];
@@ -177,29 +183,29 @@ void log_softmax_backward(int device, const T* y, const T* dy, T* dx, int64_t ro
 }
 
 template <typename T, typename L>
-CrossEntropySums softmax_cross_entropy_forward(int device, const T* logits, const L* labels, const T* class_weights,
-                                               T* row_stats, const CrossEntropyShape& s) {
+void softmax_cross_entropy_forward(int device, const T* logits, const L* labels, const T* class_weights, T* row_stats,
+                                   const CrossEntropyShape& s, T* loss, double* sums) {
   cudaStream_t st = atrous::cuda::stream(device);
   const unsigned blocks = static_cast<unsigned>(std::max<int64_t>(1, std::min<int64_t>(row_blocks(s.pixels), 1024)));
-  Scratch partials(blocks * (2 * sizeof(double) + sizeof(long long)) + 3 * sizeof(double), device);
+  Scratch partials(blocks * (2 * sizeof(double) + sizeof(long long)), device);
   double* partial_loss = partials.as<double>();
   double* partial_weight = partial_loss + blocks;
-  double* out = partial_weight + blocks;  // 3 doubles
-  auto* partial_invalid = reinterpret_cast<long long*>(out + 3);
-  launch("xent_forward_kernel", blocks, kThreads, 0, st, xent_forward_kernel<T, L>, logits, labels, class_weights, row_stats, s, partial_loss, partial_weight, partial_invalid);
-  launch("xent_final_kernel", 1, kThreads, 0, st, xent_final_kernel, partial_loss, partial_weight, partial_invalid, static_cast<int>(blocks), static_cast<long long>(s.pixels), out);
-  double host[3];
-  atrous::cuda::copy(host, -1, out, device, sizeof(host));  // synchronises: the caller needs the sums now
-  const auto first_invalid = static_cast<int64_t>(host[2]);
-  return {host[0], host[1], first_invalid >= s.pixels ? -1 : first_invalid};
+  auto* partial_invalid = reinterpret_cast<long long*>(partial_weight + blocks);
+  launch("xent_forward_kernel", blocks, kThreads, 0, st, xent_forward_kernel<T, L>, logits, labels, class_weights,
+         row_stats, s, partial_loss, partial_weight, partial_invalid);
+  launch("xent_final_kernel", 1, kThreads, 0, st, xent_final_kernel<T>, static_cast<const double*>(partial_loss),
+         static_cast<const double*>(partial_weight), static_cast<const long long*>(partial_invalid),
+         static_cast<int>(blocks), static_cast<long long>(s.pixels), sums, loss);
 }
 
 template <typename T, typename L>
 void softmax_cross_entropy_backward(int device, const T* logits, const L* labels, const T* class_weights,
-                                    const T* row_stats, T scale, T* dlogits, const CrossEntropyShape& s) {
+                                    const T* row_stats, const T* grad_loss, const double* sums, T* dlogits,
+                                    const CrossEntropyShape& s) {
   const int64_t n = s.pixels * s.classes;
   if (n == 0) return;
-  launch_1d("xent_backward_kernel", n, device, xent_backward_kernel<T, L>, logits, labels, class_weights, row_stats, scale, dlogits, s);
+  launch_1d("xent_backward_kernel", n, device, xent_backward_kernel<T, L>, logits, labels, class_weights, row_stats,
+            grad_loss, sums, dlogits, s);
 }
 
 #define ATROUS_INSTANTIATE(T)                                                                       \
@@ -208,10 +214,10 @@ void softmax_cross_entropy_backward(int device, const T* logits, const L* labels
   template void softmax_backward<T>(int, const T*, const T*, T*, int64_t, int64_t);                 \
   template void log_softmax_backward<T>(int, const T*, const T*, T*, int64_t, int64_t);
 #define ATROUS_INSTANTIATE_XENT(T, L)                                                                           \
-  template CrossEntropySums softmax_cross_entropy_forward<T, L>(int, const T*, const L*, const T*, T*,         \
-                                                                const CrossEntropyShape&);                      \
-  template void softmax_cross_entropy_backward<T, L>(int, const T*, const L*, const T*, const T*, T, T*,       \
-                                                     const CrossEntropyShape&);
+  template void softmax_cross_entropy_forward<T, L>(int, const T*, const L*, const T*, T*,                     \
+                                                    const CrossEntropyShape&, T*, double*);                     \
+  template void softmax_cross_entropy_backward<T, L>(int, const T*, const L*, const T*, const T*, const T*,    \
+                                                     const double*, T*, const CrossEntropyShape&);
 ATROUS_INSTANTIATE(float)
 ATROUS_INSTANTIATE(double)
 ATROUS_INSTANTIATE_XENT(float, int32_t)

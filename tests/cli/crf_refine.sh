@@ -74,14 +74,18 @@ expect_failure "--device 'gpu' is not a device; expected cpu, cuda" "$atrous" cr
 expect_failure "--device 'cuda:one' is not a device" "$atrous" segment "${weights[@]}" --image "$image" \
   --out "$work/x.png" --crf --device cuda:one
 expect_failure "--device 'CPU' is not a device" "$atrous" crf-search "${search[@]}" --device CPU
-"$atrous" crf-refine --image "$image" --logits "$work/logits.npy" --out "$work/crf_cpu.png" --device cpu | grep -q " on cpu;"
+"$atrous" crf-refine --image "$image" --logits "$work/logits.npy" --out "$work/crf_cpu.png" --device cpu \
+  > "$work/cpu.log"
+grep -q " on cpu;" "$work/cpu.log" || { cat "$work/cpu.log"; exit 1; }
 cmp "$work/crf_cpu.png" "$work/crf.png" || { echo "crf-refine --device cpu differs from the default"; exit 1; }
-if "$atrous" info | grep -q "CUDA devices visible: [1-9]"; then
+info=$("$atrous" info)
+if grep -q "CUDA devices visible: [1-9]" <<< "$info"; then
   "$atrous" crf-refine --image "$image" --logits "$work/logits.npy" --out "$work/crf_cuda.png" \
     --save-probs "$work/q_cuda.npy" --device cuda > "$work/cuda.log" || { cat "$work/cuda.log"; exit 1; }
   grep -q " on cuda:0;" "$work/cuda.log" && test -s "$work/crf_cuda.png" && test -s "$work/q_cuda.npy"
   "$atrous" segment "${weights[@]}" --image "$image" --out "$work/mask_crf_cuda.png" --crf --device cuda \
-    | grep -q "on cuda:0"
+    > "$work/segment_cuda.log"
+  grep -q "on cuda:0" "$work/segment_cuda.log" || { cat "$work/segment_cuda.log"; exit 1; }
   "$atrous" crf-search "${search[@]}" --device cuda > "$work/search_cuda.log" 2> /dev/null
   grep -q "on cuda:0" "$work/search_cuda.log" && grep -q "^best: w1=3 " "$work/search_cuda.log" \
     || { cat "$work/search_cuda.log"; exit 1; }
@@ -91,7 +95,7 @@ else
   expect_failure "--device cuda:1: cuda:1 is not available" "$atrous" segment "${weights[@]}" --image "$image" \
     --out "$work/x.png" --crf --device cuda:1
   expect_failure "--device cuda: cuda:0 is not available" "$atrous" crf-search "${search[@]}" --device cuda
-  if "$atrous" info | grep -q "CUDA backend built: no"; then
+  if grep -q "CUDA backend built: no" <<< "$info"; then
     expect_failure "this atrous build has no CUDA support" "$atrous" crf-refine --image "$image" \
       --logits "$work/logits.npy" --out "$work/x.png" --device cuda
   fi

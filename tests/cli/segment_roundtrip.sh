@@ -31,12 +31,14 @@ expect_failure "weights.safetensors" "$atrous" segment --model deeplab-v1-largef
 # --device cpu is the default; a CUDA device (where `atrous info` shows one) segments the same image, else a clear
 # error. (CUDA logits agree with the CPU's up to float rounding, so masks are not compared byte for byte.)
 "$atrous" segment --model tiny-deeplab --classes 4 --weights "$work/q/weights.safetensors" \
-  --image "$work/q/sample.png" --out "$work/mask_cpu.png" --device cpu | grep -q "on cpu,"
+  --image "$work/q/sample.png" --out "$work/mask_cpu.png" --device cpu > "$work/cpu.log"
+grep -q "on cpu," "$work/cpu.log" || { cat "$work/cpu.log"; exit 1; }
 cmp "$work/mask_cpu.png" "$work/mask.png" || { echo "segment --device cpu differs from the default"; exit 1; }
-if "$atrous" info | grep -q "CUDA devices visible: [1-9]"; then
+info=$("$atrous" info)
+if grep -q "CUDA devices visible: [1-9]" <<< "$info"; then
   "$atrous" segment --model tiny-deeplab --classes 4 --weights "$work/q/weights.safetensors" \
-    --image "$work/q/sample.png" --out "$work/mask_cuda.png" --scales 0.75 1 --flip --device cuda | grep -q "on cuda:0,"
-  test -s "$work/mask_cuda.png"
+    --image "$work/q/sample.png" --out "$work/mask_cuda.png" --scales 0.75 1 --flip --device cuda > "$work/cuda.log"
+  grep -q "on cuda:0," "$work/cuda.log" && test -s "$work/mask_cuda.png" || { cat "$work/cuda.log"; exit 1; }
 else
   expect_failure "--device cuda: cuda:0 is not available" "$atrous" segment --model tiny-deeplab --classes 4 \
     --weights "$work/q/weights.safetensors" --image "$work/q/sample.png" --out "$work/x.png" --device cuda

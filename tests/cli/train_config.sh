@@ -45,6 +45,15 @@ expect_setting "$work/settings3.txt" 'batch-size = 8'
 "$atrous" train --config "$work/settings.txt" --print-settings > "$work/settings4.txt"
 diff <(grep -v '^#' "$work/settings.txt") <(grep -v '^#' "$work/settings4.txt")
 
+# The device: a setting like the others (key `device`, command line first). Printing checks only the spelling, so a
+# GPU run's settings print anywhere.
+expect_setting "$work/settings3.txt" 'device = "cpu"'
+printf 'preset = "camvid"\ndevice = "cuda:1"\n' > "$work/device.toml"
+"$atrous" train --config "$work/device.toml" --print-settings > "$work/device.txt"
+expect_setting "$work/device.txt" 'device = "cuda:1"'
+"$atrous" train --config "$work/device.toml" --device cpu --print-settings > "$work/device2.txt"
+expect_setting "$work/device2.txt" 'device = "cpu"'
+
 # A short synthetic run, interrupted by its iteration budget, then continued.
 run="$work/run"
 data=(--dataset synthetic --synthetic-size 32 --synthetic-count 16 --crop-size 32 --batch-size 2 --val-limit 4 --lr 0.02)
@@ -95,4 +104,46 @@ expect_failure "lr_policy" "$atrous" train --lr-policy cosine --print-settings
 expect_failure "data_root" "$atrous" train --dataset voc --print-settings
 expect_failure "unknown model" "$atrous" train "${common[@]}" --model nope --max-iterations 1
 expect_failure "nothing" "$atrous" train --dataset camvid --data-root "$work/nothing" --max-iterations 1 --out-dir "$work/x"
+
+# --device on train, evaluate and quickstart (and as evaluate's config key): a bad spelling names the text and the
+# accepted forms; a CUDA device runs where `atrous info` shows one (a checkpoint written there resumes on the CPU),
+# and is a clear error before any work where none is.
+evaluation=(--model tiny-deeplab --weights "$run/weights.safetensors" --dataset synthetic --synthetic-size 32
+  --split val --limit 2)
+expect_failure "setting device = 'gpu' is not a device; expected cpu, cuda" "$atrous" train --device gpu \
+  --print-settings
+expect_failure "--device 'cuda:' is not a device" "$atrous" evaluate "${evaluation[@]}" --device cuda: --json ""
+printf 'device = "tpu"\n' > "$work/eval_device.toml"
+expect_failure "--device 'tpu' is not a device" "$atrous" evaluate "${evaluation[@]}" --config "$work/eval_device.toml"
+expect_failure "--device 'cuda:-1' is not a device" "$atrous" quickstart --device cuda:-1 --out-dir ""
+"$atrous" evaluate "${evaluation[@]}" --device cpu --json "$work/eval_cpu.json" > "$work/eval_cpu.log"
+grep -q "device cpu" "$work/eval_cpu.log" || { cat "$work/eval_cpu.log"; exit 1; }
+info=$("$atrous" info)
+# `atrous info` tells a real GPU from the CUDA simulator (kernels on the CPU), so timings are read right.
+grep -q "^  CUDA kind: \(none\|simulator\|GPU\)" <<< "$info" || { echo "$info"; exit 1; }
+if grep -q "CUDA devices visible: [1-9]" <<< "$info"; then
+  "$atrous" train "${data[@]}" --log-every 2 --out-dir "$work/cuda" --max-iterations 3 --device cuda \
+    > "$work/cuda.log" 2>&1 || { cat "$work/cuda.log"; exit 1; }
+  grep -q "3 iterations on cuda:0" "$work/cuda.log" || { cat "$work/cuda.log"; exit 1; }
+  "$atrous" train "${data[@]}" --log-every 2 --out-dir "$work/cuda" --max-iterations 4 --resume auto --device cpu \
+    > "$work/cuda_resume.log" 2>&1 || { cat "$work/cuda_resume.log"; exit 1; }
+  grep -q "at iteration 3" "$work/cuda_resume.log" || { cat "$work/cuda_resume.log"; exit 1; }
+  "$atrous" evaluate "${evaluation[@]}" --device cuda --json "$work/eval_cuda.json" > "$work/eval_cuda.log"
+  grep -q "device cuda:0" "$work/eval_cuda.log" || { cat "$work/eval_cuda.log"; exit 1; }
+  "$atrous" evaluate "${evaluation[@]}" --crf --iterations 2 --device cuda --json "" > /dev/null
+  "$atrous" quickstart --device cuda --steps 2 --batch 2 --size 32 --eval-images 1 --out-dir "$work/quick_cuda" \
+    > "$work/quick_cuda.log" 2>&1 || { cat "$work/quick_cuda.log"; exit 1; }
+  test -s "$work/quick_cuda/sample_mask.png"
+else
+  expect_failure "--device cuda: cuda:0 is not available" "$atrous" train "${common[@]}" --max-iterations 1 \
+    --device cuda
+  expect_failure "--device cuda:1: cuda:1 is not available" "$atrous" evaluate "${evaluation[@]}" --device cuda:1
+  printf 'device = "cuda"\n' > "$work/eval_device.toml"
+  expect_failure "--device cuda: cuda:0 is not available" "$atrous" evaluate "${evaluation[@]}" \
+    --config "$work/eval_device.toml"
+  expect_failure "cuda:0 is not available" "$atrous" quickstart --device cuda --out-dir ""
+  if grep -q "CUDA backend built: no" <<< "$info"; then
+    expect_failure "this atrous build has no CUDA support" "$atrous" quickstart --device cuda --out-dir ""
+  fi
+fi
 echo "train/evaluate command line: ok"

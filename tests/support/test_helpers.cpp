@@ -1,6 +1,8 @@
 // Shared test helpers: scratch folders, error expectations, tensor comparisons and module references.
 #include "support/test_helpers.h"
 
+#include <cstdlib>
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +20,11 @@
 namespace fs = std::filesystem;
 
 namespace atrous::testing {
+
+bool gpu_required() {
+  const char* v = std::getenv("ATROUS_REQUIRE_GPU");
+  return v && std::string(v) == "1";
+}
 
 void ScratchDirTest::SetUp() {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();

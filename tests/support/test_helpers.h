@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/device.h"
 #include "core/tensor.h"
 
 namespace atrous {
@@ -16,6 +17,20 @@ class Conv2d;
 }  // namespace atrous
 
 namespace atrous::testing {
+
+// True when ATROUS_REQUIRE_GPU=1: a CUDA test that finds no device must fail, not skip (set by the simulator stage
+// of tools/run_tests.sh and by tools/gpu_run.sh, where a skip would hide that nothing ran).
+bool gpu_required();
+
+// Starts a test that needs a CUDA device (a GPU or the simulator): skips with the reason when there is none, or
+// fails when ATROUS_REQUIRE_GPU=1. A macro because GTEST_SKIP and FAIL return from the test body.
+#define ATROUS_REQUIRE_CUDA()                                                                             \
+  do {                                                                                                    \
+    if (!::atrous::cuda_available()) {                                                                    \
+      if (::atrous::testing::gpu_required()) FAIL() << "ATROUS_REQUIRE_GPU=1 but no CUDA device is visible"; \
+      GTEST_SKIP() << "no CUDA device visible (or CPU-only build): CUDA test skipped";                   \
+    }                                                                                                     \
+  } while (0)
 
 // A fresh folder per test under the temp dir, named after the test (suite and name, '/' made '_') and the pid so
 // parallel ctest runs never share one; removed after the test, write permission restored first in case the test
