@@ -2,6 +2,8 @@
 // metrics it may not use): per-class IoU over the whole subset, averaged over classes that occur.
 #include "crf/crf_search.h"
 
+#include "crf/cuda_dense_crf.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -145,17 +147,26 @@ CrfSearchResult crf_search(const CrfSampleLoader& load, int64_t count, const Crf
       if (round == 0)
         unary_confusion.add(argmax(unary.data<float>(), h * w, classes, true).data(), s.labels, options.ignore_index);
       std::shared_ptr<const PairwiseKernel> spatial;
-      if (options.base.gaussian_weight > 0.0f)
+      if (options.base.gaussian_weight > 0.0f && options.device < 0)
         spatial = make_gaussian_kernel(h, w, options.base.gaussian_xy, options.base.normalization);
       std::shared_ptr<const PairwiseKernel> bilateral;
       for (size_t k = 0; k < settings.size(); ++k) {
         const CrfSearchEntry& e = settings[k];
-        if (!bilateral || k == 0 || settings[k - 1].sa != e.sa || settings[k - 1].sb != e.sb)
-          bilateral = make_bilateral_kernel(s.image, e.sa, e.sb, options.base.normalization);
-        DenseCrf model(h, w, classes);
-        if (spatial) model.add_pairwise(spatial, options.base.gaussian_weight);
-        model.add_pairwise(bilateral, e.w1);
-        const Tensor q = model.mean_field(unary, options.base.iterations);
+        Tensor q;
+        if (options.device >= 0) {
+          DenseCrfParams params = options.base;
+          params.bilateral_weight = e.w1;
+          params.bilateral_xy = e.sa;
+          params.bilateral_rgb = e.sb;
+          q = cuda::dense_crf_cuda(s.image, unary, params, options.device);
+        } else {
+          if (!bilateral || k == 0 || settings[k - 1].sa != e.sa || settings[k - 1].sb != e.sb)
+            bilateral = make_bilateral_kernel(s.image, e.sa, e.sb, options.base.normalization);
+          DenseCrf model(h, w, classes);
+          if (spatial) model.add_pairwise(spatial, options.base.gaussian_weight);
+          model.add_pairwise(bilateral, e.w1);
+          q = model.mean_field(unary, options.base.iterations);
+        }
         confusion[k].add(argmax(q.data<float>(), h * w, classes, false).data(), s.labels, options.ignore_index);
       }
       if (options.progress) {

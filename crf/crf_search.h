@@ -39,6 +39,9 @@ struct CrfSearchOptions {
   int ignore_index = 255;
   DenseCrfParams base;  // w2, sigma_gamma, iterations, normalisation; w1/sa/sb come from the grid
   std::function<void(const std::string&)> progress;  // optional: one line per image
+  // -1: the CPU (one image's lattices shared across settings); else the CUDA device that runs every setting's mean
+  // field (crf/cuda_dense_crf.h; each setting builds its own lattices there).
+  int device = -1;
 };
 
 struct CrfSearchResult {

@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# The whole GPU check in one call of the device tool: configure and build the CUDA backend for sm_90, run the CUDA
-# tests (the op test also under compute-sanitizer memcheck, and racecheck on the shared-memory kernels), run the
-# cuDNN benchmark and turn it into the results table; everything lands in $OUT (at most 8 files, device-tool limit).
+# The whole GPU check in one call of the device tool, most important first: configure and build the CUDA backend for
+# sm_90, run every CUDA test with ATROUS_REQUIRE_GPU=1 (a skip is a failure), then compute-sanitizer memcheck and
+# racecheck, then a short training run on the GPU, then the cuDNN benchmarks and their results table; everything
+# lands in $OUT (at most 8 files, device-tool limit). Without a visible GPU it stops at once with exit code 2.
 #
 # Here (the CPU machine), once:   tools/gpu_run.sh --fetch-deps
 #   downloads the Debian -dev packages the build needs (Eigen, GoogleTest, Google Benchmark, libpng, libjpeg,
-#   nlohmann-json; ~4 MB) into .gpu-deps/, which .git/info/exclude keeps out of git; the GPU machine cannot reach
+#   nlohmann-json, CLI11; ~4 MB) into .gpu-deps/, which .gitignore keeps out of git; the GPU machine cannot reach
 #   any package registry.
 # Then, through the device tool:  run(command="bash tools/gpu_run.sh", carry=[".gpu-deps"], timeout_s=600)
-#   Stages run in the order build (<= 300 s), tests (<= 60 + 90 s), benchmark (<= 150 s fp32 + 90 s tf32),
-#   sanitizers (<= 90 + 60 s), each cut to what is left of a 570 s budget (GPU_RUN_BUDGET), so the call ends inside
-#   the tool's 10 minutes; a stage with no time left is skipped and says so. GPU_RUN_STAGES="build tests bench
-#   sanitize" picks stages: a second call on the still-warm machine (build-gpu/ is kept) can skip the build.
+#   Stage limits add up to the 570 s budget (GPU_RUN_BUDGET): configure 40 + build 200, tests 90, memcheck 50 +
+#   racecheck 40, training 40, benchmarks 70 fp32 + 25 tf32 + 15 CRF; each is also cut to what is left, so the call
+#   ends inside the tool's 10 minutes, and a stage with no time left is skipped and says so. GPU_RUN_STAGES="build
+#   tests sanitize train bench" picks stages: a second call on the still-warm machine (build-gpu/ is kept) can skip
+#   the build. The exit code is 0 only when every stage that ran passed.
 # Afterwards copy $OUT's results_<device>.json/.md into benchmarks/results/ and commit them.
 set -uo pipefail
 
@@ -23,7 +25,8 @@ if [[ "${1:-}" == "--fetch-deps" ]]; then
   mkdir -p "$deps_dir"
   grep -qx '/.gpu-deps/' "$root/.git/info/exclude" 2>/dev/null || echo '/.gpu-deps/' >> "$root/.git/info/exclude"
   (cd "$deps_dir" && apt-get download libeigen3-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev \
-      libbenchmark1debian libpng-dev libpng16-16 libjpeg-dev libjpeg62-turbo-dev libjpeg62-turbo zlib1g-dev)
+      libbenchmark1debian libpng-dev libpng16-16 libjpeg-dev libjpeg62-turbo-dev libjpeg62-turbo zlib1g-dev \
+      libcli11-dev)
   du -sh "$deps_dir"
   exit 0
 fi
@@ -31,7 +34,7 @@ fi
 OUT=${OUT:-$root/gpu-out}
 mkdir -p "$OUT"
 build="$root/build-gpu"
-stages=${GPU_RUN_STAGES:-build tests bench sanitize}
+stages=${GPU_RUN_STAGES:-build tests sanitize train bench}
 log="$OUT/gpu_run.log"
 summary=()
 note() { echo "== $*" | tee -a "$log"; }
@@ -52,8 +55,10 @@ stage() {
   timeout --signal=TERM --kill-after=10 "$limit" "$@" >> "$log" 2>&1
   local rc=$?
   summary+=("$(printf '%-28s rc=%-3s %4ss' "$name" "$rc" "$((SECONDS - start))")")
+  (( rc != 0 )) && failed=1
   return $rc
 }
+failed=0
 
 {
   echo "date: $(date -u +%FT%TZ)"
@@ -63,6 +68,11 @@ stage() {
   echo "cpus: $(nproc)"
 } > "$OUT/env.txt" 2>&1
 cat "$OUT/env.txt" | tee -a "$log"
+# No GPU, no check: say so loudly instead of letting every CUDA test skip into a green run.
+if ! nvidia-smi -L > /dev/null 2>&1 || ! nvidia-smi -L | grep -q GPU; then
+  note "FAILED: no NVIDIA GPU is visible on this machine (nvidia-smi -L); nothing was run"
+  exit 2
+fi
 
 # Carried Debian packages: unpacked into a private prefix (never into /), found through CMAKE_PREFIX_PATH.
 prefix=/tmp/atrous-gpu-deps
@@ -91,42 +101,49 @@ if [[ ! -e /usr/local/cuda/include/cudnn.h ]]; then
   fi
 fi
 
-tests=(test_cuda_runtime test_cuda_ops test_crf_cuda)
+tests=(test_cuda_runtime test_cuda_ops test_crf_cuda test_cuda_sim test_device_training)
+export ATROUS_REQUIRE_GPU=1
 if [[ " $stages " == *" build "* ]]; then
   generator=()
   command -v ninja > /dev/null && generator=(-G Ninja)
-  stage configure 60 cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DATROUS_CUDA=ON \
+  stage configure 40 cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DATROUS_CUDA=ON \
     -DCMAKE_CUDA_ARCHITECTURES=90 -DATROUS_BUILD_EXAMPLES=OFF -DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc
-  stage build 300 cmake --build "$build" -j"${GPU_RUN_JOBS:-16}" --target "${tests[@]}" bench_cuda_conv bench_crf
+  stage build 200 cmake --build "$build" -j"${GPU_RUN_JOBS:-16}" --target "${tests[@]}" atrous_cli bench_cuda_conv \
+    bench_crf
 fi
 
 if [[ " $stages " == *" tests "* ]]; then
-  stage test_cuda_runtime 60 "$build/tests/test_cuda_runtime"
-  stage test_cuda_ops 90 "$build/tests/test_cuda_ops" --gtest_output="xml:$OUT/test_cuda_ops.xml"
-  stage test_crf_cuda 60 "$build/tests/test_crf_cuda"  # its output goes to the log: $OUT is at its 8 files
-fi
-
-if [[ " $stages " == *" bench "* ]]; then
-  # Two runs, so that the fp32 results survive if the tf32 half is cut short by the budget.
-  stage bench_fp32 150 "$build/benchmarks/bench_cuda_conv" --benchmark_filter='^(conv|bn|bw)/' \
-    --benchmark_out="$OUT/bench_cuda_conv.json" --benchmark_out_format=json
-  stage bench_tf32 90 "$build/benchmarks/bench_cuda_conv" --benchmark_filter='^conv_tf32/' \
-    --benchmark_out="$OUT/bench_cuda_conv_tf32.json" --benchmark_out_format=json
-  if [[ -s "$OUT/bench_cuda_conv.json" ]]; then
-    stage compare_cudnn 30 python3 "$root/tools/compare_cudnn.py" "$OUT"/bench_cuda_conv*.json --out-dir "$OUT/results"
-    # Flatten: the device tool returns files at most two folders down, and at most 8 of them.
-    for f in "$OUT"/results/*; do mv "$f" "$OUT/results_$(basename "$f")"; done
-    rmdir "$OUT/results" 2>/dev/null
-  fi
-  stage bench_crf_cuda 40 "$build/benchmarks/bench_crf" --benchmark_filter='^BM_CrfCuda'  # table in the log
+  # One stage for all of them: a test binary's failures are in the log, its XML in $OUT for test_cuda_ops.
+  stage cuda_tests 90 bash -c 'rc=0; for t in "$@"; do echo "-- $t"; "$0/tests/$t" || rc=1; done; exit $rc' \
+    "$build" "${tests[@]}"
 fi
 
 if [[ " $stages " == *" sanitize "* ]] && command -v compute-sanitizer > /dev/null; then
   # The out-of-memory test makes cudaMalloc fail on purpose, which memcheck would report as an API error.
-  stage memcheck 90 compute-sanitizer --tool memcheck --error-exitcode 1 --log-file "$OUT/sanitizer.log" \
+  stage memcheck 50 compute-sanitizer --tool memcheck --error-exitcode 1 --log-file "$OUT/sanitizer.log" \
     "$build/tests/test_cuda_ops" --gtest_filter='-CudaAllocator.OutOfMemoryNamesTheSize'
-  stage racecheck 60 compute-sanitizer --tool racecheck --error-exitcode 1 \
+  stage racecheck 40 compute-sanitizer --tool racecheck --error-exitcode 1 \
     "$build/tests/test_cuda_ops" --gtest_filter='CudaOps.Conv2d*:CudaOps.BatchNorm*:CudaOps.SoftmaxCross*:CudaOps.Elementwise'
+fi
+
+if [[ " $stages " == *" train "* ]]; then
+  # The README's quickstart on the GPU: trains, evaluates, must still learn.
+  stage train_quickstart 40 "$build/atrous" quickstart --device cuda --steps 300 --min-miou 0.45 --out-dir ""
+fi
+
+if [[ " $stages " == *" bench "* ]]; then
+  # Two runs, so that the fp32 results survive if the tf32 half is cut short by the budget.
+  stage bench_fp32 70 "$build/benchmarks/bench_cuda_conv" --benchmark_filter='^(conv|bn|bw)/' \
+    --benchmark_out="$OUT/bench_cuda_conv.json" --benchmark_out_format=json
+  stage bench_tf32 25 "$build/benchmarks/bench_cuda_conv" --benchmark_filter='^conv_tf32/' \
+    --benchmark_out="$OUT/bench_cuda_conv_tf32.json" --benchmark_out_format=json
+  if [[ -s "$OUT/bench_cuda_conv.json" ]]; then
+    python3 "$root/tools/compare_cudnn.py" "$OUT"/bench_cuda_conv*.json --out-dir "$OUT/results" >> "$log" 2>&1
+    # Flatten: the device tool returns files at most two folders down, and at most 8 of them.
+    for f in "$OUT"/results/*; do mv "$f" "$OUT/results_$(basename "$f")"; done
+    rmdir "$OUT/results" 2>/dev/null
+  fi
+  stage bench_crf_cuda 15 "$build/benchmarks/bench_crf" --benchmark_filter='^BM_CrfCuda'  # table in the log
 fi
 
 echo
@@ -137,3 +154,4 @@ echo "== results table"
 cat "$OUT"/results_*.md 2>/dev/null | tail -40
 echo "== stages"
 printf '%s\n' "${summary[@]}"
+exit $failed

@@ -9,14 +9,10 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <set>
-#include <tuple>
 
 #include "core/npy.h"
-#include "crf/cuda_dense_crf.h"
 #include "crf/dense_crf.h"
 #include "data/image_io.h"
-#include "solvers/metrics.h"
 #include "tools/cli/commands.h"
 #include "tools/cli/crf_options.h"
 #include "tools/cli/device_option.h"
@@ -82,82 +78,6 @@ crf::CrfSearchSample load_sample(const CrfSearchCliOptions& o, const std::string
   return s;
 }
 
-// Label per pixel of H x W x C scores: the first highest (marginals) or the first lowest (energies), as
-// crf::crf_search takes them.
-Tensor pixel_argmax(const Tensor& scores, bool lowest) {
-  const Tensor s = scores.contiguous();
-  const int64_t n = s.size(0) * s.size(1), c = s.size(2);
-  Tensor labels = Tensor::empty({s.size(0), s.size(1)}, DType::i32);
-  const float* p = s.data<float>();
-  int32_t* out = labels.data<int32_t>();
-  for (int64_t i = 0; i < n; ++i) {
-    const float* row = p + i * c;
-    out[i] = static_cast<int32_t>((lowest ? std::min_element(row, row + c) : std::max_element(row, row + c)) - row);
-  }
-  return labels;
-}
-
-// crf::crf_search on a GPU: the same rounds, grids (crf::refine_grid) and scores (one confusion matrix per setting
-// over the subset, mIoU over the classes that occur), each setting's mean field run by crf::cuda::dense_crf_cuda.
-// crf_search shares one image's CPU lattices across settings; on the device each setting builds its own (the GPU's
-// build is fast). Kept here until crf/crf_search.h takes a device.
-crf::CrfSearchResult crf_search_cuda(const crf::CrfSampleLoader& load, int64_t count,
-                                     const crf::CrfSearchOptions& options, int device) {
-  ATROUS_CHECK(count >= 1, "crf search: the validation subset is empty");
-  ATROUS_CHECK(options.num_classes >= 1, "crf search: num_classes must be >= 1, got ", options.num_classes);
-  ATROUS_CHECK(options.grid.size() > 0, "crf search: the grid is empty");
-  for (const auto* values : {&options.grid.w1, &options.grid.sa, &options.grid.sb})
-    for (float v : *values)
-      ATROUS_CHECK(std::isfinite(v) && v > 0.0f, "crf search: grid value ", v, " is not a positive number");
-  options.base.validate(options.num_classes);
-  const int classes = options.num_classes;
-  crf::CrfSearchResult result;
-  result.images = count;
-  std::set<std::tuple<float, float, float>> tried;
-  crf::CrfSearchGrid grid = options.grid;
-  for (int round = 0; round <= options.refine_rounds; ++round) {
-    std::vector<crf::CrfSearchEntry> settings;
-    for (float sa : grid.sa)
-      for (float sb : grid.sb)
-        for (float w1 : grid.w1)
-          if (tried.insert({w1, sa, sb}).second) settings.push_back({w1, sa, sb, round, 0, 0});
-    if (settings.empty()) break;
-    std::vector<ConfusionMatrix> confusion(settings.size(), ConfusionMatrix(classes, options.ignore_index));
-    ConfusionMatrix unary_confusion(classes, options.ignore_index);
-    for (int64_t index = 0; index < count; ++index) {
-      const crf::CrfSearchSample sample = load(index);
-      ATROUS_CHECK(sample.unary.dim() == 3 && sample.unary.size(2) == classes && sample.labels.dim() == 2 &&
-                       sample.labels.size(0) == sample.unary.size(0) && sample.labels.size(1) == sample.unary.size(1),
-                   "crf search: sample ", index, " has scores ", sample.unary.description(), " and labels ",
-                   sample.labels.description(), "; expected [H,W,", classes, "] and [H,W]");
-      if (round == 0) unary_confusion.add(pixel_argmax(sample.unary, /*lowest=*/true), sample.labels);
-      for (size_t k = 0; k < settings.size(); ++k) {
-        crf::DenseCrfParams params = options.base;
-        params.bilateral_weight = settings[k].w1;
-        params.bilateral_xy = settings[k].sa;
-        params.bilateral_rgb = settings[k].sb;
-        const Tensor q = crf::cuda::dense_crf_cuda(sample.image, sample.unary, params, device);
-        confusion[k].add(pixel_argmax(q, /*lowest=*/false), sample.labels);
-      }
-      if (options.progress)
-        options.progress("round " + std::to_string(round) + ": image " + std::to_string(index + 1) + "/" +
-                         std::to_string(count) + ", " + std::to_string(settings.size()) + " settings");
-    }
-    if (round == 0) {
-      result.unary_miou = unary_confusion.mean_iou();
-      result.unary_pixel_accuracy = unary_confusion.pixel_accuracy();
-    }
-    for (size_t k = 0; k < settings.size(); ++k) {
-      settings[k].miou = confusion[k].mean_iou();
-      settings[k].pixel_accuracy = confusion[k].pixel_accuracy();
-      result.table.push_back(settings[k]);
-      if (result.table.size() == 1 || settings[k].miou > result.best.miou) result.best = settings[k];
-    }
-    grid = crf::refine_grid(grid, result.best);
-  }
-  return result;
-}
-
 void run_crf_search(const CrfSearchCliOptions& o) {
   const Device device = device_option_value(o.device);
   ATROUS_CHECK(o.kind == "logits" || o.kind == "probs", "crf-search: --scores-kind must be logits or probs, got '",
@@ -186,8 +106,8 @@ void run_crf_search(const CrfSearchCliOptions& o) {
     return i == 0 ? first : load_sample(o, ids[static_cast<size_t>(i)]);
   };
   const int64_t count = static_cast<int64_t>(ids.size());
-  const crf::CrfSearchResult result = device.is_cuda() ? crf_search_cuda(load, count, options, device.index)
-                                                       : crf::crf_search(load, count, options);
+  options.device = device.is_cuda() ? device.index : -1;
+  const crf::CrfSearchResult result = crf::crf_search(load, count, options);
   std::fprintf(stderr, "\n");
   std::printf("%s", result.str().c_str());
 }
