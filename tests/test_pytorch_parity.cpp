@@ -118,6 +118,30 @@ TEST_P(PytorchParity, ForwardMatchesPytorchAndExportRoundTrips) {
   EXPECT_TRUE(same_state(*model, *fresh));
 }
 
+// The same imported weights on a CUDA device (a GPU, or the simulator in CI): logits match PyTorch's within the same
+// tolerance and the CPU's within 1e-5 of max|logit| (the devices sum in different orders).
+TEST_P(PytorchParity, ForwardOnCudaMatchesPytorchAndTheCpu) {
+  ATROUS_REQUIRE_CUDA();
+  const ParityCase c = GetParam();
+  const DeterministicStateDict spec = read_deterministic_names(parity_file(std::string(c.fixture) + "_names.txt"));
+  const std::string source = path("pytorch.safetensors");
+  save_safetensors(source, make_deterministic_state(spec));
+  auto model = make_model(c.model, 1);
+  import_pytorch_weights(source, *model);
+  model->eval();
+  const Tensor x = load_fixture("parity", std::string(c.fixture) + "_input");
+  const Tensor expected = load_fixture("parity", std::string(c.fixture) + "_logits");
+  const Tensor on_cpu = model->forward(x);
+  model->to(Device::cuda(0));
+  const Tensor on_gpu = model->forward(x.to(Device::cuda(0)));
+  ASSERT_TRUE(on_gpu.device().is_cuda());
+  const Tensor logits = on_gpu.to(Device::cpu());
+  const double scale = max_abs(expected);
+  EXPECT_TRUE(all_close(std::string(c.model) + " CUDA logits vs PyTorch", logits, expected,
+                        Tolerance{1e-4 * scale + 1e-5, 0.0}));
+  EXPECT_TRUE(all_close(std::string(c.model) + " CUDA logits vs CPU", logits, on_cpu, Tolerance{1e-5 * scale, 0.0}));
+}
+
 INSTANTIATE_TEST_SUITE_P(Models, PytorchParity,
                          ::testing::Values(ParityCase{"deeplabv3_resnet50", "deeplabv3_resnet50"},
                                            ParityCase{"largefov", "deeplab-v1-largefov"}),

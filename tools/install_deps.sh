@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # Installs everything atrous needs to build and test on Debian 12, from Debian's packages only. Run as root.
 # --with-pytorch also installs Debian's PyTorch, which only the fixture generator and the side-by-side benchmark
-# scripts use (tests never need Python).
+# scripts use (tests never need Python); --with-profiler installs linux-perf for profiling (neither is needed to
+# build or test).
 set -euo pipefail
 
 packages=(build-essential cmake git pkg-config
           libeigen3-dev libgtest-dev googletest libgmock-dev libbenchmark-dev
           libcli11-dev nlohmann-json3-dev libpng-dev libjpeg-dev
           libboost-context-dev)  # Boost.Context: the fibers of the CUDA simulator
-if [[ "${1:-}" == "--with-pytorch" ]]; then
-  packages+=(python3 python3-numpy python3-torch python3-torchvision)
-fi
+for option in "$@"; do
+  case "$option" in
+    --with-pytorch) packages+=(python3 python3-numpy python3-torch python3-torchvision) ;;
+    --with-profiler) packages+=(linux-perf) ;;
+    *) echo "install_deps.sh: unknown option $option (--with-pytorch, --with-profiler)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

@@ -56,6 +56,10 @@ void shared_access(BlockRunner& r, std::vector<ShadowWord>& shadow, uintptr_t ba
   const uint32_t epoch = r.warp_epoch(warp);
   for (uintptr_t w = offset >> 2; w <= (offset + n - 1) >> 2; ++w) {
     ShadowWord& s = shadow[w];
+    // The common case, a word many threads read after a barrier: nothing to report or record.
+    if (!write && s.read_interval == r.interval && s.reader == kManyReaders && s.written_block == r.block_serial &&
+        (s.write_interval != r.interval || s.writer == t))
+      continue;
     const uintptr_t a = base + (w << 2);
     if (write) {
       if (s.write_interval == r.interval && s.writer != t && !synchronised(r, s.writer, s.writer_epoch, warp))

@@ -87,8 +87,7 @@ BlockRunner::BlockRunner() {
   ATROUS_CHECK(search.size > 0, "CUDA simulator: cannot find the thread-local block that holds __shared__ memory");
   shared_lo = search.lo;
   shared_size = search.size;
-  race_check = settings().race_check;
-  if (race_check) static_shadow.resize(shared_size / 4 + 1);
+  if (settings().race_check != RaceCheck::off) static_shadow.resize(shared_size / 4 + 1);
 }
 
 BlockRunner::~BlockRunner() { munmap(stack_region_, region_bytes_); }
@@ -162,8 +161,10 @@ std::string BlockRunner::where() const {
          thread_name(current_);
 }
 
-bool BlockRunner::run(const LaunchSpec& spec, void (*entry)(const void*), uint3 block, LaunchReport& out) {
+bool BlockRunner::run(const LaunchSpec& spec, void (*entry)(const void*), uint3 block, LaunchReport& out,
+                      bool check_races) {
   spec_ = &spec;
+  race_check = check_races && settings().race_check != RaceCheck::off;
   entry_ = entry;
   report = &out;
   start_block(block);

@@ -57,8 +57,9 @@ class BlockRunner {
   BlockRunner(const BlockRunner&) = delete;
   BlockRunner& operator=(const BlockRunner&) = delete;
 
-  // Runs block `block` of the launch; problems go to `report`. Returns false when the block hit a fatal error.
-  bool run(const LaunchSpec& spec, void (*entry)(const void*), uint3 block, LaunchReport& report);
+  // Runs block `block` of the launch; problems go to `report`; check_races: this block's shared memory is
+  // race-checked. Returns false when the block hit a fatal error.
+  bool run(const LaunchSpec& spec, void (*entry)(const void*), uint3 block, LaunchReport& report, bool check_races);
 
   // ---- for the built-ins, called from inside a fiber ----
   SimThread& current() { return threads_[current_]; }
@@ -80,7 +81,7 @@ class BlockRunner {
   uintptr_t dynamic_lo = 0, dynamic_size = 0;    // this launch's dynamic shared memory
   uintptr_t stacks_lo = 0, stacks_size = 0;      // every fiber stack of this runner
   uintptr_t params_lo = 0, params_size = 0;      // the launch's argument values (read-only)
-  bool race_check = true;
+  bool race_check = true;                          // for the current block
   uint64_t interval = 0;                          // the current barrier interval (unique over the runner's life)
   uint64_t block_serial = 0;                      // the current block (unique over the runner's life)
   std::vector<ShadowWord> static_shadow, dynamic_shadow;

@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "kernels/cuda/sim/block_runner.h"
 #include "kernels/cuda/sim/device_state.h"
+#include "kernels/cuda/sim/sim_settings.h"
 
 namespace atrous::sim {
 namespace {
@@ -44,7 +45,9 @@ void run_kernel(const LaunchSpec& spec, void (*entry)(const void*)) {
     try {
       BlockRunner& runner = this_threads_runner();
       runner.op = &op;
-      runner.run(spec, entry, index, report);
+      const bool check_races =
+          settings().race_check == RaceCheck::all || i < 4 || i >= blocks - 4 || i % 16 == 0;
+      runner.run(spec, entry, index, report, check_races);
     } catch (const std::exception& e) {
       report.fatal(std::string("block could not run: ") + e.what());
     }

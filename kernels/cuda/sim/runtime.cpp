@@ -137,7 +137,11 @@ const Settings& settings() {
   static const Settings s = [] {
     Settings v;
     v.seed = env_size("ATROUS_SIM_SEED", 1);
-    v.race_check = env_size("ATROUS_SIM_RACECHECK", 1) != 0;
+    const char* race = std::getenv("ATROUS_SIM_RACECHECK");
+    const std::string race_mode = race ? race : "";
+    v.race_check = race_mode == "0" || race_mode == "off" ? RaceCheck::off
+                   : race_mode == "all" || race_mode == "2" ? RaceCheck::all
+                                                            : RaceCheck::sampled;
     v.memory_bytes = env_size("ATROUS_SIM_MEMORY_MB", 0) << 20;
     if (v.memory_bytes == 0) v.memory_bytes = default_memory_bytes();
     v.devices = static_cast<int>(std::clamp<size_t>(env_size("ATROUS_SIM_DEVICES", 1), 1, 8));

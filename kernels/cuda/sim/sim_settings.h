@@ -1,6 +1,8 @@
 // Inside the simulator: its settings, read once from the environment.
 //   ATROUS_SIM_SEED       order in which a block's threads resume between barriers (0: thread order; default 1)
-//   ATROUS_SIM_RACECHECK  0 turns the shared-memory race and initialisation checker off (default on)
+//   ATROUS_SIM_RACECHECK  the shared-memory race and initialisation checker: "all" checks every block, 0 none; by
+//                         default the first and last 4 blocks of every launch and every 16th in between (the same
+//                         code runs in every block: a race shows in the sampled ones, at a fraction of the cost)
 //   ATROUS_SIM_MEMORY_MB  simulated device memory per device (default: a quarter of the host's, at most 16 GiB)
 //   ATROUS_SIM_DEVICES    how many devices to simulate (default 1)
 //   ATROUS_SIM_STACK_KB   stack of each simulated thread (default 64)
@@ -11,9 +13,11 @@
 
 namespace atrous::sim {
 
+enum class RaceCheck { off, sampled, all };
+
 struct Settings {
   uint64_t seed = 1;
-  bool race_check = true;
+  RaceCheck race_check = RaceCheck::sampled;
   size_t memory_bytes = 0;
   int devices = 1;
   size_t stack_bytes = 64 * 1024;
