@@ -387,14 +387,14 @@ void bm_xent(benchmark::State& state, bool backward) {
   Tensor labels = Tensor::uniform({s.pixels}, 0.0, 21.0, gen).to(DType::i32).to(kGpu);
   Tensor stats = random_gpu({2 * s.pixels}, 4), loss = random_gpu({1}, 5), grad = Tensor::ones({1}, DType::f32, kGpu);
   Tensor sums = Tensor::zeros({3}, DType::f64, kGpu);
-  kernels::cuda::softmax_cross_entropy_forward<float, int32_t>(0, logits.data<float>(), labels.data<int32_t>(),
-                                                               nullptr, stats.data<float>(), s, loss.data<float>(),
+  kernels::cuda::softmax_cross_entropy_forward<float, int32_t>(0, logits.data<float>(), labels.data<int32_t>(), nullptr,
+                                                               stats.data<float>(), s, loss.data<float>(),
                                                                sums.data<double>());
   time_on_stream(state, [&] {
     if (backward) {
-      kernels::cuda::softmax_cross_entropy_backward<float, int32_t>(
-          0, logits.data<float>(), labels.data<int32_t>(), nullptr, stats.data<float>(), grad.data<float>(),
-          sums.data<double>(), dlogits.data<float>(), s);
+      kernels::cuda::softmax_cross_entropy_backward<float, int32_t>(0, logits.data<float>(), labels.data<int32_t>(),
+                                                                    nullptr, stats.data<float>(), grad.data<float>(),
+                                                                    sums.data<double>(), dlogits.data<float>(), s);
     } else {
       kernels::cuda::softmax_cross_entropy_forward<float, int32_t>(0, logits.data<float>(), labels.data<int32_t>(),
                                                                    nullptr, stats.data<float>(), s, loss.data<float>(),

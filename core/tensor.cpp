@@ -215,9 +215,8 @@ Tensor Tensor::clone() const {
   if (is_contiguous()) {
     device_copy(out.raw_data(), device(), raw_data(), device(), numel() * dtype_size(src.dtype));
   } else if (device().is_cuda()) {
-    ATROUS_CUDA_ONLY(kernels::cuda::gather_strided(device().index, storage_base(src),
-                                                   device_layout(src, "Tensor::clone"), out.raw_data(),
-                                                   dtype_size(src.dtype)));
+    ATROUS_CUDA_ONLY(kernels::cuda::gather_strided(
+        device().index, storage_base(src), device_layout(src, "Tensor::clone"), out.raw_data(), dtype_size(src.dtype)));
   } else {
     gather_contiguous(src, out.raw_data());
   }
@@ -280,8 +279,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
   if (device().is_cuda()) {
     Tensor s = src.to(device()).contiguous();
     const TensorImpl& t = checked_impl();
-    ATROUS_CUDA_ONLY(kernels::cuda::scatter_strided(device().index, s.raw_data(),
-                                                    const_cast<char*>(storage_base(t)),
+    ATROUS_CUDA_ONLY(kernels::cuda::scatter_strided(device().index, s.raw_data(), const_cast<char*>(storage_base(t)),
                                                     device_layout(t, "Tensor::copy_"), dtype_size(dtype())));
     return *this;
   }

@@ -2,8 +2,6 @@
 // metrics it may not use): per-class IoU over the whole subset, averaged over classes that occur.
 #include "crf/crf_search.h"
 
-#include "crf/cuda_dense_crf.h"
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -13,6 +11,7 @@
 #include <tuple>
 
 #include "core/error.h"
+#include "crf/cuda_dense_crf.h"
 #include "crf/dense_crf.h"
 
 namespace atrous::crf {

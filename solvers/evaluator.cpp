@@ -1,5 +1,7 @@
 #include "solvers/evaluator.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -8,7 +10,6 @@
 #include <iomanip>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <unistd.h>
 
 #include "core/atrous.h"
 #include "core/device_name.h"
@@ -60,8 +61,7 @@ Tensor infer_image(SegmentationModel& model, const Tensor& image_rgb, const Eval
   model.eval();
   const int64_t h = image_rgb.size(0), w = image_rgb.size(1);
   const bool align = model.definition().align_corners;
-  const Tensor input =
-      preprocess(image_rgb.to(Device::cpu()), model.definition().preprocessing).to(options.device);
+  const Tensor input = preprocess(image_rgb.to(Device::cpu()), model.definition().preprocessing).to(options.device);
   // The same composition as predict_logits (models/inference.h), with a sliding window where the scaled image
   // exceeds the crop: logits of every scale and flip resized to the image and averaged.
   Tensor total;

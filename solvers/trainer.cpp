@@ -131,9 +131,9 @@ Tensor segmentation_loss(const std::vector<Tensor>& outputs, const Tensor& label
   ATROUS_CHECK(!outputs.empty(), "segmentation_loss: the model returned no outputs");
   Tensor total;
   for (const Tensor& output : outputs) {
-    Tensor loss = softmax_cross_entropy(loss_logits(output, labels, resolution, align_corners),
-                                        loss_labels(output, labels, resolution, align_corners).to(output.device()),
-                                        params);
+    Tensor loss =
+        softmax_cross_entropy(loss_logits(output, labels, resolution, align_corners),
+                              loss_labels(output, labels, resolution, align_corners).to(output.device()), params);
     total = total.defined() ? add(total, loss) : loss;
   }
   return total;
@@ -301,10 +301,10 @@ double Trainer::step() {
     Tensor loss;
     for (size_t o = 0; o < outputs.size(); ++o) {
       if (share[o][j] == 0.0) continue;  // every pixel ignored: no gradient, and 0 * NaN must not appear
-      Tensor l = softmax_cross_entropy(loss_logits(outputs[o], batches[j].labels, options_.loss_resolution, align),
-                                       loss_labels(outputs[o], batches[j].labels, options_.loss_resolution, align)
-                                           .to(options_.device),
-                                       m.loss_params);
+      Tensor l = softmax_cross_entropy(
+          loss_logits(outputs[o], batches[j].labels, options_.loss_resolution, align),
+          loss_labels(outputs[o], batches[j].labels, options_.loss_resolution, align).to(options_.device),
+          m.loss_params);
       l = share[o][j] == 1.0 ? l : scale(l, share[o][j]);
       loss = loss.defined() ? add(loss, l) : l;
     }

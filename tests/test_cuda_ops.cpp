@@ -475,9 +475,16 @@ TEST(CudaOps, ViewsCopiesAndDtypeConversions) {
   Generator gen(21);
   Tensor x = random({2, 5, 7, 3}, gen);
   // Gradients through permute and slice (the slice backward copies into a view of a zero tensor).
-  compare_op("permute", {x}, [](const auto& t) { return t[0].permute({0, 3, 1, 2}).contiguous(); }, 0.0, 0.0);
-  compare_op("slice h", {x}, [](const auto& t) { return t[0].slice(1, 1, 4).contiguous(); }, 0.0, 0.0);
-  compare_op("slice channels", {x}, [](const auto& t) { return t[0].slice(3, 1, 3).contiguous(); }, 0.0, 0.0);
+  compare_op(
+      "permute", {x},
+      [](const auto& t) {
+        return t[0].permute({0, 3, 1, 2}).contiguous();
+      },
+      0.0, 0.0);
+  compare_op(
+      "slice h", {x}, [](const auto& t) { return t[0].slice(1, 1, 4).contiguous(); }, 0.0, 0.0);
+  compare_op(
+      "slice channels", {x}, [](const auto& t) { return t[0].slice(3, 1, 3).contiguous(); }, 0.0, 0.0);
   // A sliding window's crop of a crop, cloned on the device.
   Tensor window_cpu = x.slice(1, 1, 5).slice(2, 2, 6), window_gpu = x.to(kGpu).slice(1, 1, 5).slice(2, 2, 6);
   expect_matches(window_gpu.clone(), window_cpu.clone(), 0.0, "clone of a view");

@@ -19,8 +19,8 @@ using atrous::testing::expect_error;
 namespace k = atrous::testing::cuda_kernels;
 
 #define REQUIRE_GPU() ATROUS_REQUIRE_CUDA()
-#define REQUIRE_SIMULATOR()                                                                        \
-  REQUIRE_GPU();                                                                                   \
+#define REQUIRE_SIMULATOR() \
+  REQUIRE_GPU();            \
   if (!cuda::is_simulator()) GTEST_SKIP() << "a planted bug is only reported by the CUDA simulator"
 
 namespace {
@@ -98,7 +98,12 @@ TEST(CudaSim, HostCodeDereferencingDevicePointerFaults) {
   REQUIRE_SIMULATOR();
   Tensor y = Tensor::ones({16}, DType::f32, kGpu);
   const float* device_pointer = y.data<float>();
-  EXPECT_DEATH({ volatile float v = device_pointer[3]; (void)v; }, "");
+  EXPECT_DEATH(
+      {
+        volatile float v = device_pointer[3];
+        (void)v;
+      },
+      "");
 }
 
 TEST(CudaSim, UninitialisedSharedMemoryReadIsReported) {
@@ -213,7 +218,8 @@ TEST(CudaSim, RadixSortIsStableAndMatchesStableSort) {
       keys[i] = static_cast<int32_t>(gen() % (uint32_t(1) << bits));
       values[i] = static_cast<int32_t>(i);
     }
-    Tensor dk = Tensor::from_vector<int32_t>(keys, {n}).to(kGpu), dv = Tensor::from_vector<int32_t>(values, {n}).to(kGpu);
+    Tensor dk = Tensor::from_vector<int32_t>(keys, {n}).to(kGpu),
+           dv = Tensor::from_vector<int32_t>(values, {n}).to(kGpu);
     Tensor sk = gpu_zeros(n, DType::i32), sv = gpu_zeros(n, DType::i32);
     kernels::cuda::radix_sort_pairs(0, dk.data<int32_t>(), sk.data<int32_t>(), dv.data<int32_t>(), sv.data<int32_t>(),
                                     n, bits);

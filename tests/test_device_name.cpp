@@ -24,8 +24,8 @@ TEST(DeviceName, AcceptsCpuCudaAndCudaWithAnIndex) {
 }
 
 TEST(DeviceName, RejectsOtherSpellingsNamingTheTextAndTheAcceptedForms) {
-  for (const std::string text : {"", "gpu", "CPU", "Cuda", "cuda:", "cuda:-1", "cuda:+1", "cuda:1x", "cuda0",
-                                 " cpu", "cpu ", "cuda:0:1", "cuda:99999", "cpu:0"}) {
+  for (const std::string text : {"", "gpu", "CPU", "Cuda", "cuda:", "cuda:-1", "cuda:+1", "cuda:1x", "cuda0", " cpu",
+                                 "cpu ", "cuda:0:1", "cuda:99999", "cpu:0"}) {
     SCOPED_TRACE("'" + text + "'");
     expect_error([&] { device_from_name(text); }, {"device '" + text + "'", "cpu, cuda", "cuda:N"});
   }

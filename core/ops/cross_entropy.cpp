@@ -53,15 +53,14 @@ std::string invalid_label_message(const Tensor& labels, int64_t pixel, int64_t c
   const int64_t hw = s[1] * s[2];
   return detail::concat(kOp, ": label ", labels.reshape({-1}).slice(0, pixel, pixel + 1).item<int64_t>(),
                         " at (n=", pixel / hw, ", h=", (pixel % hw) / s[2], ", w=", pixel % s[2], ") of ",
-                        labels.description(), " is outside [0, ", classes, ") and is not ignore_index ",
-                        ignore_index);
+                        labels.description(), " is outside [0, ", classes, ") and is not ignore_index ", ignore_index);
 }
 
 // The CUDA path: the loss and its sums stay on the device (no host synchronisation per step); an invalid label is
 // reported at the next synchronisation with the host (core/device_checks.h), as a GPU reports a device assertion.
 Tensor cuda_softmax_cross_entropy(const Tensor& logits_in, const Tensor& logits, const Tensor& labels,
-                                  const Tensor& weights, const Tensor& row_stats, const kernels::CrossEntropyShape& shape,
-                                  int64_t ignore_index, Tensor& loss) {
+                                  const Tensor& weights, const Tensor& row_stats,
+                                  const kernels::CrossEntropyShape& shape, int64_t ignore_index, Tensor& loss) {
   const bool track = row_stats.defined();
   Tensor sums = Tensor::empty({3}, DType::f64, logits.device());
   dispatch_floating(logits.dtype(), kOp, [&](auto tag) {
@@ -78,23 +77,22 @@ Tensor cuda_softmax_cross_entropy(const Tensor& logits_in, const Tensor& logits,
     const auto pixel = static_cast<int64_t>(first);
     return pixel < pixels ? invalid_label_message(labels, pixel, classes, ignore_index) : std::string();
   });
-  return record_op(
-      kOp, loss, {logits_in},
-      [logits = track ? logits.detach() : Tensor(), labels = track ? labels.detach() : Tensor(), weights, row_stats,
-       sums, shape](const Tensor& g, const std::vector<bool>&) {
-        Tensor dlogits = Tensor::empty(logits.shape(), logits.dtype(), logits.device());
-        const Tensor grad = g.to(logits.device()).contiguous();
-        dispatch_floating(logits.dtype(), "softmax_cross_entropy backward", [&](auto tag) {
-          using T = decltype(tag);
-          dispatch_labels(labels.dtype(), [&](auto label_tag) {
-            using L = decltype(label_tag);
-            ATROUS_CUDA_ONLY(kernels::cuda::softmax_cross_entropy_backward<T, L>(
-                logits.device().index, logits.data<T>(), labels.data<L>(), data_or_null<T>(weights),
-                row_stats.data<T>(), grad.data<T>(), sums.data<double>(), dlogits.data<T>(), shape));
-          });
-        });
-        return std::vector<Tensor>{dlogits};
-      });
+  return record_op(kOp, loss, {logits_in},
+                   [logits = track ? logits.detach() : Tensor(), labels = track ? labels.detach() : Tensor(), weights,
+                    row_stats, sums, shape](const Tensor& g, const std::vector<bool>&) {
+                     Tensor dlogits = Tensor::empty(logits.shape(), logits.dtype(), logits.device());
+                     const Tensor grad = g.to(logits.device()).contiguous();
+                     dispatch_floating(logits.dtype(), "softmax_cross_entropy backward", [&](auto tag) {
+                       using T = decltype(tag);
+                       dispatch_labels(labels.dtype(), [&](auto label_tag) {
+                         using L = decltype(label_tag);
+                         ATROUS_CUDA_ONLY(kernels::cuda::softmax_cross_entropy_backward<T, L>(
+                             logits.device().index, logits.data<T>(), labels.data<L>(), data_or_null<T>(weights),
+                             row_stats.data<T>(), grad.data<T>(), sums.data<double>(), dlogits.data<T>(), shape));
+                       });
+                     });
+                     return std::vector<Tensor>{dlogits};
+                   });
 }
 
 }  // namespace
@@ -111,8 +109,8 @@ Tensor softmax_cross_entropy(const Tensor& logits_in, const Tensor& labels_in, c
   Tensor row_stats = track ? Tensor::empty({shape.pixels, 2}, logits.dtype(), logits.device()) : Tensor();
 
   Tensor loss = Tensor::empty({}, logits.dtype(), logits.device());
-  if (logits.device().is_cuda()) return cuda_softmax_cross_entropy(logits_in, logits, labels, weights, row_stats,
-                                                                   shape, params.ignore_index, loss);
+  if (logits.device().is_cuda())
+    return cuda_softmax_cross_entropy(logits_in, logits, labels, weights, row_stats, shape, params.ignore_index, loss);
   kernels::CrossEntropySums sums;
   dispatch_floating(logits.dtype(), kOp, [&](auto tag) {
     using T = decltype(tag);
@@ -121,7 +119,8 @@ Tensor softmax_cross_entropy(const Tensor& logits_in, const Tensor& labels_in, c
       sums = kernels::softmax_cross_entropy_forward_cpu(logits.data<T>(), labels.data<L>(), data_or_null<T>(weights),
                                                         track ? row_stats.data<T>() : nullptr, shape);
     });
-    if (sums.first_invalid >= 0) ATROUS_FAIL(invalid_label_message(labels, sums.first_invalid, s[3], params.ignore_index));
+    if (sums.first_invalid >= 0)
+      ATROUS_FAIL(invalid_label_message(labels, sums.first_invalid, s[3], params.ignore_index));
     // Every pixel ignored (or weights summing to 0): loss 0 and zero gradient, where PyTorch gives NaN.
     *loss.data<T>() = sums.weight != 0.0 ? static_cast<T>(sums.loss / sums.weight) : T(0);
   });
@@ -138,8 +137,8 @@ Tensor softmax_cross_entropy(const Tensor& logits_in, const Tensor& labels_in, c
           dispatch_labels(labels.dtype(), [&](auto label_tag) {
             using L = decltype(label_tag);
             kernels::softmax_cross_entropy_backward_cpu(logits.data<T>(), labels.data<L>(), data_or_null<T>(weights),
-                                                        row_stats.data<T>(), static_cast<T>(scale),
-                                                        dlogits.data<T>(), shape);
+                                                        row_stats.data<T>(), static_cast<T>(scale), dlogits.data<T>(),
+                                                        shape);
           });
         });
         return std::vector<Tensor>{dlogits};

@@ -182,7 +182,8 @@ void channel_sums(int device, const T* x, const T* dy, const T* mean, BatchNormS
   const dim3 grid(static_cast<unsigned>((s.channels + kChannelsPerBlock - 1) / kChannelsPerBlock),
                   static_cast<unsigned>(splits));
   const dim3 block(kChannelsPerBlock, kRowLanes);
-  launch("batch_norm channel_sums_kernel", grid, block, 0, atrous::cuda::stream(device), channel_sums_kernel<T, kBackward>, x, dy, mean, s.rows, s.channels, rows_per_split, partial);
+  launch("batch_norm channel_sums_kernel", grid, block, 0, atrous::cuda::stream(device),
+         channel_sums_kernel<T, kBackward>, x, dy, mean, s.rows, s.channels, rows_per_split, partial);
 }
 
 }  // namespace
@@ -195,7 +196,9 @@ void batch_norm_train_forward(int device, const T* x, const T* weight, const T* 
   const int64_t splits = row_splits(s);
   Scratch partial(static_cast<size_t>(splits) * 2 * s.channels * sizeof(double), device);
   channel_sums<T, false>(device, x, nullptr, nullptr, s, splits, partial.as<double>());
-  launch("batch_norm forward_stats_kernel", atrous::cuda::grid_for(s.channels, kThreads), kThreads, 0, st, forward_stats_kernel<T>, x, partial.as<double>(), splits, s.rows, s.channels, eps, momentum, save_mean, save_invstd, running_mean, running_var);
+  launch("batch_norm forward_stats_kernel", atrous::cuda::grid_for(s.channels, kThreads), kThreads, 0, st,
+         forward_stats_kernel<T>, x, partial.as<double>(), splits, s.rows, s.channels, eps, momentum, save_mean,
+         save_invstd, running_mean, running_var);
   batch_norm_apply(device, x, save_mean, save_invstd, weight, bias, s, y);
 }
 
@@ -211,11 +214,13 @@ void batch_norm_apply(int device, const T* x, const T* mean, const T* invstd, co
   if (n == 0) return;
   if constexpr (std::is_same<T, float>::value) {
     if (vectorisable<T>(s.channels, x, y)) {
-      launch_1d("batch_norm apply_kernel_f4", n / 4, device, apply_kernel_f4, reinterpret_cast<const float4*>(x), mean, invstd, weight, bias, n / 4, s.channels, reinterpret_cast<float4*>(y));
+      launch_1d("batch_norm apply_kernel_f4", n / 4, device, apply_kernel_f4, reinterpret_cast<const float4*>(x), mean,
+                invstd, weight, bias, n / 4, s.channels, reinterpret_cast<float4*>(y));
       return;
     }
   }
-  launch_1d("batch_norm apply_kernel", n, device, apply_kernel<T>, x, mean, invstd, weight, bias, s.rows, s.channels, y);
+  launch_1d("batch_norm apply_kernel", n, device, apply_kernel<T>, x, mean, invstd, weight, bias, s.rows, s.channels,
+            y);
 }
 
 template <typename T>
@@ -228,16 +233,21 @@ void batch_norm_backward(int device, const T* dy, const T* x, const T* weight, c
   Scratch partial(need_sums ? static_cast<size_t>(splits) * 2 * s.channels * sizeof(double) : 0, device);
   if (need_sums) channel_sums<T, true>(device, x, dy, mean, s, splits, partial.as<double>());
   Scratch coef(3 * s.channels * sizeof(T), device);
-  launch("batch_norm backward_coefficients_kernel", atrous::cuda::grid_for(s.channels, kThreads), kThreads, 0, st, backward_coefficients_kernel<T>, need_sums ? partial.as<double>() : nullptr, splits, s.rows, s.channels, weight, invstd, batch_stats, coef.as<T>(), dweight, dbias);
+  launch("batch_norm backward_coefficients_kernel", atrous::cuda::grid_for(s.channels, kThreads), kThreads, 0, st,
+         backward_coefficients_kernel<T>, need_sums ? partial.as<double>() : nullptr, splits, s.rows, s.channels,
+         weight, invstd, batch_stats, coef.as<T>(), dweight, dbias);
   if (!dx || s.rows == 0) return;
   const int64_t n = s.rows * s.channels;
   if constexpr (std::is_same<T, float>::value) {
     if (vectorisable<T>(s.channels, dy, x, dx)) {
-      launch("batch_norm backward_dx_kernel_f4", atrous::cuda::grid_for(n / 4, kThreads), kThreads, 0, st, backward_dx_kernel_f4, reinterpret_cast<const float4*>(dy), reinterpret_cast<const float4*>(x), mean, coef.as<T>(), batch_stats, n / 4, s.channels, reinterpret_cast<float4*>(dx));
+      launch("batch_norm backward_dx_kernel_f4", atrous::cuda::grid_for(n / 4, kThreads), kThreads, 0, st,
+             backward_dx_kernel_f4, reinterpret_cast<const float4*>(dy), reinterpret_cast<const float4*>(x), mean,
+             coef.as<T>(), batch_stats, n / 4, s.channels, reinterpret_cast<float4*>(dx));
       return;
     }
   }
-  launch("batch_norm backward_dx_kernel", atrous::cuda::grid_for(n, kThreads), kThreads, 0, st, backward_dx_kernel<T>, dy, x, mean, coef.as<T>(), batch_stats, s.rows, s.channels, dx);
+  launch("batch_norm backward_dx_kernel", atrous::cuda::grid_for(n, kThreads), kThreads, 0, st, backward_dx_kernel<T>,
+         dy, x, mean, coef.as<T>(), batch_stats, s.rows, s.channels, dx);
 }
 
 #define ATROUS_INSTANTIATE(T)                                                                                      \

@@ -294,11 +294,13 @@ void launch_gemm(int device, const Problem& p, int64_t M, int64_t N, int64_t K, 
   const dim3 grid(static_cast<unsigned>(m_tiles), static_cast<unsigned>(n_tiles), static_cast<unsigned>(splits));
   if constexpr (std::is_same<T, float>::value) {
     if (tf32_flag().load()) {
-      launch(name, grid, kTf32Threads, 0, atrous::cuda::stream(device), implicit_gemm_tf32_kernel<Problem, A_K_FAST, B_K_FAST>, p, M, N, K, k_per_split, bias, out);
+      launch(name, grid, kTf32Threads, 0, atrous::cuda::stream(device),
+             implicit_gemm_tf32_kernel<Problem, A_K_FAST, B_K_FAST>, p, M, N, K, k_per_split, bias, out);
       return;
     }
   }
-  launch(name, grid, 256, 0, atrous::cuda::stream(device), implicit_gemm_kernel<T, Problem, A_K_FAST, B_K_FAST>, p, M, N, K, k_per_split, bias, out);
+  launch(name, grid, 256, 0, atrous::cuda::stream(device), implicit_gemm_kernel<T, Problem, A_K_FAST, B_K_FAST>, p, M,
+         N, K, k_per_split, bias, out);
 }
 
 bool fits_int(int64_t v) { return v <= INT_MAX; }
@@ -389,8 +391,10 @@ template <typename T> void conv2d_backward_bias(int device, const Conv2dShape& s
   const int64_t splits = std::max<int64_t>(1, std::min<int64_t>({1024 / channel_blocks, rows / 64, 65535}));
   const int64_t rows_per_split = (rows + splits - 1) / splits;
   Scratch partial(static_cast<size_t>(splits * C) * sizeof(double), device);
-  launch("conv2d bias_partials_kernel", dim3(static_cast<unsigned>(channel_blocks), static_cast<unsigned>(splits)), dim3(32, 8), 0, st, bias_partials_kernel<T>, dy, rows, C, rows_per_split, partial.as<double>());
-  launch("conv2d bias_final_kernel", atrous::cuda::grid_for(C, kThreads), kThreads, 0, st, bias_final_kernel<T>, partial.as<double>(), splits, C, db);
+  launch("conv2d bias_partials_kernel", dim3(static_cast<unsigned>(channel_blocks), static_cast<unsigned>(splits)),
+         dim3(32, 8), 0, st, bias_partials_kernel<T>, dy, rows, C, rows_per_split, partial.as<double>());
+  launch("conv2d bias_final_kernel", atrous::cuda::grid_for(C, kThreads), kThreads, 0, st, bias_final_kernel<T>,
+         partial.as<double>(), splits, C, db);
 }
 
 #define ATROUS_INSTANTIATE(T)                                                                               \

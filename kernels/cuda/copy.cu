@@ -42,22 +42,33 @@ int64_t element_count(const StridedLayout& layout) {
 }
 
 // Calls fn(E{}) with an unsigned type of element_size bytes.
-template <typename Fn> void dispatch_size(size_t element_size, const char* op, Fn&& fn) {
+template <typename Fn>
+void dispatch_size(size_t element_size, const char* op, Fn&& fn) {
   switch (element_size) {
-    case 1: return fn(uint8_t{});
-    case 2: return fn(uint16_t{});
-    case 4: return fn(uint32_t{});
-    case 8: return fn(uint64_t{});
-    default: ATROUS_FAIL(op, ": element size ", element_size, " is not 1, 2, 4 or 8");
+    case 1:
+      return fn(uint8_t{});
+    case 2:
+      return fn(uint16_t{});
+    case 4:
+      return fn(uint32_t{});
+    case 8:
+      return fn(uint64_t{});
+    default:
+      ATROUS_FAIL(op, ": element size ", element_size, " is not 1, 2, 4 or 8");
   }
 }
 
-template <typename Fn> void dispatch_dtype(DType t, Fn&& fn) {
+template <typename Fn>
+void dispatch_dtype(DType t, Fn&& fn) {
   switch (t) {
-    case DType::f32: return fn(float{});
-    case DType::f64: return fn(double{});
-    case DType::i32: return fn(int32_t{});
-    case DType::u8: return fn(uint8_t{});
+    case DType::f32:
+      return fn(float{});
+    case DType::f64:
+      return fn(double{});
+    case DType::i32:
+      return fn(int32_t{});
+    case DType::u8:
+      return fn(uint8_t{});
   }
 }
 
@@ -78,8 +89,8 @@ void scatter_strided(int device, const void* src, void* dst, const StridedLayout
   if (n == 0) return;
   dispatch_size(element_size, "scatter_strided", [&](auto tag) {
     using E = decltype(tag);
-    launch_1d("scatter_strided_kernel", n, device, scatter_kernel<E>, static_cast<const E*>(src),
-              static_cast<E*>(dst), layout, n);
+    launch_1d("scatter_strided_kernel", n, device, scatter_kernel<E>, static_cast<const E*>(src), static_cast<E*>(dst),
+              layout, n);
   });
 }
 

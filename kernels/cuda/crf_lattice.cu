@@ -333,11 +333,13 @@ DeviceLattice build_lattice_d(const float* host_features, int64_t n, Arena& aren
   ATROUS_CUDA_CHECK(cudaMemsetAsync(state.data(), 0xff, sizeof(int32_t) * capacity, st));  // kSlotEmpty
   DeviceArray<int32_t> corner_slot = arena.make<int32_t>(corners);
   L.corner_weight = arena.make<float>(corners);
-  launch("embed_insert_kernel", grid_for(n), kBlock, 0, atrous::cuda::stream(arena.device), embed_insert_kernel<D>, features.data(), n, state.data(), keys.data(), capacity - 1, corner_slot.data(), L.corner_weight.data());
+  launch("embed_insert_kernel", grid_for(n), kBlock, 0, atrous::cuda::stream(arena.device), embed_insert_kernel<D>,
+         features.data(), n, state.data(), keys.data(), capacity - 1, corner_slot.data(), L.corner_weight.data());
 
   // Dense vertex ids: exclusive prefix sum over the occupied flags.
   DeviceArray<int32_t> flag = arena.make<int32_t>(capacity), dense = arena.make<int32_t>(capacity);
-  launch("mark_occupied_kernel", grid_for(capacity), kBlock, 0, atrous::cuda::stream(arena.device), mark_occupied_kernel, state.data(), capacity, flag.data());
+  launch("mark_occupied_kernel", grid_for(capacity), kBlock, 0, atrous::cuda::stream(arena.device),
+         mark_occupied_kernel, state.data(), capacity, flag.data());
   kernels::cuda::exclusive_sum(arena.device, flag.data(), dense.data(), static_cast<int64_t>(capacity));
   int32_t last_dense = 0, last_flag = 0;
   atrous::cuda::copy(&last_dense, -1, dense.data() + capacity - 1, arena.device, sizeof(int32_t));
@@ -346,9 +348,11 @@ DeviceLattice build_lattice_d(const float* host_features, int64_t n, Arena& aren
   const int32_t m = static_cast<int32_t>(L.m);
 
   L.vertex = arena.make<int32_t>(corners);
-  launch("corner_vertex_kernel", grid_for(corners), kBlock, 0, atrous::cuda::stream(arena.device), corner_vertex_kernel, corner_slot.data(), dense.data(), corners, L.vertex.data());
+  launch("corner_vertex_kernel", grid_for(corners), kBlock, 0, atrous::cuda::stream(arena.device), corner_vertex_kernel,
+         corner_slot.data(), dense.data(), corners, L.vertex.data());
   L.neighbours = arena.make<int32_t>(int64_t(d1) * m * 2);
-  launch("neighbours_kernel", grid_for(capacity), kBlock, 0, atrous::cuda::stream(arena.device), neighbours_kernel<D>, state.data(), keys.data(), dense.data(), capacity, m, L.neighbours.data());
+  launch("neighbours_kernel", grid_for(capacity), kBlock, 0, atrous::cuda::stream(arena.device), neighbours_kernel<D>,
+         state.data(), keys.data(), dense.data(), capacity, m, L.neighbours.data());
 
   // Gather lists: corners sorted by vertex; the radix sort is stable, so each vertex keeps pixel order.
   DeviceArray<int32_t> corner_id = arena.make<int32_t>(corners), sorted_vertex = arena.make<int32_t>(corners);
@@ -363,7 +367,8 @@ DeviceLattice build_lattice_d(const float* host_features, int64_t n, Arena& aren
   kernels::cuda::radix_sort_pairs(arena.device, L.vertex.data(), sorted_vertex.data(), corner_id.data(),
                                   L.sorted_corner.data(), corners, bits);
   L.begin = arena.make<int64_t>(L.m + 1);
-  launch("gather_begin_kernel", grid_for(corners + 1), kBlock, 0, atrous::cuda::stream(arena.device), gather_begin_kernel, sorted_vertex.data(), corners, m, L.begin.data());
+  launch("gather_begin_kernel", grid_for(corners + 1), kBlock, 0, atrous::cuda::stream(arena.device),
+         gather_begin_kernel, sorted_vertex.data(), corners, m, L.begin.data());
   return L;
 }
 
@@ -399,14 +404,18 @@ void filter(const DeviceLattice& L, const float* in, float* out, int64_t stride,
   ATROUS_CUDA_CHECK(cudaMemsetAsync(s.a.data() + L.m * stride, 0, sizeof(float) * stride, st));
   ATROUS_CUDA_CHECK(cudaMemsetAsync(s.b.data() + L.m * stride, 0, sizeof(float) * stride, st));
   const int d1 = L.d + 1;
-  launch("splat_gather_kernel", grid_for(L.m * stride), kBlock, 0, atrous::cuda::stream(arena.device), splat_gather_kernel, L.begin.data(), L.sorted_corner.data(), L.corner_weight.data(), d1, in, pre, L.m, stride, s.a.data());
+  launch("splat_gather_kernel", grid_for(L.m * stride), kBlock, 0, atrous::cuda::stream(arena.device),
+         splat_gather_kernel, L.begin.data(), L.sorted_corner.data(), L.corner_weight.data(), d1, in, pre, L.m, stride,
+         s.a.data());
   float* src = s.a.data();
   float* dst = s.b.data();
   for (int j = 0; j < d1; ++j) {
-    launch("blur_kernel", grid_for(L.m * stride), kBlock, 0, atrous::cuda::stream(arena.device), blur_kernel, L.neighbours.data() + int64_t(j) * L.m * 2, src, L.m, stride, dst);
+    launch("blur_kernel", grid_for(L.m * stride), kBlock, 0, atrous::cuda::stream(arena.device), blur_kernel,
+           L.neighbours.data() + int64_t(j) * L.m * 2, src, L.m, stride, dst);
     std::swap(src, dst);
   }
-  launch("slice_kernel", grid_for(L.n * stride), kBlock, 0, atrous::cuda::stream(arena.device), slice_kernel, L.vertex.data(), L.corner_weight.data(), d1, src, L.alpha, post, L.n, stride, out);
+  launch("slice_kernel", grid_for(L.n * stride), kBlock, 0, atrous::cuda::stream(arena.device), slice_kernel,
+         L.vertex.data(), L.corner_weight.data(), d1, src, L.alpha, post, L.n, stride, out);
 }
 
 void normalise(DeviceLattice& L, KernelNormalization mode, FilterScratch& s, Arena& arena) {
@@ -419,7 +428,8 @@ void normalise(DeviceLattice& L, KernelNormalization mode, FilterScratch& s, Are
   L.has_post = mode == KernelNormalization::symmetric || mode == KernelNormalization::after;
   if (L.has_pre) L.pre = arena.make<float>(L.n);
   if (L.has_post) L.post = arena.make<float>(L.n);
-  launch("normalisation_kernel", grid_for(L.n), kBlock, 0, atrous::cuda::stream(arena.device), normalisation_kernel, degree.data(), L.n, int(mode), L.has_pre ? L.pre.data() : nullptr, L.has_post ? L.post.data() : nullptr);
+  launch("normalisation_kernel", grid_for(L.n), kBlock, 0, atrous::cuda::stream(arena.device), normalisation_kernel,
+         degree.data(), L.n, int(mode), L.has_pre ? L.pre.data() : nullptr, L.has_post ? L.post.data() : nullptr);
 }
 
 void select_device(int device) {
@@ -540,14 +550,16 @@ Tensor dense_crf_cuda(const Tensor& image_rgb, const Tensor& unary_tensor, const
   }
   iterations_start.record();
   Messages none{};
-  launch("mean_field_update_kernel", grid_for(n), kBlock, 0, atrous::cuda::stream(arena.device), mean_field_update_kernel, unary.data(), none, n, labels, stride, q.data());
+  launch("mean_field_update_kernel", grid_for(n), kBlock, 0, atrous::cuda::stream(arena.device),
+         mean_field_update_kernel, unary.data(), none, n, labels, stride, q.data());
   for (int it = 0; it < params.iterations; ++it) {
     for (size_t k = 0; k < terms.size(); ++k) {
       const DeviceLattice& L = terms[k].lattice;
       filter(L, q.data(), filtered[k].data(), stride, L.has_pre ? L.pre.data() : nullptr,
              L.has_post ? L.post.data() : nullptr, scratch, arena);
     }
-    launch("mean_field_update_kernel", grid_for(n), kBlock, 0, atrous::cuda::stream(arena.device), mean_field_update_kernel, unary.data(), messages, n, labels, stride, q.data());
+    launch("mean_field_update_kernel", grid_for(n), kBlock, 0, atrous::cuda::stream(arena.device),
+           mean_field_update_kernel, unary.data(), messages, n, labels, stride, q.data());
   }
   done.record();
   done.synchronize();

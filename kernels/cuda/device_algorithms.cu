@@ -20,7 +20,8 @@ constexpr int kTile = kThreads * kItemsPerThread;
 constexpr int kDigitBits = 4, kDigits = 1 << kDigitBits;
 
 // Exclusive scan of one value per thread over the block; `total` gets the block's sum (every thread).
-template <typename U> __device__ U block_exclusive_scan(U v, U* warp_sums, U& total) {
+template <typename U>
+__device__ U block_exclusive_scan(U v, U* warp_sums, U& total) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
   U x = v;
   for (int o = 1; o < 32; o <<= 1) {
@@ -79,7 +80,8 @@ __device__ void tile_digit_ranks(const int32_t* keys, int64_t n, int64_t tile, i
     uint64_t total;
     const uint64_t before = block_exclusive_scan(packed, warp_sums, total);
     for (int i = 0; i < kItemsPerThread; ++i)
-      if (digit[i] >= group * 4 && digit[i] < group * 4 + 4) rank[i] += int((before >> (16 * (digit[i] - group * 4))) & 0xffff);
+      if (digit[i] >= group * 4 && digit[i] < group * 4 + 4)
+        rank[i] += int((before >> (16 * (digit[i] - group * 4))) & 0xffff);
     if (threadIdx.x == 0)
       for (int j = 0; j < 4; ++j) tile_counts[group * 4 + j] = int((total >> (16 * j)) & 0xffff);
   }
@@ -126,8 +128,8 @@ void exclusive_sum(int device, const int32_t* in, int32_t* out, int64_t n) {
   }
   Scratch totals(static_cast<size_t>(tiles) * sizeof(int32_t), device);
   Scratch offsets(static_cast<size_t>(tiles) * sizeof(int32_t), device);
-  launch("scan_tiles_kernel", dim3(static_cast<unsigned>(tiles)), dim3(kThreads), 0, st, scan_tiles_kernel, in, out,
-         n, totals.as<int32_t>());
+  launch("scan_tiles_kernel", dim3(static_cast<unsigned>(tiles)), dim3(kThreads), 0, st, scan_tiles_kernel, in, out, n,
+         totals.as<int32_t>());
   exclusive_sum(device, totals.as<int32_t>(), offsets.as<int32_t>(), tiles);
   launch_1d("add_tile_offsets_kernel", n, device, add_tile_offsets_kernel, out, n,
             static_cast<const int32_t*>(offsets.as<int32_t>()));

@@ -138,7 +138,8 @@ template <typename T> void sum(int device, const T* a, T* out, int64_t n) {
   Scratch partials(kSumBlocks * sizeof(double), device);
   const unsigned blocks = n == 0 ? 1 : std::min<unsigned>(kSumBlocks, atrous::cuda::grid_for(n, kThreads));
   launch("sum_partials_kernel", blocks, kThreads, 0, st, sum_partials_kernel<T>, a, n, partials.as<double>());
-  launch("sum_final_kernel", 1, kThreads, 0, st, sum_final_kernel<T>, partials.as<double>(), static_cast<int>(blocks), out);
+  launch("sum_final_kernel", 1, kThreads, 0, st, sum_final_kernel<T>, partials.as<double>(), static_cast<int>(blocks),
+         out);
 }
 
 template <typename T> void relu_forward(int device, const T* x, T* y, int64_t n) {
@@ -162,7 +163,8 @@ template <typename T>
 void copy_columns(int device, const T* src, int64_t src_cols, int64_t src_offset, T* dst, int64_t dst_cols,
                   int64_t dst_offset, int64_t rows, int64_t width) {
   if (rows * width == 0) return;
-  launch_1d("copy_columns_kernel", rows * width, device, copy_columns_kernel<T>, src, src_cols, src_offset, dst, dst_cols, dst_offset, rows, width);
+  launch_1d("copy_columns_kernel", rows * width, device, copy_columns_kernel<T>, src, src_cols, src_offset, dst,
+            dst_cols, dst_offset, rows, width);
 }
 
 template <typename T> void argmax_last_axis(int device, const T* x, int32_t* out, int64_t rows, int64_t cols) {

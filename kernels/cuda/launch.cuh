@@ -30,7 +30,8 @@ constexpr int kLaunchThreads = 256;
 
 #ifdef ATROUS_CUDA_SIM_ACTIVE
 // What a simulated launch hands every thread: the kernel and its converted arguments.
-template <typename Kernel, typename Params> struct SimLaunchFrame {
+template <typename Kernel, typename Params>
+struct SimLaunchFrame {
   Kernel kernel;
   Params params;
   static void run(const void* frame) {
@@ -46,8 +47,7 @@ inline void check_launch_config(const char* name, dim3 grid, dim3 block, size_t 
   ATROUS_CHECK(threads >= 1 && threads <= 1024 && block.x <= 1024 && block.y <= 1024 && block.z <= 64,
                "CUDA launch of ", name, ": block (", block.x, ",", block.y, ",", block.z, ") has ", threads,
                " threads; a block holds 1 to 1024 (x, y <= 1024, z <= 64)");
-  ATROUS_CHECK(grid.x >= 1 && grid.y >= 1 && grid.z >= 1 && grid.x <= 2147483647u && grid.y <= 65535 &&
-                   grid.z <= 65535,
+  ATROUS_CHECK(grid.x >= 1 && grid.y >= 1 && grid.z >= 1 && grid.x <= 2147483647u && grid.y <= 65535 && grid.z <= 65535,
                "CUDA launch of ", name, ": grid (", grid.x, ",", grid.y, ",", grid.z,
                ") is empty or too large (x <= 2^31-1, y and z <= 65535)");
   ATROUS_CHECK(shared_bytes <= 48 * 1024, "CUDA launch of ", name, ": ", shared_bytes,

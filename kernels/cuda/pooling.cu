@@ -159,32 +159,32 @@ void launch_elements(int device, int64_t n, const char* name, void (*kernel)(Par
 }  // namespace
 
 template <typename T> void max_pool2d_forward(int device, const T* x, Pool2dShape s, T* y, int32_t* argmax) {
-  launch_elements(device, s.batch * s.out_h * s.out_w * s.channels, "max_pool_forward_kernel", max_pool_forward_kernel<T>, x,
-         s, y, argmax);
+  launch_elements(device, s.batch * s.out_h * s.out_w * s.channels, "max_pool_forward_kernel",
+                  max_pool_forward_kernel<T>, x, s, y, argmax);
 }
 template <typename T> void max_pool2d_backward(int device, const T* dy, const int32_t* argmax, Pool2dShape s, T* dx) {
-  launch_elements(device, s.batch * s.in_h * s.in_w * s.channels, "max_pool_backward_kernel", max_pool_backward_kernel<T>, dy,
-         argmax, s, dx);
+  launch_elements(device, s.batch * s.in_h * s.in_w * s.channels, "max_pool_backward_kernel",
+                  max_pool_backward_kernel<T>, dy, argmax, s, dx);
 }
 template <typename T> void avg_pool2d_forward(int device, const T* x, Pool2dShape s, bool count_include_pad, T* y) {
-  launch_elements(device, s.batch * s.out_h * s.out_w * s.channels, "avg_pool_forward_kernel", avg_pool_forward_kernel<T>, x,
-         s, count_include_pad, y);
+  launch_elements(device, s.batch * s.out_h * s.out_w * s.channels, "avg_pool_forward_kernel",
+                  avg_pool_forward_kernel<T>, x, s, count_include_pad, y);
 }
 template <typename T>
 void avg_pool2d_backward(int device, const T* dy, Pool2dShape s, bool count_include_pad, T* dx) {
-  launch_elements(device, s.batch * s.in_h * s.in_w * s.channels, "avg_pool_backward_kernel", avg_pool_backward_kernel<T>, dy,
-         s, count_include_pad, dx);
+  launch_elements(device, s.batch * s.in_h * s.in_w * s.channels, "avg_pool_backward_kernel",
+                  avg_pool_backward_kernel<T>, dy, s, count_include_pad, dx);
 }
 template <typename T>
 void global_avg_pool_forward(int device, const T* x, int64_t batch, int64_t pixels, int64_t channels, T* y) {
   launch_elements(device, batch * channels, "global_avg_forward_kernel", global_avg_forward_kernel<T>, x, batch, pixels,
-         channels, y);
+                  channels, y);
 }
 template <typename T>
 void global_avg_pool_backward(int device, const T* dy, int64_t batch, int64_t pixels, int64_t channels, T* dx) {
   const T inv = static_cast<T>(1.0 / static_cast<double>(pixels));
-  launch_elements(device, batch * pixels * channels, "global_avg_backward_kernel", global_avg_backward_kernel<T>, dy, batch,
-         pixels, channels, inv, dx);
+  launch_elements(device, batch * pixels * channels, "global_avg_backward_kernel", global_avg_backward_kernel<T>, dy,
+                  batch, pixels, channels, inv, dx);
 }
 
 #define ATROUS_INSTANTIATE(T)                                                                       \

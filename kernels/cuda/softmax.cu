@@ -166,20 +166,24 @@ unsigned row_blocks(int64_t rows) { return static_cast<unsigned>((rows + kRowsPe
 
 template <typename T> void softmax_forward(int device, const T* x, T* y, int64_t rows, int64_t cols) {
   if (rows == 0 || cols == 0) return;
-  launch("softmax_forward_kernel", row_blocks(rows), kThreads, 0, atrous::cuda::stream(device), softmax_forward_kernel<T, false>, x, y, rows, cols);
+  launch("softmax_forward_kernel", row_blocks(rows), kThreads, 0, atrous::cuda::stream(device),
+         softmax_forward_kernel<T, false>, x, y, rows, cols);
 }
 template <typename T> void log_softmax_forward(int device, const T* x, T* y, int64_t rows, int64_t cols) {
   if (rows == 0 || cols == 0) return;
-  launch("log_softmax_forward_kernel", row_blocks(rows), kThreads, 0, atrous::cuda::stream(device), softmax_forward_kernel<T, true>, x, y, rows, cols);
+  launch("log_softmax_forward_kernel", row_blocks(rows), kThreads, 0, atrous::cuda::stream(device),
+         softmax_forward_kernel<T, true>, x, y, rows, cols);
 }
 template <typename T> void softmax_backward(int device, const T* y, const T* dy, T* dx, int64_t rows, int64_t cols) {
   if (rows == 0 || cols == 0) return;
-  launch("softmax_backward_kernel", row_blocks(rows), kThreads, 0, atrous::cuda::stream(device), softmax_backward_kernel<T, false>, y, dy, dx, rows, cols);
+  launch("softmax_backward_kernel", row_blocks(rows), kThreads, 0, atrous::cuda::stream(device),
+         softmax_backward_kernel<T, false>, y, dy, dx, rows, cols);
 }
 template <typename T>
 void log_softmax_backward(int device, const T* y, const T* dy, T* dx, int64_t rows, int64_t cols) {
   if (rows == 0 || cols == 0) return;
-  launch("log_softmax_backward_kernel", row_blocks(rows), kThreads, 0, atrous::cuda::stream(device), softmax_backward_kernel<T, true>, y, dy, dx, rows, cols);
+  launch("log_softmax_backward_kernel", row_blocks(rows), kThreads, 0, atrous::cuda::stream(device),
+         softmax_backward_kernel<T, true>, y, dy, dx, rows, cols);
 }
 
 template <typename T, typename L>
@@ -213,10 +217,10 @@ void softmax_cross_entropy_backward(int device, const T* logits, const L* labels
   template void log_softmax_forward<T>(int, const T*, T*, int64_t, int64_t);                        \
   template void softmax_backward<T>(int, const T*, const T*, T*, int64_t, int64_t);                 \
   template void log_softmax_backward<T>(int, const T*, const T*, T*, int64_t, int64_t);
-#define ATROUS_INSTANTIATE_XENT(T, L)                                                                           \
-  template void softmax_cross_entropy_forward<T, L>(int, const T*, const L*, const T*, T*,                     \
-                                                    const CrossEntropyShape&, T*, double*);                     \
-  template void softmax_cross_entropy_backward<T, L>(int, const T*, const L*, const T*, const T*, const T*,    \
+#define ATROUS_INSTANTIATE_XENT(T, L)                                                                                \
+  template void softmax_cross_entropy_forward<T, L>(int, const T*, const L*, const T*, T*, const CrossEntropyShape&, \
+                                                    T*, double*);                                                    \
+  template void softmax_cross_entropy_backward<T, L>(int, const T*, const L*, const T*, const T*, const T*,          \
                                                      const double*, T*, const CrossEntropyShape&);
 ATROUS_INSTANTIATE(float)
 ATROUS_INSTANTIATE(double)

@@ -1,8 +1,7 @@
 // Test-only CUDA kernels, see test_kernels.h. Compiled like the library's .cu files: by nvcc in CUDA builds, by the
 // host compiler against the simulator in simulator builds.
-#include "tests/cuda/test_kernels.h"
-
 #include "kernels/cuda/common.cuh"
+#include "tests/cuda/test_kernels.h"
 
 namespace atrous::testing::cuda_kernels {
 namespace {
@@ -24,9 +23,7 @@ __global__ void block_sums_kernel(const float* x, float* out, bool with_barrier)
   if (threadIdx.x == 0) out[blockIdx.x] = partial[0];
 }
 
-__global__ void store_kernel(float* y, int64_t count) {
-  ATROUS_GRID_STRIDE(i, count) y[i] = 1.0f;
-}
+__global__ void store_kernel(float* y, int64_t count) { ATROUS_GRID_STRIDE(i, count) y[i] = 1.0f; }
 
 __global__ void divergent_barrier_kernel(float* y) {
   if (threadIdx.x < 32) __syncthreads();
@@ -91,9 +88,7 @@ __global__ void trivial_kernel(float* y) {
   if (threadIdx.x == 0) y[0] = 1.0f;
 }
 
-__global__ void fill_kernel(float* y, int64_t n, float value) {
-  ATROUS_GRID_STRIDE(i, n) y[i] = value;
-}
+__global__ void fill_kernel(float* y, int64_t n, float value) { ATROUS_GRID_STRIDE(i, n) y[i] = value; }
 
 }  // namespace
 
@@ -114,8 +109,7 @@ void uninitialised_shared_read(float* y) {
   launch("uninitialised_kernel", dim3(1), dim3(64), 0, device_stream(), uninitialised_kernel, y);
 }
 void reverse_in_dynamic_shared(const float* x, float* y, int n, bool with_barrier) {
-  launch("reverse_kernel", dim3(2), dim3(n), n * sizeof(float), device_stream(), reverse_kernel, x, y, n,
-         with_barrier);
+  launch("reverse_kernel", dim3(2), dim3(n), n * sizeof(float), device_stream(), reverse_kernel, x, y, n, with_barrier);
 }
 void warp_primitives(const int32_t* x, int32_t* out) {
   launch("warp_primitives_kernel", dim3(1), dim3(64), 0, device_stream(), warp_primitives_kernel, x, out);

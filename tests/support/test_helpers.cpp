@@ -1,12 +1,11 @@
 // Shared test helpers: scratch folders, error expectations, tensor comparisons and module references.
 #include "support/test_helpers.h"
 
-#include <cstdlib>
-
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iterator>

@@ -24,12 +24,12 @@ bool gpu_required();
 
 // Starts a test that needs a CUDA device (a GPU or the simulator): skips with the reason when there is none, or
 // fails when ATROUS_REQUIRE_GPU=1. A macro because GTEST_SKIP and FAIL return from the test body.
-#define ATROUS_REQUIRE_CUDA()                                                                             \
-  do {                                                                                                    \
-    if (!::atrous::cuda_available()) {                                                                    \
+#define ATROUS_REQUIRE_CUDA()                                                                                \
+  do {                                                                                                       \
+    if (!::atrous::cuda_available()) {                                                                       \
       if (::atrous::testing::gpu_required()) FAIL() << "ATROUS_REQUIRE_GPU=1 but no CUDA device is visible"; \
-      GTEST_SKIP() << "no CUDA device visible (or CPU-only build): CUDA test skipped";                   \
-    }                                                                                                     \
+      GTEST_SKIP() << "no CUDA device visible (or CPU-only build): CUDA test skipped";                       \
+    }                                                                                                        \
   } while (0)
 
 // A fresh folder per test under the temp dir, named after the test (suite and name, '/' made '_') and the pid so

@@ -17,7 +17,7 @@ void register_info(CLI::App& app) {
     const bool built_with_cuda = cuda::built_with_cuda();
     // The simulator runs CUDA kernels on the CPU (checked for races and bad addresses): right for testing, not for
     // speed, so a user timing `--device cuda` has to be told which one it is.
-    const char* kind = !built_with_cuda        ? "none (--device cpu only)"
+    const char* kind = !built_with_cuda       ? "none (--device cpu only)"
                        : cuda::is_simulator() ? "simulator (kernels run on the CPU, checked; not a GPU)"
                                               : "GPU (real devices)";
     const int devices = cuda_device_count();

@@ -47,8 +47,8 @@ DatasetSpec synthetic_spec(const QuickstartOptions& o, const std::string& split,
 // One held-out image with its predicted and true masks, so that the next command a user tries
 // (`atrous segment --model tiny-deeplab --classes 4 --weights .../weights.safetensors --image .../sample.png`)
 // has something to run on, and metrics.json for scripts.
-void write_outputs(const QuickstartOptions& o, Device device, SegmentationModel& model,
-                   const SegmentationDataset& val, const ConfusionMatrix& confusion) {
+void write_outputs(const QuickstartOptions& o, Device device, SegmentationModel& model, const SegmentationDataset& val,
+                   const ConfusionMatrix& confusion) {
   const std::string dir = o.out_dir + "/";
   const LabeledImage sample = val.get(0);
   write_png(dir + "sample.png", sample.image);

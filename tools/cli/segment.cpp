@@ -3,13 +3,13 @@
 #include <cstdio>
 
 #include "core/atrous.h"
-#include "models/pytorch_weights.h"
+#include "crf/dense_crf.h"
 #include "data/image_io.h"
 #include "data/palette.h"
 #include "models/inference.h"
+#include "models/pytorch_weights.h"
 #include "models/registry.h"
 #include "tools/cli/commands.h"
-#include "crf/dense_crf.h"
 #include "tools/cli/crf_options.h"
 #include "tools/cli/device_option.h"
 
@@ -54,9 +54,10 @@ void run_segment(const SegmentOptions& o) {
   const Tensor image = read_image_rgb(o.image);
   const Palette& palette = palette_by_name(o.palette);
   const Tensor logits = predict_logits(*model, image, inference);
-  const Tensor scores = o.crf ? dense_crf_marginals(image, crf::unary_from_logits(logits),
-                                                   o.crf_flags.resolve(crf::crf_preset_for_model(o.model).name), device)
-                              : logits;
+  const Tensor scores = o.crf
+                            ? dense_crf_marginals(image, crf::unary_from_logits(logits),
+                                                  o.crf_flags.resolve(crf::crf_preset_for_model(o.model).name), device)
+                            : logits;
   const Tensor labels = argmax_channels(scores).to(DType::u8);
   write_palette_png(o.out, labels, palette.colours);
   if (!o.overlay.empty()) write_png(o.overlay, overlay(image, labels, palette));

@@ -44,9 +44,9 @@ bool synchronised(const BlockRunner& r, uint32_t other, uint32_t other_epoch, in
 void hazard(BlockRunner& r, const char* kind, uintptr_t a, uint32_t other, const void* other_pc, const char* other_did,
             const char* i_do, const void* pc) {
   if (!r.report->wants_more()) return;
-  r.report->hazard(std::string(kind) + " on shared memory in " + r.where() + ": thread " + r.thread_name(other) +
-                   " " + other_did + " address 0x" + to_hex(a) + " at " + describe_pc(other_pc) + " and this thread " +
-                   i_do + " it at " + describe_pc(pc) + " with no __syncthreads between them");
+  r.report->hazard(std::string(kind) + " on shared memory in " + r.where() + ": thread " + r.thread_name(other) + " " +
+                   other_did + " address 0x" + to_hex(a) + " at " + describe_pc(other_pc) + " and this thread " + i_do +
+                   " it at " + describe_pc(pc) + " with no __syncthreads between them");
 }
 
 void shared_access(BlockRunner& r, std::vector<ShadowWord>& shadow, uintptr_t base, uintptr_t offset, size_t n,
@@ -76,10 +76,9 @@ void shared_access(BlockRunner& r, std::vector<ShadowWord>& shadow, uintptr_t ba
     } else {
       if (s.written_block != r.block_serial) {
         if (r.report->wants_more())
-          r.report->hazard("uninitialised read of shared memory in " + r.where() + ": address 0x" + to_hex(a) +
-                           " at " + describe_pc(pc) + " was not written by any thread of this block");
-      } else if (s.write_interval == r.interval && s.writer != t &&
-                 !synchronised(r, s.writer, s.writer_epoch, warp)) {
+          r.report->hazard("uninitialised read of shared memory in " + r.where() + ": address 0x" + to_hex(a) + " at " +
+                           describe_pc(pc) + " was not written by any thread of this block");
+      } else if (s.write_interval == r.interval && s.writer != t && !synchronised(r, s.writer, s.writer_epoch, warp)) {
         hazard(r, "read-after-write race", a, s.writer, s.writer_pc, "wrote", "reads", pc);
       }
       if (s.read_interval != r.interval) {
@@ -104,8 +103,9 @@ void global_access(BlockRunner& r, uintptr_t a, size_t n, bool write, const void
   if (page != op.packed || ((a ^ (a + n - 1)) >> kPageShift)) {
     bool fatal = false;
     const std::string why = check_page_access(op, a, n, fatal);
-    if (fatal) r.fail(std::string(write ? "writes " : "reads ") + std::to_string(n) + " bytes at " + describe_pc(pc) +
-                      ": " + why);
+    if (fatal)
+      r.fail(std::string(write ? "writes " : "reads ") + std::to_string(n) + " bytes at " + describe_pc(pc) + ": " +
+             why);
     if (!why.empty() && r.report->wants_more()) r.report->hazard(r.where() + " at " + describe_pc(pc) + ": " + why);
   }
   const std::string poisoned = poisoned_description(a, n);
@@ -141,12 +141,12 @@ inline void on_access(void* p, size_t n, bool write, const void* pc) {
 
 using atrous::sim::on_access;
 
-#define ATROUS_SIM_HOOKS(N)                                                                                     \
-  extern "C" void __tsan_read##N(void* p) { on_access(p, N, false, __builtin_return_address(0)); }              \
-  extern "C" void __tsan_write##N(void* p) { on_access(p, N, true, __builtin_return_address(0)); }              \
-  extern "C" void __tsan_unaligned_read##N(void* p) { on_access(p, N, false, __builtin_return_address(0)); }    \
-  extern "C" void __tsan_unaligned_write##N(void* p) { on_access(p, N, true, __builtin_return_address(0)); }    \
-  extern "C" void __tsan_volatile_read##N(void* p) { on_access(p, N, false, __builtin_return_address(0)); }     \
+#define ATROUS_SIM_HOOKS(N)                                                                                  \
+  extern "C" void __tsan_read##N(void* p) { on_access(p, N, false, __builtin_return_address(0)); }           \
+  extern "C" void __tsan_write##N(void* p) { on_access(p, N, true, __builtin_return_address(0)); }           \
+  extern "C" void __tsan_unaligned_read##N(void* p) { on_access(p, N, false, __builtin_return_address(0)); } \
+  extern "C" void __tsan_unaligned_write##N(void* p) { on_access(p, N, true, __builtin_return_address(0)); } \
+  extern "C" void __tsan_volatile_read##N(void* p) { on_access(p, N, false, __builtin_return_address(0)); }  \
   extern "C" void __tsan_volatile_write##N(void* p) { on_access(p, N, true, __builtin_return_address(0)); }
 ATROUS_SIM_HOOKS(1)
 ATROUS_SIM_HOOKS(2)
@@ -173,7 +173,8 @@ extern "C" void __tsan_atomic_thread_fence(int) { __atomic_thread_fence(__ATOMIC
 extern "C" void __tsan_atomic_signal_fence(int) { __atomic_signal_fence(__ATOMIC_SEQ_CST); }
 
 namespace {
-template <typename T> void check_atomic(volatile T* p) {
+template <typename T>
+void check_atomic(volatile T* p) {
   atrous::sim::BlockRunner* r = atrous::sim::tls_runner;
   const auto a = reinterpret_cast<uintptr_t>(const_cast<T*>(p));
   if (r && !(a - r->shared_lo < r->shared_size) && !(a - r->dynamic_lo < r->dynamic_size) &&
@@ -182,55 +183,55 @@ template <typename T> void check_atomic(volatile T* p) {
 }
 }  // namespace
 
-#define ATROUS_SIM_ATOMICS(N, T)                                                                                  \
-  extern "C" T __tsan_atomic##N##_load(const volatile T* a, int) {                                               \
-    check_atomic(const_cast<volatile T*>(a));                                                                     \
-    return __atomic_load_n(a, __ATOMIC_SEQ_CST);                                                                  \
-  }                                                                                                               \
-  extern "C" void __tsan_atomic##N##_store(volatile T* a, T v, int) {                                            \
-    check_atomic(a);                                                                                              \
-    __atomic_store_n(a, v, __ATOMIC_SEQ_CST);                                                                     \
-  }                                                                                                               \
-  extern "C" T __tsan_atomic##N##_exchange(volatile T* a, T v, int) {                                            \
-    check_atomic(a);                                                                                              \
-    return __atomic_exchange_n(a, v, __ATOMIC_SEQ_CST);                                                           \
-  }                                                                                                               \
-  extern "C" T __tsan_atomic##N##_fetch_add(volatile T* a, T v, int) {                                           \
-    check_atomic(a);                                                                                              \
-    return __atomic_fetch_add(a, v, __ATOMIC_SEQ_CST);                                                            \
-  }                                                                                                               \
-  extern "C" T __tsan_atomic##N##_fetch_sub(volatile T* a, T v, int) {                                           \
-    check_atomic(a);                                                                                              \
-    return __atomic_fetch_sub(a, v, __ATOMIC_SEQ_CST);                                                            \
-  }                                                                                                               \
-  extern "C" T __tsan_atomic##N##_fetch_and(volatile T* a, T v, int) {                                           \
-    check_atomic(a);                                                                                              \
-    return __atomic_fetch_and(a, v, __ATOMIC_SEQ_CST);                                                            \
-  }                                                                                                               \
-  extern "C" T __tsan_atomic##N##_fetch_or(volatile T* a, T v, int) {                                            \
-    check_atomic(a);                                                                                              \
-    return __atomic_fetch_or(a, v, __ATOMIC_SEQ_CST);                                                             \
-  }                                                                                                               \
-  extern "C" T __tsan_atomic##N##_fetch_xor(volatile T* a, T v, int) {                                           \
-    check_atomic(a);                                                                                              \
-    return __atomic_fetch_xor(a, v, __ATOMIC_SEQ_CST);                                                            \
-  }                                                                                                               \
-  extern "C" T __tsan_atomic##N##_fetch_nand(volatile T* a, T v, int) {                                          \
-    check_atomic(a);                                                                                              \
-    return __atomic_fetch_nand(a, v, __ATOMIC_SEQ_CST);                                                           \
-  }                                                                                                               \
-  extern "C" int __tsan_atomic##N##_compare_exchange_strong(volatile T* a, T* c, T v, int, int) {                \
-    check_atomic(a);                                                                                              \
-    return __atomic_compare_exchange_n(a, c, v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);                       \
-  }                                                                                                               \
-  extern "C" int __tsan_atomic##N##_compare_exchange_weak(volatile T* a, T* c, T v, int, int) {                  \
-    check_atomic(a);                                                                                              \
-    return __atomic_compare_exchange_n(a, c, v, true, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);                        \
-  }                                                                                                               \
-  extern "C" T __tsan_atomic##N##_compare_exchange_val(volatile T* a, T c, T v, int, int) {                      \
-    check_atomic(a);                                                                                              \
-    __atomic_compare_exchange_n(a, &c, v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);                             \
-    return c;                                                                                                     \
+#define ATROUS_SIM_ATOMICS(N, T)                                                                  \
+  extern "C" T __tsan_atomic##N##_load(const volatile T* a, int) {                                \
+    check_atomic(const_cast<volatile T*>(a));                                                     \
+    return __atomic_load_n(a, __ATOMIC_SEQ_CST);                                                  \
+  }                                                                                               \
+  extern "C" void __tsan_atomic##N##_store(volatile T* a, T v, int) {                             \
+    check_atomic(a);                                                                              \
+    __atomic_store_n(a, v, __ATOMIC_SEQ_CST);                                                     \
+  }                                                                                               \
+  extern "C" T __tsan_atomic##N##_exchange(volatile T* a, T v, int) {                             \
+    check_atomic(a);                                                                              \
+    return __atomic_exchange_n(a, v, __ATOMIC_SEQ_CST);                                           \
+  }                                                                                               \
+  extern "C" T __tsan_atomic##N##_fetch_add(volatile T* a, T v, int) {                            \
+    check_atomic(a);                                                                              \
+    return __atomic_fetch_add(a, v, __ATOMIC_SEQ_CST);                                            \
+  }                                                                                               \
+  extern "C" T __tsan_atomic##N##_fetch_sub(volatile T* a, T v, int) {                            \
+    check_atomic(a);                                                                              \
+    return __atomic_fetch_sub(a, v, __ATOMIC_SEQ_CST);                                            \
+  }                                                                                               \
+  extern "C" T __tsan_atomic##N##_fetch_and(volatile T* a, T v, int) {                            \
+    check_atomic(a);                                                                              \
+    return __atomic_fetch_and(a, v, __ATOMIC_SEQ_CST);                                            \
+  }                                                                                               \
+  extern "C" T __tsan_atomic##N##_fetch_or(volatile T* a, T v, int) {                             \
+    check_atomic(a);                                                                              \
+    return __atomic_fetch_or(a, v, __ATOMIC_SEQ_CST);                                             \
+  }                                                                                               \
+  extern "C" T __tsan_atomic##N##_fetch_xor(volatile T* a, T v, int) {                            \
+    check_atomic(a);                                                                              \
+    return __atomic_fetch_xor(a, v, __ATOMIC_SEQ_CST);                                            \
+  }                                                                                               \
+  extern "C" T __tsan_atomic##N##_fetch_nand(volatile T* a, T v, int) {                           \
+    check_atomic(a);                                                                              \
+    return __atomic_fetch_nand(a, v, __ATOMIC_SEQ_CST);                                           \
+  }                                                                                               \
+  extern "C" int __tsan_atomic##N##_compare_exchange_strong(volatile T* a, T* c, T v, int, int) { \
+    check_atomic(a);                                                                              \
+    return __atomic_compare_exchange_n(a, c, v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);       \
+  }                                                                                               \
+  extern "C" int __tsan_atomic##N##_compare_exchange_weak(volatile T* a, T* c, T v, int, int) {   \
+    check_atomic(a);                                                                              \
+    return __atomic_compare_exchange_n(a, c, v, true, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);        \
+  }                                                                                               \
+  extern "C" T __tsan_atomic##N##_compare_exchange_val(volatile T* a, T c, T v, int, int) {       \
+    check_atomic(a);                                                                              \
+    __atomic_compare_exchange_n(a, &c, v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);             \
+    return c;                                                                                     \
   }
 ATROUS_SIM_ATOMICS(8, char)
 ATROUS_SIM_ATOMICS(16, short)

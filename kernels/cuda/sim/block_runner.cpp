@@ -75,11 +75,13 @@ void LaunchReport::add(const std::string& text) {
 BlockRunner::BlockRunner() {
   stack_bytes_ = settings().stack_bytes;
   region_bytes_ = kMaxThreads * (stack_bytes_ + kGuardBytes);
-  void* region = mmap(nullptr, region_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  void* region =
+      mmap(nullptr, region_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   ATROUS_CHECK(region != MAP_FAILED, "CUDA simulator: cannot reserve ", region_bytes_, " bytes of fiber stacks");
   stack_region_ = static_cast<char*>(region);
   // A guard page below every stack: an overflowing fiber faults instead of writing into its neighbour.
-  for (size_t t = 0; t < kMaxThreads; ++t) mprotect(stack_region_ + t * (stack_bytes_ + kGuardBytes), kGuardBytes, PROT_NONE);
+  for (size_t t = 0; t < kMaxThreads; ++t)
+    mprotect(stack_region_ + t * (stack_bytes_ + kGuardBytes), kGuardBytes, PROT_NONE);
   stacks_lo = reinterpret_cast<uintptr_t>(stack_region_);
   stacks_size = region_bytes_;
   TlsSearch search{reinterpret_cast<uintptr_t>(&tls_runner)};
@@ -157,8 +159,7 @@ void BlockRunner::fail(const std::string& what) {
 std::string BlockRunner::thread_name(int linear) const { return format_index(threads_[linear].index); }
 
 std::string BlockRunner::where() const {
-  return std::string("kernel ") + spec_->name + ", block " + format_index(block_) + ", thread " +
-         thread_name(current_);
+  return std::string("kernel ") + spec_->name + ", block " + format_index(block_) + ", thread " + thread_name(current_);
 }
 
 bool BlockRunner::run(const LaunchSpec& spec, void (*entry)(const void*), uint3 block, LaunchReport& out,
@@ -204,10 +205,17 @@ bool BlockRunner::release_barrier_or_report() {
   std::vector<int> at_barrier, at_warp, exited;
   for (int t = 0; t < static_cast<int>(threads_.size()); ++t) {
     switch (threads_[t].state) {
-      case ThreadState::at_barrier: at_barrier.push_back(t); break;
-      case ThreadState::at_warp_op: at_warp.push_back(t); break;
-      case ThreadState::exited: exited.push_back(t); break;
-      default: break;
+      case ThreadState::at_barrier:
+        at_barrier.push_back(t);
+        break;
+      case ThreadState::at_warp_op:
+        at_warp.push_back(t);
+        break;
+      case ThreadState::exited:
+        exited.push_back(t);
+        break;
+      default:
+        break;
     }
   }
   current_ = !at_barrier.empty() ? at_barrier[0] : (!at_warp.empty() ? at_warp[0] : 0);
@@ -285,8 +293,12 @@ void BlockRunner::complete_warp_op(WarpState& w) {
   for (int l = 0; l < 32; ++l) {
     if (!(w.mask >> l & 1u)) continue;
     switch (w.op) {
-      case WarpOp::ballot: w.result[l] = ballot; break;
-      case WarpOp::exchange: w.exchanged[l] = reinterpret_cast<const void*>(w.value[l]); break;
+      case WarpOp::ballot:
+        w.result[l] = ballot;
+        break;
+      case WarpOp::exchange:
+        w.exchanged[l] = reinterpret_cast<const void*>(w.value[l]);
+        break;
       case WarpOp::shuffle: {
         const int segment = l & ~(w.width - 1);
         int src = l;
@@ -297,11 +309,13 @@ void BlockRunner::complete_warp_op(WarpState& w) {
           src = l ^ w.arg[l];
           if (src < segment || src >= segment + w.width) src = l;
         }
-        if (!(w.mask >> src & 1u)) fail("warp shuffle reads lane " + std::to_string(src) + ", which is not in the mask");
+        if (!(w.mask >> src & 1u))
+          fail("warp shuffle reads lane " + std::to_string(src) + ", which is not in the mask");
         w.result[l] = w.value[src];
         break;
       }
-      default: break;
+      default:
+        break;
     }
   }
   if (w.op == WarpOp::exchange)
@@ -341,13 +355,13 @@ void sync_warp(unsigned mask) {
   runner("__syncwarp").warp_collective(WarpOp::sync, mask, 0, 0, 0, 32, __builtin_return_address(0));
 }
 uint64_t warp_shuffle(unsigned mask, uint64_t bits, int kind, int arg, int width) {
-  return runner("__shfl_sync").warp_collective(WarpOp::shuffle, mask, bits, kind, arg, width,
-                                               __builtin_return_address(0));
+  return runner("__shfl_sync")
+      .warp_collective(WarpOp::shuffle, mask, bits, kind, arg, width, __builtin_return_address(0));
 }
 unsigned warp_ballot(unsigned mask, int predicate) {
-  return static_cast<unsigned>(runner("__ballot_sync")
-                                   .warp_collective(WarpOp::ballot, mask, predicate != 0, 0, 0, 32,
-                                                    __builtin_return_address(0)));
+  return static_cast<unsigned>(
+      runner("__ballot_sync")
+          .warp_collective(WarpOp::ballot, mask, predicate != 0, 0, 0, 32, __builtin_return_address(0)));
 }
 void warp_exchange(unsigned mask, const void* mine, const void* (&pointers)[32]) {
   BlockRunner& r = runner("a WMMA operation");

@@ -77,16 +77,16 @@ class BlockRunner {
   std::string where() const;  // "kernel K, block (x,y,z), thread (x,y,z)"
 
   // ---- for the access hooks ----
-  uintptr_t shared_lo = 0, shared_size = 0;      // this host thread's static shared memory (its TLS block)
-  uintptr_t dynamic_lo = 0, dynamic_size = 0;    // this launch's dynamic shared memory
-  uintptr_t stacks_lo = 0, stacks_size = 0;      // every fiber stack of this runner
-  uintptr_t params_lo = 0, params_size = 0;      // the launch's argument values (read-only)
-  bool race_check = true;                          // for the current block
-  uint64_t interval = 0;                          // the current barrier interval (unique over the runner's life)
-  uint64_t block_serial = 0;                      // the current block (unique over the runner's life)
+  uintptr_t shared_lo = 0, shared_size = 0;    // this host thread's static shared memory (its TLS block)
+  uintptr_t dynamic_lo = 0, dynamic_size = 0;  // this launch's dynamic shared memory
+  uintptr_t stacks_lo = 0, stacks_size = 0;    // every fiber stack of this runner
+  uintptr_t params_lo = 0, params_size = 0;    // the launch's argument values (read-only)
+  bool race_check = true;                      // for the current block
+  uint64_t interval = 0;                       // the current barrier interval (unique over the runner's life)
+  uint64_t block_serial = 0;                   // the current block (unique over the runner's life)
   std::vector<ShadowWord> static_shadow, dynamic_shadow;
   LaunchReport* report = nullptr;
-  const StreamOp* op = nullptr;                   // the launch as the stream-order checker sees it
+  const StreamOp* op = nullptr;  // the launch as the stream-order checker sees it
   uint32_t warp_epoch(int warp) const { return warps_[warp].epoch; }
   int warp_of(uint32_t thread) const { return threads_[thread].warp; }
 

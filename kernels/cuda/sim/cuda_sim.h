@@ -96,7 +96,8 @@ cudaError_t cudaSetDevice(int device);
 cudaError_t cudaGetDevice(int* device);
 cudaError_t cudaDeviceSynchronize();
 cudaError_t cudaMalloc(void** ptr, size_t bytes);
-template <typename T> cudaError_t cudaMalloc(T** ptr, size_t bytes) {
+template <typename T>
+cudaError_t cudaMalloc(T** ptr, size_t bytes) {
   return cudaMalloc(reinterpret_cast<void**>(ptr), bytes);
 }
 cudaError_t cudaFree(void* ptr);
@@ -104,7 +105,8 @@ cudaError_t cudaMallocHost(void** ptr, size_t bytes);
 cudaError_t cudaFreeHost(void* ptr);
 cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes);
 cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind);
-cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, cudaStream_t stream = nullptr);
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind,
+                            cudaStream_t stream = nullptr);
 cudaError_t cudaMemcpyPeerAsync(void* dst, int dst_device, const void* src, int src_device, size_t bytes,
                                 cudaStream_t stream = nullptr);
 cudaError_t cudaMemset(void* ptr, int value, size_t bytes);
@@ -129,21 +131,22 @@ uint3 thread_idx();
 uint3 block_idx();
 dim3 block_dim();
 dim3 grid_dim();
-void sync_threads();                                      // __syncthreads
-int sync_threads_count(int predicate);                    // __syncthreads_count
-void sync_warp(unsigned mask);                            // __syncwarp
+void sync_threads();                    // __syncthreads
+int sync_threads_count(int predicate);  // __syncthreads_count
+void sync_warp(unsigned mask);          // __syncwarp
 uint64_t warp_shuffle(unsigned mask, uint64_t bits, int kind, int arg, int width);
 unsigned warp_ballot(unsigned mask, int predicate);
-void yield_for_atomic();                                  // an atomic is a scheduling point (spin-waits progress)
-void thread_fence();                                      // __threadfence: a full host memory fence
-void* dynamic_shared_memory();                            // extern __shared__, see ATROUS_DYNAMIC_SHARED
+void yield_for_atomic();        // an atomic is a scheduling point (spin-waits progress)
+void thread_fence();            // __threadfence: a full host memory fence
+void* dynamic_shared_memory();  // extern __shared__, see ATROUS_DYNAMIC_SHARED
 // A warp-collective exchange of one pointer per lane: on return pointers[l] holds lane l's (lanes outside mask: null).
 // Used by the WMMA emulation; a second call after the lanes are done reading keeps later writes out of the exchange.
 void warp_exchange(unsigned mask, const void* mine, const void* (&pointers)[32]);
 
 enum ShuffleKind { kShuffleIndex = 0, kShuffleUp = 1, kShuffleDown = 2, kShuffleXor = 3 };
 
-template <typename T> T shuffle(unsigned mask, T value, int kind, int arg, int width) {
+template <typename T>
+T shuffle(unsigned mask, T value, int kind, int arg, int width) {
   static_assert(sizeof(T) <= 8, "warp shuffles move at most 8 bytes");
   uint64_t bits = 0;
   std::memcpy(&bits, &value, sizeof(T));
@@ -189,16 +192,20 @@ inline void __syncwarp(unsigned mask = 0xffffffffu) { ::atrous::sim::sync_warp(m
 inline void __threadfence() { ::atrous::sim::thread_fence(); }
 inline void __threadfence_block() { ::atrous::sim::thread_fence(); }
 
-template <typename T> T __shfl_sync(unsigned mask, T v, int lane, int width = 32) {
+template <typename T>
+T __shfl_sync(unsigned mask, T v, int lane, int width = 32) {
   return ::atrous::sim::shuffle(mask, v, ::atrous::sim::kShuffleIndex, lane, width);
 }
-template <typename T> T __shfl_up_sync(unsigned mask, T v, unsigned delta, int width = 32) {
+template <typename T>
+T __shfl_up_sync(unsigned mask, T v, unsigned delta, int width = 32) {
   return ::atrous::sim::shuffle(mask, v, ::atrous::sim::kShuffleUp, static_cast<int>(delta), width);
 }
-template <typename T> T __shfl_down_sync(unsigned mask, T v, unsigned delta, int width = 32) {
+template <typename T>
+T __shfl_down_sync(unsigned mask, T v, unsigned delta, int width = 32) {
   return ::atrous::sim::shuffle(mask, v, ::atrous::sim::kShuffleDown, static_cast<int>(delta), width);
 }
-template <typename T> T __shfl_xor_sync(unsigned mask, T v, int lane_mask, int width = 32) {
+template <typename T>
+T __shfl_xor_sync(unsigned mask, T v, int lane_mask, int width = 32) {
   return ::atrous::sim::shuffle(mask, v, ::atrous::sim::kShuffleXor, lane_mask, width);
 }
 inline unsigned __ballot_sync(unsigned mask, int predicate) { return ::atrous::sim::warp_ballot(mask, predicate); }
@@ -212,11 +219,12 @@ inline int __ffs(int v) { return __builtin_ffs(v); }
 inline int __clz(int v) { return v == 0 ? 32 : __builtin_clz(static_cast<unsigned>(v)); }
 
 // Atomics: real host atomics (blocks run on several host threads), each one a scheduling point.
-#define ATROUS_SIM_ATOMIC(name, op)                                                              \
-  template <typename T> T name(T* address, T value) {                                            \
-    const T old = op(address, value, __ATOMIC_SEQ_CST);                                          \
-    ::atrous::sim::yield_for_atomic();                                                           \
-    return old;                                                                                  \
+#define ATROUS_SIM_ATOMIC(name, op)                     \
+  template <typename T>                                 \
+  T name(T* address, T value) {                         \
+    const T old = op(address, value, __ATOMIC_SEQ_CST); \
+    ::atrous::sim::yield_for_atomic();                  \
+    return old;                                         \
   }
 ATROUS_SIM_ATOMIC(atomicAdd, __atomic_fetch_add)
 ATROUS_SIM_ATOMIC(atomicSub, __atomic_fetch_sub)
@@ -224,13 +232,15 @@ ATROUS_SIM_ATOMIC(atomicExch, __atomic_exchange_n)
 ATROUS_SIM_ATOMIC(atomicAnd, __atomic_fetch_and)
 ATROUS_SIM_ATOMIC(atomicOr, __atomic_fetch_or)
 #undef ATROUS_SIM_ATOMIC
-template <typename T> T atomicCAS(T* address, T compare, T value) {
+template <typename T>
+T atomicCAS(T* address, T compare, T value) {
   __atomic_compare_exchange_n(address, &compare, value, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
   ::atrous::sim::yield_for_atomic();
   return compare;  // the old value either way
 }
 // Floating-point atomicAdd by compare-and-swap (the host has no atomic float add).
-template <typename T> T atomic_float_add(T* address, T value) {
+template <typename T>
+T atomic_float_add(T* address, T value) {
   T old;
   __atomic_load(address, &old, __ATOMIC_SEQ_CST);
   T desired;
@@ -242,14 +252,16 @@ template <typename T> T atomic_float_add(T* address, T value) {
 }
 inline float atomicAdd(float* address, float value) { return atomic_float_add(address, value); }
 inline double atomicAdd(double* address, double value) { return atomic_float_add(address, value); }
-template <typename T> T atomicMax(T* address, T value) {
+template <typename T>
+T atomicMax(T* address, T value) {
   T old = __atomic_load_n(address, __ATOMIC_SEQ_CST);
   while (old < value && !__atomic_compare_exchange_n(address, &old, value, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
   }
   ::atrous::sim::yield_for_atomic();
   return old;
 }
-template <typename T> T atomicMin(T* address, T value) {
+template <typename T>
+T atomicMin(T* address, T value) {
   T old = __atomic_load_n(address, __ATOMIC_SEQ_CST);
   while (old > value && !__atomic_compare_exchange_n(address, &old, value, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
   }

@@ -45,8 +45,7 @@ void run_kernel(const LaunchSpec& spec, void (*entry)(const void*)) {
     try {
       BlockRunner& runner = this_threads_runner();
       runner.op = &op;
-      const bool check_races =
-          settings().race_check == RaceCheck::all || i < 4 || i >= blocks - 4 || i % 16 == 0;
+      const bool check_races = settings().race_check == RaceCheck::all || i < 4 || i >= blocks - 4 || i % 16 == 0;
       runner.run(spec, entry, index, report, check_races);
     } catch (const std::exception& e) {
       report.fatal(std::string("block could not run: ") + e.what());

@@ -68,12 +68,12 @@ void merge(std::vector<uint64_t>& into, const std::vector<uint64_t>& from) {
 // Everything the simulated devices hold, behind one lock (simulated runtime calls are cheap next to the work).
 struct State {
   std::mutex mutex;
-  std::vector<std::unique_ptr<CUstream_st>> streams;  // index = id; ids 0..devices-1: the legacy default streams
-  std::map<uintptr_t, size_t> free_ranges;             // address -> bytes, coalesced
+  std::vector<std::unique_ptr<CUstream_st>> streams;        // index = id; ids 0..devices-1: the legacy default streams
+  std::map<uintptr_t, size_t> free_ranges;                  // address -> bytes, coalesced
   std::map<uintptr_t, std::pair<size_t, int>> allocations;  // address -> bytes, device
-  std::vector<size_t> used;                            // per device
-  size_t high_water = 0;                               // bytes of the heap ever handed out (from base)
-  int windows = 0;                                     // open DeviceMemoryWindows
+  std::vector<size_t> used;                                 // per device
+  size_t high_water = 0;                                    // bytes of the heap ever handed out (from base)
+  int windows = 0;                                          // open DeviceMemoryWindows
   std::set<void*> pinned;
 };
 
@@ -139,7 +139,7 @@ const Settings& settings() {
     v.seed = env_size("ATROUS_SIM_SEED", 1);
     const char* race = std::getenv("ATROUS_SIM_RACECHECK");
     const std::string race_mode = race ? race : "";
-    v.race_check = race_mode == "0" || race_mode == "off" ? RaceCheck::off
+    v.race_check = race_mode == "0" || race_mode == "off"   ? RaceCheck::off
                    : race_mode == "all" || race_mode == "2" ? RaceCheck::all
                                                             : RaceCheck::sampled;
     v.memory_bytes = env_size("ATROUS_SIM_MEMORY_MB", 0) << 20;
@@ -222,16 +222,17 @@ std::string check_page_access(const StreamOp& op, uintptr_t a, size_t bytes, boo
     const int device = static_cast<int>((e >> kDeviceShift) & 7);
     if (device != op.device) {
       fatal = true;
-      return "device address 0x" + to_hex(a) + " belongs to cuda:" + std::to_string(device) + ", not cuda:" +
-             std::to_string(op.device);
+      return "device address 0x" + to_hex(a) + " belongs to cuda:" + std::to_string(device) +
+             ", not cuda:" + std::to_string(op.device);
     }
     const int stream = static_cast<int>((e >> kStreamShift) & 0xfff);
     const uint64_t seq = e & kSeqMask;
     if (stream != op.stream && (static_cast<size_t>(stream) >= op.clock.size() || op.clock[stream] < seq)) {
       h.pages[p].store(op.packed, std::memory_order_relaxed);
       return "stream-order hazard: device memory at 0x" + to_hex(a) + " was last used by operation #" +
-             std::to_string(seq) + " on stream " + std::to_string(stream) + (stream < settings().devices ? " (the legacy default stream)" : "") +
-             ", and this operation on stream " + std::to_string(op.stream) +
+             std::to_string(seq) + " on stream " + std::to_string(stream) +
+             (stream < settings().devices ? " (the legacy default stream)" : "") + ", and this operation on stream " +
+             std::to_string(op.stream) +
              " is not ordered after it (no event, stream wait or synchronisation between them)";
     }
     h.pages[p].store(op.packed, std::memory_order_relaxed);
@@ -292,30 +293,48 @@ using namespace atrous::sim;
 
 const char* cudaGetErrorName(cudaError_t error) {
   switch (error) {
-    case cudaSuccess: return "cudaSuccess";
-    case cudaErrorInvalidValue: return "cudaErrorInvalidValue";
-    case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
-    case cudaErrorInitializationError: return "cudaErrorInitializationError";
-    case cudaErrorInvalidConfiguration: return "cudaErrorInvalidConfiguration";
-    case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
-    case cudaErrorInvalidResourceHandle: return "cudaErrorInvalidResourceHandle";
-    case cudaErrorNotReady: return "cudaErrorNotReady";
-    case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
+    case cudaSuccess:
+      return "cudaSuccess";
+    case cudaErrorInvalidValue:
+      return "cudaErrorInvalidValue";
+    case cudaErrorMemoryAllocation:
+      return "cudaErrorMemoryAllocation";
+    case cudaErrorInitializationError:
+      return "cudaErrorInitializationError";
+    case cudaErrorInvalidConfiguration:
+      return "cudaErrorInvalidConfiguration";
+    case cudaErrorInvalidDevice:
+      return "cudaErrorInvalidDevice";
+    case cudaErrorInvalidResourceHandle:
+      return "cudaErrorInvalidResourceHandle";
+    case cudaErrorNotReady:
+      return "cudaErrorNotReady";
+    case cudaErrorLaunchFailure:
+      return "cudaErrorLaunchFailure";
   }
   return "cudaErrorUnknown";
 }
 
 const char* cudaGetErrorString(cudaError_t error) {
   switch (error) {
-    case cudaSuccess: return "no error";
-    case cudaErrorInvalidValue: return "invalid argument";
-    case cudaErrorMemoryAllocation: return "out of memory";
-    case cudaErrorInitializationError: return "initialization error";
-    case cudaErrorInvalidConfiguration: return "invalid configuration argument";
-    case cudaErrorInvalidDevice: return "invalid device ordinal";
-    case cudaErrorInvalidResourceHandle: return "invalid resource handle";
-    case cudaErrorNotReady: return "device not ready";
-    case cudaErrorLaunchFailure: return "unspecified launch failure";
+    case cudaSuccess:
+      return "no error";
+    case cudaErrorInvalidValue:
+      return "invalid argument";
+    case cudaErrorMemoryAllocation:
+      return "out of memory";
+    case cudaErrorInitializationError:
+      return "initialization error";
+    case cudaErrorInvalidConfiguration:
+      return "invalid configuration argument";
+    case cudaErrorInvalidDevice:
+      return "invalid device ordinal";
+    case cudaErrorInvalidResourceHandle:
+      return "invalid resource handle";
+    case cudaErrorNotReady:
+      return "device not ready";
+    case cudaErrorLaunchFailure:
+      return "unspecified launch failure";
   }
   return "unknown error";
 }
@@ -555,7 +574,8 @@ cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned flags) {
 cudaError_t cudaStreamDestroy(cudaStream_t stream) {
   State& st = state();
   std::lock_guard<std::mutex> lock(st.mutex);
-  if (!stream || !is_live_stream(stream) || stream->id < settings().devices) return fail(cudaErrorInvalidResourceHandle);
+  if (!stream || !is_live_stream(stream) || stream->id < settings().devices)
+    return fail(cudaErrorInvalidResourceHandle);
   st.streams[stream->id].reset();
   return cudaSuccess;
 }

@@ -18,18 +18,23 @@ struct tf32 {};
 }  // namespace precision
 enum layout_t { mem_row_major, mem_col_major };
 
-template <typename Use, int M, int N, int K> struct tile_shape;
-template <int M, int N, int K> struct tile_shape<matrix_a, M, N, K> {
+template <typename Use, int M, int N, int K>
+struct tile_shape;
+template <int M, int N, int K>
+struct tile_shape<matrix_a, M, N, K> {
   static constexpr int rows = M, cols = K;
 };
-template <int M, int N, int K> struct tile_shape<matrix_b, M, N, K> {
+template <int M, int N, int K>
+struct tile_shape<matrix_b, M, N, K> {
   static constexpr int rows = K, cols = N;
 };
-template <int M, int N, int K> struct tile_shape<accumulator, M, N, K> {
+template <int M, int N, int K>
+struct tile_shape<accumulator, M, N, K> {
   static constexpr int rows = M, cols = N;
 };
 
-template <typename Use, int M, int N, int K, typename T, typename Layout = void> struct fragment {
+template <typename Use, int M, int N, int K, typename T, typename Layout = void>
+struct fragment {
   using shape = tile_shape<Use, M, N, K>;
   static constexpr int num_elements = shape::rows * shape::cols / 32;
   float x[num_elements];
@@ -47,7 +52,8 @@ inline float __float_to_tf32(float f) {
 namespace detail {
 inline int lane() { return static_cast<int>(::atrous::sim::thread_idx().x & 31u); }  // 1-D blocks, as conv2d.cu
 // Lane l's element e is tile element e * 32 + l (row-major).
-template <typename Frag> inline void element_position(int e, int l, int& r, int& c) {
+template <typename Frag>
+inline void element_position(int e, int l, int& r, int& c) {
   const int i = e * 32 + l;
   r = i / Frag::shape::cols;
   c = i % Frag::shape::cols;
