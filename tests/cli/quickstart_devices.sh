@@ -3,9 +3,12 @@
 # every logged loss within 1e-4 relative and the held-out mIoU within 0.01 (the devices sum in different orders, so
 # the runs agree to float rounding, not bit for bit). Without a CUDA device: the clear error, or a failure when
 # ATROUS_REQUIRE_GPU=1.
+# Usage: quickstart_devices.sh ATROUS [quickstart options]; CI passes a smaller run than the default quickstart (the
+# simulator is slow): the README's `quickstart --device cuda --steps 20` was checked by hand the same way.
 set -euo pipefail
 atrous="$1"
-steps="${2:-6}"
+shift
+options=("$@")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -19,8 +22,8 @@ if ! "$atrous" info | grep -q "CUDA devices visible: [1-9]"; then
   exit 0
 fi
 
-"$atrous" quickstart --steps "$steps" --device cpu --out-dir "$work/cpu" > "$work/cpu.log"
-"$atrous" quickstart --steps "$steps" --device cuda --out-dir "$work/cuda" > "$work/cuda.log"
+"$atrous" quickstart "${options[@]}" --device cpu --out-dir "$work/cpu" > "$work/cpu.log" 2>&1
+"$atrous" quickstart "${options[@]}" --device cuda --out-dir "$work/cuda" > "$work/cuda.log" 2>&1
 # train_log.csv: iteration,epoch,loss,...; compare the loss column row by row.
 paste -d, <(cut -d, -f3 "$work/cpu/train_log.csv") <(cut -d, -f3 "$work/cuda/train_log.csv") | tail -n +2 |
   awk -F, '{ d = $1 - $2; if (d < 0) d = -d; s = $1 < 0 ? -$1 : $1; if (d > 1e-4 * s + 1e-6) { print "loss differs at row " NR ": cpu " $1 ", cuda " $2; bad = 1 } n++ }
