@@ -1,12 +1,11 @@
-// The simulator's CUDA runtime API: devices, device memory (one reserved, mprotect'ed heap), pinned memory, copies
-// and memsets, streams and events. Work runs at once, in the order it is queued, so every stream is trivially in
-// order; what the simulator adds is checking: bad pointers and sizes are errors as on a GPU, and the stream-order
-// checker (device_state.h) reports memory shared between streams without an event between them.
+// The simulator's CUDA runtime API, streams and events aside (streams.cpp): settings, devices, device memory (one
+// reserved, mprotect'ed heap), pinned memory, copies and memsets. Work runs at once, in the order it is queued; what
+// the simulator adds is checking: bad pointers and sizes are errors as on a GPU, and every copy and memset goes
+// through the stream-order checker (device_state.h).
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -16,6 +15,7 @@
 
 #include "core/error.h"
 #include "kernels/cuda/sim/device_state.h"
+#include "kernels/cuda/sim/runtime_state.h"
 #include "kernels/cuda/sim/sim_settings.h"
 
 // The simulator's own files are not instrumented by AddressSanitizer (they run on fiber stacks); CMake tells them
@@ -27,24 +27,8 @@
 #include <sanitizer/asan_interface.h>
 #endif
 
-struct CUstream_st {
-  int id = 0, device = 0;
-  unsigned flags = 0;
-  uint64_t seq = 0;
-  std::vector<uint64_t> clock;
-};
-
-struct CUevent_st {
-  unsigned flags = 0;
-  bool recorded = false;
-  std::vector<uint64_t> clock;
-  double time_ms = 0;
-};
-
 namespace atrous::sim {
 namespace {
-
-constexpr int kMaxStreams = 4096;  // stream ids fit the page record's 12 bits
 
 size_t env_size(const char* name, size_t fallback) {
   const char* v = std::getenv(name);
@@ -54,61 +38,6 @@ size_t env_size(const char* name, size_t fallback) {
 size_t default_memory_bytes() {
   const size_t host = static_cast<size_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<size_t>(sysconf(_SC_PAGESIZE));
   return std::min(host / 4, size_t(16) << 30);
-}
-
-double now_ms() {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-void merge(std::vector<uint64_t>& into, const std::vector<uint64_t>& from) {
-  if (into.size() < from.size()) into.resize(from.size(), 0);
-  for (size_t i = 0; i < from.size(); ++i) into[i] = std::max(into[i], from[i]);
-}
-
-// Everything the simulated devices hold, behind one lock (simulated runtime calls are cheap next to the work).
-struct State {
-  std::mutex mutex;
-  std::vector<std::unique_ptr<CUstream_st>> streams;        // index = id; ids 0..devices-1: the legacy default streams
-  std::map<uintptr_t, size_t> free_ranges;                  // address -> bytes, coalesced
-  std::map<uintptr_t, std::pair<size_t, int>> allocations;  // address -> bytes, device
-  std::vector<size_t> used;                                 // per device
-  size_t high_water = 0;                                    // bytes of the heap ever handed out (from base)
-  int windows = 0;                                          // open DeviceMemoryWindows
-  std::set<void*> pinned;
-};
-
-State& state() {
-  static State* s = [] {
-    auto* st = new State();  // never destroyed: tensors in static storage may free memory after main returns
-    const int devices = settings().devices;
-    st->used.assign(devices, 0);
-    for (int d = 0; d < devices; ++d) {
-      auto legacy = std::make_unique<CUstream_st>();
-      legacy->id = d;
-      legacy->device = d;
-      legacy->flags = cudaStreamDefault;
-      st->streams.push_back(std::move(legacy));
-    }
-    return st;
-  }();
-  return *s;
-}
-
-thread_local int tls_device = 0;
-thread_local cudaError_t tls_last_error = cudaSuccess;
-thread_local std::vector<uint64_t> tls_host_clock;  // what this host thread has seen complete
-
-cudaError_t fail(cudaError_t error) {
-  tls_last_error = error;
-  return error;
-}
-
-CUstream_st* resolve(cudaStream_t stream) { return stream ? stream : state().streams[tls_device].get(); }
-
-bool is_live_stream(cudaStream_t stream) {
-  if (!stream) return true;
-  State& st = state();
-  return stream->id >= 0 && stream->id < static_cast<int>(st.streams.size()) && st.streams[stream->id].get() == stream;
 }
 
 // Device pointer p lies in an allocation with at least `bytes` from p on: "" when it does, else why not.
@@ -132,6 +61,46 @@ void set_protection(State& st, int prot) {
 }
 
 }  // namespace
+
+State& state() {
+  static State* s = [] {
+    auto* st = new State();  // never destroyed: tensors in static storage may free memory after main returns
+    const int devices = settings().devices;
+    st->used.assign(devices, 0);
+    for (int d = 0; d < devices; ++d) {
+      auto legacy = std::make_unique<CUstream_st>();
+      legacy->id = d;
+      legacy->device = d;
+      legacy->flags = cudaStreamDefault;
+      st->streams.push_back(std::move(legacy));
+    }
+    return st;
+  }();
+  return *s;
+}
+
+HostThread& this_host_thread() {
+  thread_local HostThread thread;
+  return thread;
+}
+
+cudaError_t fail(cudaError_t error) {
+  this_host_thread().last_error = error;
+  return error;
+}
+
+CUstream_st* resolve(cudaStream_t stream) { return stream ? stream : state().streams[this_host_thread().device].get(); }
+
+bool is_live_stream(cudaStream_t stream) {
+  if (!stream) return true;
+  State& st = state();
+  return stream->id >= 0 && stream->id < static_cast<int>(st.streams.size()) && st.streams[stream->id].get() == stream;
+}
+
+void merge(std::vector<uint64_t>& into, const std::vector<uint64_t>& from) {
+  if (into.size() < from.size()) into.resize(from.size(), 0);
+  for (size_t i = 0; i < from.size(); ++i) into[i] = std::max(into[i], from[i]);
+}
 
 const Settings& settings() {
   static const Settings s = [] {
@@ -179,33 +148,6 @@ std::string poisoned_description(uintptr_t a, size_t bytes) {
   (void)bytes;
   return "";
 #endif
-}
-
-StreamOp begin_op(cudaStream_t stream_handle, const std::string& name) {
-  State& st = state();
-  std::lock_guard<std::mutex> lock(st.mutex);
-  ATROUS_CHECK(is_live_stream(stream_handle), "CUDA simulator: ", name, " on a destroyed or invalid stream");
-  CUstream_st* s = resolve(stream_handle);
-  merge(s->clock, tls_host_clock);
-  // The legacy default stream and blocking streams of a device wait for each other.
-  const bool legacy = s->id < settings().devices;
-  for (auto& other : st.streams) {
-    if (!other || other.get() == s || other->device != s->device) continue;
-    const bool other_legacy = other->id < settings().devices;
-    if ((legacy && !(other->flags & cudaStreamNonBlocking)) || (other_legacy && !(s->flags & cudaStreamNonBlocking)))
-      merge(s->clock, other->clock);
-  }
-  ++s->seq;
-  if (s->clock.size() <= static_cast<size_t>(s->id)) s->clock.resize(s->id + 1, 0);
-  s->clock[s->id] = s->seq;
-  StreamOp op;
-  op.device = s->device;
-  op.stream = s->id;
-  op.seq = s->seq;
-  op.packed = pack_page(op.device, op.stream, op.seq);
-  op.clock = s->clock;
-  op.name = name;
-  return op;
 }
 
 std::string check_page_access(const StreamOp& op, uintptr_t a, size_t bytes, bool& fatal) {
@@ -340,11 +282,11 @@ const char* cudaGetErrorString(cudaError_t error) {
 }
 
 cudaError_t cudaGetLastError() {
-  const cudaError_t e = tls_last_error;
-  tls_last_error = cudaSuccess;
+  const cudaError_t e = this_host_thread().last_error;
+  this_host_thread().last_error = cudaSuccess;
   return e;
 }
-cudaError_t cudaPeekAtLastError() { return tls_last_error; }
+cudaError_t cudaPeekAtLastError() { return this_host_thread().last_error; }
 
 // ---- devices ----
 
@@ -356,21 +298,13 @@ cudaError_t cudaGetDeviceCount(int* count) {
 
 cudaError_t cudaSetDevice(int device) {
   if (device < 0 || device >= settings().devices) return fail(cudaErrorInvalidDevice);
-  tls_device = device;
+  this_host_thread().device = device;
   return cudaSuccess;
 }
 
 cudaError_t cudaGetDevice(int* device) {
   if (!device) return fail(cudaErrorInvalidValue);
-  *device = tls_device;
-  return cudaSuccess;
-}
-
-cudaError_t cudaDeviceSynchronize() {
-  State& st = state();
-  std::lock_guard<std::mutex> lock(st.mutex);
-  for (auto& s : st.streams)
-    if (s && s->device == tls_device) merge(tls_host_clock, s->clock);
+  *device = this_host_thread().device;
   return cudaSuccess;
 }
 
@@ -383,7 +317,7 @@ cudaError_t cudaMalloc(void** ptr, size_t bytes) {
   const size_t page = size_t(1) << kPageShift;
   const size_t rounded = std::max(page, (bytes + page - 1) / page * page);
   std::lock_guard<std::mutex> lock(st.mutex);
-  if (st.used[tls_device] + rounded > settings().memory_bytes) return fail(cudaErrorMemoryAllocation);
+  if (st.used[this_host_thread().device] + rounded > settings().memory_bytes) return fail(cudaErrorMemoryAllocation);
   uintptr_t at = 0;
   for (auto it = st.free_ranges.begin(); it != st.free_ranges.end(); ++it) {
     if (it->second < rounded) continue;
@@ -399,10 +333,10 @@ cudaError_t cudaMalloc(void** ptr, size_t bytes) {
     st.high_water += rounded;
     if (st.windows > 0) mprotect(reinterpret_cast<void*>(at), rounded, PROT_READ | PROT_WRITE);
   }
-  st.allocations[at] = {bytes, tls_device};
-  st.used[tls_device] += rounded;
+  st.allocations[at] = {bytes, this_host_thread().device};
+  st.used[this_host_thread().device] += rounded;
   for (size_t p = (at - h.base) >> kPageShift; p < (at + rounded - h.base) >> kPageShift; ++p)
-    h.pages[p].store(pack_page(tls_device, tls_device, 0), std::memory_order_relaxed);
+    h.pages[p].store(pack_page(this_host_thread().device, this_host_thread().device, 0), std::memory_order_relaxed);
   note_block_in_use(reinterpret_cast<void*>(at), bytes, rounded);
   *ptr = reinterpret_cast<void*>(at);
   return cudaSuccess;
@@ -418,7 +352,7 @@ cudaError_t cudaFree(void* ptr) {
   if (it == st.allocations.end()) return fail(cudaErrorInvalidValue);
   // cudaFree waits for the device: the host has seen all of this device's work complete.
   for (auto& s : st.streams)
-    if (s && s->device == it->second.second) merge(tls_host_clock, s->clock);
+    if (s && s->device == it->second.second) merge(this_host_thread().clock, s->clock);
   const size_t page = size_t(1) << kPageShift;
   const size_t rounded = std::max(page, (it->second.first + page - 1) / page * page);
   st.used[it->second.second] -= rounded;
@@ -468,7 +402,7 @@ cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes) {
   State& st = state();
   std::lock_guard<std::mutex> lock(st.mutex);
   *total_bytes = settings().memory_bytes;
-  *free_bytes = settings().memory_bytes - st.used[tls_device];
+  *free_bytes = settings().memory_bytes - st.used[this_host_thread().device];
   return cudaSuccess;
 }
 
@@ -492,7 +426,7 @@ cudaError_t copy_now(void* dst, const void* src, size_t bytes, cudaMemcpyKind ki
   if (!src_host) check_range(op, src, bytes, call);
   if (!dst_host) check_range(op, dst, bytes, call);
   std::memmove(dst, src, bytes);
-  if (synchronous) merge(tls_host_clock, op.clock);
+  if (synchronous) merge(this_host_thread().clock, op.clock);
   return cudaSuccess;
 }
 
@@ -542,104 +476,3 @@ cudaError_t cudaMemsetAsync(void* ptr, int value, size_t bytes, cudaStream_t str
   return memset_now(ptr, value, bytes, stream, "cudaMemsetAsync");
 }
 
-// ---- streams and events ----
-
-cudaError_t cudaStreamCreate(cudaStream_t* stream) { return cudaStreamCreateWithFlags(stream, cudaStreamDefault); }
-
-cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned flags) {
-  if (!stream) return fail(cudaErrorInvalidValue);
-  State& st = state();
-  std::lock_guard<std::mutex> lock(st.mutex);
-  int id = -1;
-  for (size_t i = settings().devices; i < st.streams.size(); ++i)
-    if (!st.streams[i]) id = static_cast<int>(i);
-  if (id < 0) {
-    if (st.streams.size() >= kMaxStreams) return fail(cudaErrorMemoryAllocation);
-    id = static_cast<int>(st.streams.size());
-    st.streams.emplace_back();
-  }
-  auto s = std::make_unique<CUstream_st>();
-  s->id = id;
-  s->device = tls_device;
-  s->flags = flags;
-  // A stream id may be reused: start after everything its earlier owner did.
-  for (auto& other : st.streams)
-    if (other && other->clock.size() > static_cast<size_t>(id)) s->seq = std::max(s->seq, other->clock[id]);
-  s->seq = std::max<uint64_t>(s->seq, tls_host_clock.size() > static_cast<size_t>(id) ? tls_host_clock[id] : 0);
-  *stream = s.get();
-  st.streams[id] = std::move(s);
-  return cudaSuccess;
-}
-
-cudaError_t cudaStreamDestroy(cudaStream_t stream) {
-  State& st = state();
-  std::lock_guard<std::mutex> lock(st.mutex);
-  if (!stream || !is_live_stream(stream) || stream->id < settings().devices)
-    return fail(cudaErrorInvalidResourceHandle);
-  st.streams[stream->id].reset();
-  return cudaSuccess;
-}
-
-cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
-  State& st = state();
-  std::lock_guard<std::mutex> lock(st.mutex);
-  if (!is_live_stream(stream)) return fail(cudaErrorInvalidResourceHandle);
-  merge(tls_host_clock, resolve(stream)->clock);
-  return cudaSuccess;
-}
-
-cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned) {
-  State& st = state();
-  std::lock_guard<std::mutex> lock(st.mutex);
-  if (!event || !is_live_stream(stream)) return fail(cudaErrorInvalidResourceHandle);
-  merge(resolve(stream)->clock, event->clock);
-  return cudaSuccess;
-}
-
-cudaError_t cudaEventCreate(cudaEvent_t* event) { return cudaEventCreateWithFlags(event, cudaEventDefault); }
-
-cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned flags) {
-  if (!event) return fail(cudaErrorInvalidValue);
-  *event = new CUevent_st();
-  (*event)->flags = flags;
-  return cudaSuccess;
-}
-
-cudaError_t cudaEventDestroy(cudaEvent_t event) {
-  if (!event) return fail(cudaErrorInvalidResourceHandle);
-  delete event;
-  return cudaSuccess;
-}
-
-cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
-  if (!event) return fail(cudaErrorInvalidResourceHandle);
-  State& st = state();
-  std::lock_guard<std::mutex> lock(st.mutex);
-  if (!is_live_stream(stream)) return fail(cudaErrorInvalidResourceHandle);
-  CUstream_st* s = resolve(stream);
-  event->clock = s->clock;  // work queued so far on the stream; it has all run already
-  event->recorded = true;
-  event->time_ms = now_ms();
-  return cudaSuccess;
-}
-
-cudaError_t cudaEventSynchronize(cudaEvent_t event) {
-  if (!event) return fail(cudaErrorInvalidResourceHandle);
-  State& st = state();
-  std::lock_guard<std::mutex> lock(st.mutex);
-  merge(tls_host_clock, event->clock);
-  return cudaSuccess;
-}
-
-cudaError_t cudaEventQuery(cudaEvent_t event) {
-  if (!event) return fail(cudaErrorInvalidResourceHandle);
-  return cudaSuccess;
-}
-
-cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) {
-  if (!ms || !start || !end) return fail(cudaErrorInvalidValue);
-  if ((start->flags | end->flags) & cudaEventDisableTiming) return fail(cudaErrorInvalidResourceHandle);
-  if (!start->recorded || !end->recorded) return fail(cudaErrorInvalidResourceHandle);
-  *ms = static_cast<float>(end->time_ms - start->time_ms);
-  return cudaSuccess;
-}
