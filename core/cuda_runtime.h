@@ -33,6 +33,17 @@ void memset_zero(void* ptr, size_t bytes, int device);
 // Waits for all work queued on the device's stream.
 void synchronize(int device);
 
+// Page-locked (pinned) host memory, for host buffers copied to a device again and again (the loader's batches): a
+// device copies from it without staging. Freed blocks are cached and handed out again only once the device work
+// queued before they were freed has completed, so a block never changes under a copy still reading it.
+void* allocate_pinned(size_t bytes);
+void free_pinned(void* ptr, size_t bytes);
+// True when [ptr, ptr + bytes) lies in one live pinned block.
+bool is_pinned(const void* ptr, size_t bytes);
+// Host->device copy from pinned memory, queued on the device's stream; returns at once. The caller keeps the source
+// unchanged until the stream has run the copy (Tensor::to(device, /*non_blocking=*/true) on a pinned tensor).
+void copy_from_pinned_async(void* dst, int device, const void* src, size_t bytes);
+
 // f32 convolutions on CUDA tensors in tf32 on the tensor cores (inputs rounded to a 10-bit mantissa, fp32
 // accumulation: relative errors near 1e-3 instead of 1e-6) when on; off by default (full fp32). Process-wide, for
 // every device. CPU-only builds: setting it is an error, and it reads false.

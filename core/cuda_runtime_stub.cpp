@@ -22,6 +22,10 @@ void release_cached_memory(int) { no_cuda("cuda release_cached_memory"); }
 void copy(void*, int, const void*, int, size_t) { no_cuda("cuda copy"); }
 void memset_zero(void*, size_t, int) { no_cuda("cuda memset"); }
 void synchronize(int) { no_cuda("cuda synchronize"); }
+void* allocate_pinned(size_t) { no_cuda("cuda allocate_pinned"); }
+void free_pinned(void*, size_t) { no_cuda("cuda free_pinned"); }
+bool is_pinned(const void*, size_t) { return false; }
+void copy_from_pinned_async(void*, int, const void*, size_t) { no_cuda("cuda copy_from_pinned_async"); }
 void set_tf32_convolutions(bool) { no_cuda("cuda set_tf32_convolutions"); }
 bool tf32_convolutions() { return false; }
 }  // namespace cuda

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/autograd.h"
+#include "core/cuda_runtime.h"
 #include "core/ops/checks.h"
 #include "core/random.h"
 #include "kernels/cuda/ops.h"
@@ -16,13 +17,14 @@
 namespace atrous {
 namespace {
 
-std::shared_ptr<TensorImpl> make_impl(const Shape& shape, DType dtype, Device device) {
+std::shared_ptr<TensorImpl> make_impl(const Shape& shape, DType dtype, Device device, bool pinned = false) {
   for (int64_t d : shape) ATROUS_CHECK(d >= 0, "Tensor: negative dimension in shape ", shape_str(shape));
   auto impl = std::make_shared<TensorImpl>();
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;
-  impl->storage = std::make_shared<Storage>(static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype), device);
+  impl->storage =
+      std::make_shared<Storage>(static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype), device, pinned);
   return impl;
 }
 
@@ -81,6 +83,9 @@ void require_cpu(const Tensor& t, const char* op) {
 // ---- factories ----
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) { return Tensor(make_impl(shape, dtype, device)); }
+Tensor Tensor::empty_pinned(const Shape& shape, DType dtype) {
+  return Tensor(make_impl(shape, dtype, Device::cpu(), /*pinned=*/true));
+}
 
 Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
   Tensor t = empty(shape, dtype, device);
@@ -223,14 +228,21 @@ Tensor Tensor::clone() const {
   return out;
 }
 
-Tensor Tensor::to(Device target) const {
+bool Tensor::is_pinned() const { return checked_impl().storage->pinned(); }
+
+Tensor Tensor::to(Device target, bool non_blocking) const {
   if (target == device()) return *this;
   if (target.is_cuda()) {
     ATROUS_CHECK(target.index < cuda_device_count(), "Tensor::to: ", target.str(), " is not available (",
                  cuda_device_count(), " CUDA devices visible)");
   }
-  Tensor src = contiguous();
   Tensor out = empty(shape(), dtype(), target);
+  if (non_blocking && target.is_cuda() && is_contiguous() && is_pinned()) {
+    // No staging, no waiting: freed pinned blocks are not reused before the stream has run this copy.
+    cuda::copy_from_pinned_async(out.raw_data(), target.index, raw_data(), numel() * dtype_size(dtype()));
+    return out;
+  }
+  Tensor src = contiguous();
   device_copy(out.raw_data(), target, src.raw_data(), device(), numel() * dtype_size(dtype()));
   return out;
 }

@@ -38,6 +38,9 @@ class Tensor {
 
   // Factories. Contents of empty() are uninitialised.
   static Tensor empty(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
+  // A CPU tensor in pinned host memory when a CUDA device is visible (else plain host memory): what a loader fills
+  // for to(cuda, /*non_blocking=*/true) to copy without staging.
+  static Tensor empty_pinned(const Shape& shape, DType dtype = DType::f32);
   static Tensor zeros(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
   static Tensor ones(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
   static Tensor full(const Shape& shape, double value, DType dtype = DType::f32, Device device = Device::cpu());
@@ -57,6 +60,7 @@ class Tensor {
   DType dtype() const;
   Device device() const;
   bool is_contiguous() const;
+  bool is_pinned() const;  // CPU storage in pinned host memory
   std::string description() const;  // "f32[2,65,65,256] on cpu", for error messages
 
   // Pointer to the first element. Checks the dtype against T (an error names both).
@@ -67,7 +71,10 @@ class Tensor {
   // Copies unless already so; never differentiable except through the named ops in core/ops.
   Tensor contiguous() const;
   Tensor clone() const;
-  Tensor to(Device device) const;
+  // non_blocking: a contiguous pinned tensor is copied to a CUDA device asynchronously, on the device's stream (the
+  // caller must leave it unchanged until that stream has run; its storage is kept until then). Otherwise to()
+  // returns once the source may be reused.
+  Tensor to(Device device, bool non_blocking = false) const;
   Tensor to(DType dtype) const;
 
   // Views (share storage). reshape copies when the tensor is not contiguous.

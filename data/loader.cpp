@@ -114,8 +114,11 @@ Batch DataLoader::State::assemble(PendingBatch& p, int64_t k, int64_t epoch_of_b
                  "(use batch_size 1 or a crop)");
   }
   Batch b;
-  b.images = Tensor::empty({n, first[0], first[1], 3}, DType::f32);
-  b.labels = Tensor::empty({n, first[0], first[1]}, DType::u8);
+  const auto make = [&](const Shape& shape, DType dtype) {
+    return options.pin_memory ? Tensor::empty_pinned(shape, dtype) : Tensor::empty(shape, dtype);
+  };
+  b.images = make({n, first[0], first[1], 3}, DType::f32);
+  b.labels = make({n, first[0], first[1]}, DType::u8);
   const int64_t pixels = first[0] * first[1];
   for (int64_t i = 0; i < n; ++i) {
     std::memcpy(b.images.data<float>() + i * pixels * 3, p.samples[i].image.contiguous().data<float>(),

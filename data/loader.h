@@ -22,6 +22,9 @@ struct LoaderOptions {
   int workers = 2;          // threads decoding and augmenting
   int prefetch_batches = 4; // bound of the ready-batch queue
   uint64_t seed = 1;
+  // Batches in pinned host memory (Tensor::empty_pinned), so that to(cuda, /*non_blocking=*/true) copies them to a
+  // device without staging; the Trainer turns it on when it trains on CUDA. Plain host memory without a CUDA device.
+  bool pin_memory = false;
 };
 
 struct Batch {

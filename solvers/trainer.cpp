@@ -211,7 +211,10 @@ Trainer::Trainer(SegmentationModel& model, const SegmentationDataset& train, con
   // Validation must not move the model: the optimizer below holds the parameters of this device.
   options_.validation.device = options_.device;
   model_.to(options_.device);
-  impl_ = std::make_unique<Impl>(train, val, loader);
+  // On CUDA the loader fills pinned batches, which reach the device without staging or waiting.
+  LoaderOptions loader_options = loader;
+  loader_options.pin_memory = loader_options.pin_memory || options_.device.is_cuda();
+  impl_ = std::make_unique<Impl>(train, val, loader_options);
   impl_->loss_params.ignore_index = train.ignore_index();
   if (!options_.class_weights.empty())
     impl_->loss_params.class_weights =
@@ -278,7 +281,8 @@ double Trainer::step() {
   // Batches arrive on the CPU. Labels stay there for the valid-pixel counts and the nearest-neighbour subsampling
   // (host loops); the images and the labels the loss compares against are copied to the training device.
   for (int j = 0; j < k; ++j) {
-    std::vector<Tensor> outputs = model_.forward_all_scales(batches[j].images.to(options_.device));
+    const Tensor images = batches[j].images.to(options_.device, /*non_blocking=*/true);
+    std::vector<Tensor> outputs = model_.forward_all_scales(images);
     ATROUS_CHECK(!outputs.empty(), "Trainer: ", model_.definition().name, " returned no outputs");
     if (j == 0) {
       share.assign(outputs.size(), std::vector<double>(k, 0.0));

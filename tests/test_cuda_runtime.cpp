@@ -42,3 +42,23 @@ TEST(CudaRuntime, StatsAreAnErrorWithoutCuda) {
 TEST(CudaRuntime, MissingDeviceIsAnError) {
   EXPECT_THROW(Tensor::ones({2}).to(Device::cuda(cuda_device_count())), Error);
 }
+
+TEST(CudaRuntime, PinnedTensorsCopyWithoutWaitingAndBlocksAreReusedOnlyAfterTheirCopies) {
+  REQUIRE_GPU();
+  Generator gen(5);
+  Tensor pinned = Tensor::empty_pinned({3, 50, 7});
+  ASSERT_TRUE(pinned.is_pinned());
+  EXPECT_TRUE(pinned.device().is_cpu());
+  pinned.copy_(Tensor::randn({3, 50, 7}, gen));
+  const std::vector<double> values = pinned.to_double_vector();
+  Tensor on_device = pinned.to(Device::cuda(0), /*non_blocking=*/true);
+  EXPECT_TRUE(on_device.device().is_cuda());
+  const void* block = pinned.raw_data();
+  pinned = Tensor();  // freed while its copy may still be queued: the block must not be handed out before it ran
+  EXPECT_EQ(on_device.to_double_vector(), values);
+  cuda::synchronize(0);
+  Tensor again = Tensor::empty_pinned({3, 50, 7});
+  EXPECT_EQ(again.raw_data(), block) << "a freed pinned block is reused once its copies have run";
+  // A view or a blocking copy of pinned memory is an ordinary copy.
+  EXPECT_EQ(again.slice(1, 0, 10).to(Device::cuda(0), true).shape(), Shape({3, 10, 7}));
+}

@@ -117,6 +117,21 @@ TEST(Loader, SameSeedSameBatchesWithOneAndThreeWorkers) {
   EXPECT_NE(ids_of(whole_epoch(different, 0)), ids_of(whole_epoch(one, 0)));
 }
 
+// pin_memory: the same batches, in pinned host memory where a CUDA device is visible (plain memory elsewhere).
+TEST(Loader, PinnedBatchesHoldTheSameData) {
+  ScriptedDataset ds(9);
+  LoaderOptions pinned_options = small_options(2);
+  pinned_options.pin_memory = true;
+  DataLoader plain(ds, small_options(2)), pinned(ds, pinned_options);
+  const std::vector<Batch> a = whole_epoch(plain, 0), b = whole_epoch(pinned, 0);
+  expect_same_batches(a, b);
+  for (const Batch& batch : b) {
+    EXPECT_EQ(batch.images.is_pinned(), cuda_available());
+    EXPECT_EQ(batch.labels.is_pinned(), cuda_available());
+  }
+  for (const Batch& batch : a) EXPECT_FALSE(batch.images.is_pinned());
+}
+
 TEST(Loader, ShuffleDiffersBetweenEpochsAndCoversEveryImage) {
   ScriptedDataset ds(10);
   LoaderOptions o = small_options(2);

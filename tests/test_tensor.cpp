@@ -115,6 +115,17 @@ TEST(Tensor, ToCudaWithoutGpuIsAClearError) {
   expect_error([&] { Tensor::zeros({2}, DType::f32, Device::cuda()); }, {"cuda"});
 }
 
+TEST(Tensor, EmptyPinnedIsAHostTensorPinnedWhereCudaIsVisible) {
+  Tensor t = Tensor::empty_pinned({2, 3}, DType::i32);
+  EXPECT_TRUE(t.device().is_cpu());
+  EXPECT_EQ(t.is_pinned(), cuda_available());
+  EXPECT_FALSE(Tensor::empty({2, 3}).is_pinned());
+  t.fill_(7);
+  EXPECT_EQ(t.to(DType::f64).to_double_vector(), std::vector<double>(6, 7.0));
+  // non_blocking is a plain copy for anything not pinned (and on the CPU).
+  EXPECT_EQ(Tensor::ones({3}).to(Device::cpu(), true).to_double_vector(), std::vector<double>(3, 1.0));
+}
+
 TEST(Tensor, ReshapeSharesStorageAndInfersMinusOne) {
   const Tensor t = arange(24, {2, 3, 4});
   const Tensor r = t.reshape({-1, 4});
