@@ -1,6 +1,7 @@
 // Pending device checks, per device, behind one lock; see core/device_checks.h.
 #include "core/device_checks.h"
 
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <vector>
@@ -25,6 +26,8 @@ std::map<int, std::vector<PendingCheck>>& pending() {
 }
 // Set while this thread reads the pending values, whose own copies must not run the checks again.
 thread_local bool tls_running = false;
+// How many checks wait, over all devices: every device->host copy asks, almost always to hear "none".
+std::atomic<int> pending_count{0};
 
 }  // namespace
 
@@ -36,19 +39,21 @@ void defer_device_check(const Tensor& value, std::function<std::string(double)> 
     std::lock_guard<std::mutex> lock(checks_mutex());
     auto& list = pending()[value.device().index];
     list.push_back({value, std::move(verdict)});
+    pending_count.fetch_add(1);
     full = list.size() >= kMaxPendingChecks;
   }
   if (full) run_device_checks(value.device());
 }
 
 void run_device_checks(Device device) {
-  if (!device.is_cuda() || tls_running) return;
+  if (!device.is_cuda() || tls_running || pending_count.load() == 0) return;
   std::vector<PendingCheck> checks;
   {
     std::lock_guard<std::mutex> lock(checks_mutex());
     auto it = pending().find(device.index);
     if (it == pending().end() || it->second.empty()) return;
     checks.swap(it->second);
+    pending_count.fetch_sub(static_cast<int>(checks.size()));
   }
   tls_running = true;
   std::string failure;

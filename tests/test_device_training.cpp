@@ -21,6 +21,7 @@
 #include "solvers/evaluator.h"
 #include "solvers/trainer.h"
 #include "support/test_helpers.h"
+#include "support/tiny_model.h"
 
 using namespace atrous;
 using namespace atrous::testing;
@@ -76,14 +77,6 @@ TrainerOptions quiet_options(int64_t iterations, Device device, const std::strin
   o.log_every = 2;
   o.out_dir = out_dir;
   return o;
-}
-
-std::shared_ptr<TinyDeepLab> tiny(uint64_t seed) {
-  Generator gen(seed);
-  TinyDeepLabConfig config;
-  config.width = 4;
-  config.num_classes = 4;
-  return std::make_shared<TinyDeepLab>(config, gen);
 }
 
 Tensor random_image(int64_t h, int64_t w, uint64_t seed) {

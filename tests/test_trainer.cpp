@@ -17,6 +17,7 @@
 #include "solvers/trainer.h"
 #include "solvers/training_log.h"
 #include "support/test_helpers.h"
+#include "support/tiny_model.h"
 
 using namespace atrous;
 using namespace atrous::testing;
@@ -93,14 +94,6 @@ TrainerOptions quiet_options(int64_t iterations, const std::string& out_dir = ""
   o.log_every = 2;
   o.out_dir = out_dir;
   return o;
-}
-
-std::shared_ptr<TinyDeepLab> tiny(uint64_t seed) {
-  Generator gen(seed);
-  TinyDeepLabConfig config;
-  config.width = 4;
-  config.num_classes = 4;
-  return std::make_shared<TinyDeepLab>(config, gen);
 }
 
 void expect_same_weights(const Module& a, const Module& b) {

@@ -4,6 +4,8 @@
 // reads the other lanes' shares through a warp exchange. Products accumulate in fp32 in k order; inputs are
 // whatever the kernel put in the fragments (conv2d.cu rounds them with __float_to_tf32, emulated bit-exactly).
 #pragma once
+#include <type_traits>
+
 #include "kernels/cuda/sim/cuda_sim.h"
 
 namespace nvcuda::wmma {
