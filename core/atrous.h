@@ -2,6 +2,7 @@
 #pragma once
 #include "core/autograd.h"
 #include "core/npy.h"
+#include "core/ops/activation.h"
 #include "core/ops/argmax.h"
 #include "core/ops/batch_norm.h"
 #include "core/ops/concat.h"

@@ -1,5 +1,6 @@
 // Parameter-free layers: thin Module wrappers over the functional ops, so they can sit in a Sequential.
 #pragma once
+#include "core/ops/activation.h"
 #include "core/ops/dropout.h"
 #include "core/ops/elementwise.h"
 #include "core/ops/pooling.h"
@@ -11,6 +12,25 @@ class ReLU : public Module {
  public:
   ReLU() : Module("ReLU") {}
   Tensor forward(const Tensor& x) override { return relu(x); }
+};
+
+// MobileNet's activations (PyTorch's nn.ReLU6, nn.Hardsigmoid, nn.Hardswish).
+class ReLU6 : public Module {
+ public:
+  ReLU6() : Module("ReLU6") {}
+  Tensor forward(const Tensor& x) override { return relu6(x); }
+};
+
+class Hardsigmoid : public Module {
+ public:
+  Hardsigmoid() : Module("Hardsigmoid") {}
+  Tensor forward(const Tensor& x) override { return hardsigmoid(x); }
+};
+
+class Hardswish : public Module {
+ public:
+  Hardswish() : Module("Hardswish") {}
+  Tensor forward(const Tensor& x) override { return hardswish(x); }
 };
 
 class MaxPool2d : public Module {

@@ -106,6 +106,39 @@ TEST(CudaOps, Elementwise) {
   compare_op("sum 1M", {random({1 << 20}, gen)}, [](const auto& t) { return sum(t[0]); }, 1e-6, 1e-6);
 }
 
+TEST(CudaOps, MobileNetActivationsAndScaleChannels) {
+  REQUIRE_GPU();
+  Generator gen(12);
+  for (DType dt : {DType::f32, DType::f64}) {
+    const double tol = dt == DType::f32 ? 1e-6 : 1e-12;
+    // Values over every piece, with each kink (-3, 0, 3, 6) planted exactly: the edge conventions must agree too.
+    std::vector<double> v = Tensor::uniform({2, 5, 7, 13}, -5.0, 8.0, gen, DType::f64).to_double_vector();
+    const double kinks[] = {-3.0, 0.0, 3.0, 6.0};
+    for (size_t i = 0; i < v.size(); i += 11) v[i] = kinks[(i / 11) % 4];
+    const Tensor x = Tensor::from_vector<double>(v, {2, 5, 7, 13}).to(dt);
+    compare_op("relu6", {x}, [](const auto& t) { return relu6(t[0]); }, tol, tol);
+    compare_op("hardsigmoid", {x}, [](const auto& t) { return hardsigmoid(t[0]); }, tol, tol);
+    compare_op("hardswish", {x}, [](const auto& t) { return hardswish(t[0]); }, tol, tol);
+    // scale_channels (the scale gradient sums 35 products per channel in double on both devices), and 1x1 images
+    // with more channels than a warp.
+    compare_op("scale_channels", {random({2, 5, 7, 13}, gen, dt), random({2, 1, 1, 13}, gen, dt)},
+               [](const auto& t) { return scale_channels(t[0], t[1]); }, tol, tol);
+    compare_op("scale_channels 1x1", {random({3, 1, 1, 40}, gen, dt), random({3, 1, 1, 40}, gen, dt)},
+               [](const auto& t) { return scale_channels(t[0], t[1]); }, tol, tol);
+  }
+  // Only one input needing a gradient: the backward saves just what that gradient reads.
+  const Tensor x = random({2, 4, 3, 6}, gen), s = random({2, 1, 1, 6}, gen), r = random({2, 4, 3, 6}, gen);
+  for (int which = 0; which < 2; ++which) {
+    Tensor xc = x.clone(), sc = s.clone(), xg = x.to(kGpu), sg = s.to(kGpu);
+    (which == 0 ? xc : sc).set_requires_grad(true);
+    (which == 0 ? xg : sg).set_requires_grad(true);
+    scale_channels(xc, sc).backward(r);
+    scale_channels(xg, sg).backward(r.to(kGpu));
+    expect_matches((which == 0 ? xg : sg).grad(), (which == 0 ? xc : sc).grad(), 1e-6,
+                   which == 0 ? "scale_channels grad x alone" : "scale_channels grad s alone");
+  }
+}
+
 TEST(CudaOps, AxpyAccumulatesInPlace) {
   REQUIRE_GPU();
   Generator gen(2);

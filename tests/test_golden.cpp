@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "core/ops/activation.h"
 #include "core/ops/argmax.h"
 #include "core/ops/batch_norm.h"
 #include "core/ops/concat.h"
@@ -218,6 +219,31 @@ TEST(GoldenArgmax, Channels) {
   const Tensor y = argmax_channels(load_fixture(c, "x"));
   EXPECT_EQ(y.dtype(), DType::i32);
   expect_matches(c, "y", y, Tolerance{0.0, 0.0});
+}
+
+// ---- MobileNet activations and the squeeze-and-excitation rescale ----
+
+class GoldenActivation : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GoldenActivation, ForwardAndGradient) {
+  const std::string c = GetParam();  // the case is named after the op; its x holds the kinks themselves too
+  Tensor x = leaf(c, "x");
+  const Tensor y = c == "relu6" ? relu6(x) : c == "hardsigmoid" ? hardsigmoid(x) : hardswish(x);
+  expect_matches(c, "y", y, kPointwise);
+  backward_with_fixture(c, y);
+  expect_matches(c, "grad_x", x.grad(), kPointwise);
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, GoldenActivation, ::testing::Values("relu6", "hardsigmoid", "hardswish"));
+
+TEST(GoldenScaleChannels, ForwardAndGradients) {
+  const std::string c = "scale_channels";
+  Tensor x = leaf(c, "x"), s = leaf(c, "s");
+  const Tensor y = scale_channels(x, s);
+  expect_matches(c, "y", y, kPointwise);
+  backward_with_fixture(c, y);
+  expect_matches(c, "grad_x", x.grad(), kPointwise);
+  expect_matches(c, "grad_s", s.grad(), kPointwise);  // sums of 35 products
 }
 
 // ---- a miniature DeepLab-LargeFOV training step ----

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "core/dtype.h"
+#include "kernels/activation.h"
 #include "kernels/batch_norm.h"
 #include "kernels/conv2d.h"
 #include "kernels/cross_entropy.h"
@@ -30,6 +31,17 @@ void maximum_backward(int device, const T* a, const T* b, const T* dy, T* da, T*
 // Same Philox stream and float comparison as dropout_cpu: identical masks on both devices.
 template <typename T>
 void dropout(int device, const T* x, int64_t n, float threshold, T scale, uint64_t seed, uint64_t offset, T* y);
+
+// ---- MobileNet activations (n elements, contiguous; backward reads the input x) and the SE channel rescale ----
+template <typename T>
+void hard_activation_forward(int device, HardActivation kind, const T* x, T* y, int64_t n);
+template <typename T>
+void hard_activation_backward(int device, HardActivation kind, const T* x, const T* dy, T* dx, int64_t n);
+template <typename T>
+void scale_channels_forward(int device, const T* x, const T* s, ScaleChannelsShape shape, T* y);
+// dx and ds may each be null; ds is a gather over the pixels (deterministic, no atomics).
+template <typename T>
+void scale_channels_backward(int device, const T* x, const T* s, const T* dy, ScaleChannelsShape shape, T* dx, T* ds);
 
 // ---- strided copies and dtype conversion (Tensor::clone of a view, copy_ into a view, to(dtype)) ----
 // A view's layout in elements: shape and strides of up to kMaxCopyRank dimensions.
