@@ -201,6 +201,7 @@ void save_checkpoint(const std::string& path, const Module& model, const Sgd& sg
       {"optimizer.momentum", double_text(o.momentum)},
       {"optimizer.weight_decay", double_text(o.weight_decay)},
       {"optimizer.nesterov", o.nesterov ? "true" : "false"},
+      {"optimizer.momentum_style", momentum_style_name(o.momentum_style)},
       {"rng.data.seed", std::to_string(state.data_rng.seed)},
       {"rng.data.offset", std::to_string(state.data_rng.offset)},
       {"rng.dropout.seed", std::to_string(state.dropout_rng.seed)},
@@ -244,6 +245,16 @@ TrainingState load_checkpoint(const std::string& path, Module& model, Sgd& sgd) 
   ATROUS_CHECK(nesterov == o.nesterov, "load_checkpoint: ", path, ": the checkpoint was written ",
                nesterov ? "with" : "without", " Nesterov momentum, the optimizer is ", o.nesterov ? "" : "not ",
                "Nesterov (resuming needs the same settings; load_checkpoint_model loads only the weights)");
+
+  // The velocity of Caffe-style momentum holds lr * gradients, PyTorch's the gradients: a buffer of one style is
+  // wrong by a factor of the lr in the other. Checkpoints from before the option existed were all PyTorch-style.
+  auto style = file.metadata().find("optimizer.momentum_style");
+  const std::string saved_style = style == file.metadata().end() ? "pytorch" : style->second;
+  ATROUS_CHECK(saved_style == momentum_style_name(o.momentum_style), "load_checkpoint: ", path,
+               ": the checkpoint was written with momentum style '", saved_style, "', the optimizer uses '",
+               momentum_style_name(o.momentum_style),
+               "'; their momentum buffers mean different things (Caffe's include the learning rate), so training "
+               "cannot resume across styles (load_checkpoint_model loads only the weights)");
 
   const LoadPlan model_plan = plan_module_load(file, model, true, kModelPrefix, "load_checkpoint");
 

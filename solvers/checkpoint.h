@@ -52,14 +52,15 @@ struct TrainingState {
 
 // One safetensors file: model tensors as "model.<state_dict name>", momentum buffers as
 // "optimizer.momentum.<parameter name>" (only those already created), and in __metadata__ the iteration, epoch,
-// the optimizer's lr / momentum / weight decay / Nesterov flag and the RNG states as exact decimal strings.
+// the optimizer's lr / momentum / weight decay / Nesterov flag / momentum style and the RNG states as exact decimal
+// strings.
 // Every optimizer parameter must be a parameter of `model` (matched by identity). Atomic (see save_safetensors).
 void save_checkpoint(const std::string& path, const Module& model, const Sgd& sgd, const TrainingState& state);
 
 // Restores the model's tensors, the momentum buffers and the lr, and returns the training state. The checkpoint
 // must match exactly: same tensor names and shapes, an optimizer over the same parameters with the same momentum,
-// weight decay and Nesterov flag; any mismatch is an error naming the tensor or setting, raised before the model
-// or the optimizer is changed.
+// weight decay, Nesterov flag and momentum style (a checkpoint without one is PyTorch-style); any mismatch is an
+// error naming the tensor or setting, raised before the model or the optimizer is changed.
 TrainingState load_checkpoint(const std::string& path, Module& model, Sgd& sgd);
 
 // Only the model's tensors from a checkpoint (evaluation, fine-tuning with other optimizer settings).

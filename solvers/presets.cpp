@@ -13,6 +13,7 @@ namespace {
 // 65.88 val): VGG-16 LargeFOV, lr 1e-3 (the classifier's x10 is in the model's parameter groups), poly 0.9,
 // momentum 0.9, weight decay 5e-4, random 321 crops padded with the mean, no random scaling (v1 had none), labels
 // subsampled to the stride-8 logits for the loss. Left-right flips as the released Caffe prototxts (mirror: true).
+// Caffe's momentum (the lr inside the velocity), as DeepLab v1/v2 were trained in Caffe.
 TrainSettings largefov_voc() {
   TrainSettings s;
   s.model = "deeplab-v1-largefov";
@@ -29,6 +30,7 @@ TrainSettings largefov_voc() {
   s.lr_policy = "poly";
   s.lr_power = 0.9;
   s.momentum = 0.9;
+  s.momentum_style = "caffe";
   s.weight_decay = 5e-4;
   s.bn_mode = "model";  // VGG has no BN
   s.loss_resolution = "output";
@@ -160,6 +162,7 @@ void validate_settings(const TrainSettings& s) {
   one_of("bn_mode", s.bn_mode, {"model", "train", "frozen", "decay"});
   one_of("loss_resolution", s.loss_resolution, {"output", "input"});
   one_of("class_weighting", s.class_weighting, {"none", "median-frequency"});
+  one_of("momentum_style", s.momentum_style, {"pytorch", "caffe"});
   device_from_name(s.device, "setting device =");  // the spelling; whether the device exists is the Trainer's check
   ATROUS_CHECK(s.dataset == "synthetic" || !s.data_root.empty(), "setting data_root is empty; dataset ", s.dataset,
                " needs the folder that holds it (--data-root)");
@@ -173,6 +176,10 @@ void validate_settings(const TrainSettings& s) {
   ATROUS_CHECK(s.lr > 0, "setting lr must be positive, got ", s.lr);
   ATROUS_CHECK(s.momentum >= 0 && s.momentum < 1, "setting momentum must be in [0, 1), got ", s.momentum);
   ATROUS_CHECK(s.weight_decay >= 0, "setting weight_decay must be >= 0, got ", s.weight_decay);
+  ATROUS_CHECK(!s.nesterov || s.momentum_style == "pytorch",
+               "setting nesterov = true needs momentum_style = 'pytorch' (Nesterov momentum is implemented in "
+               "PyTorch's form only), got momentum_style = '",
+               s.momentum_style, "'");
   ATROUS_CHECK(s.bn_decay > 0 && s.bn_decay < 1, "setting bn_decay must be in (0, 1), got ", s.bn_decay);
   ATROUS_CHECK(s.workers >= 1 && s.prefetch_batches >= 1, "settings workers and prefetch_batches must be >= 1");
   ATROUS_CHECK(s.validate_every >= 0 && s.checkpoint_every >= 0 && s.log_every >= 1,
@@ -222,6 +229,7 @@ std::string settings_to_toml(const TrainSettings& s) {
     << "momentum = " << s.momentum << "\n"
     << "weight-decay = " << s.weight_decay << "\n"
     << "nesterov = " << (s.nesterov ? "true" : "false") << "\n"
+    << "momentum-style = " << quoted(s.momentum_style) << "\n"
     << "bn-mode = " << quoted(s.bn_mode) << "\n"
     << "bn-decay = " << s.bn_decay << "\n"
     << "loss-resolution = " << quoted(s.loss_resolution) << "\n"
@@ -289,6 +297,7 @@ TrainerOptions trainer_options(const TrainSettings& s) {
   t.sgd.momentum = s.momentum;
   t.sgd.weight_decay = s.weight_decay;
   t.sgd.nesterov = s.nesterov;
+  t.sgd.momentum_style = momentum_style_by_name(s.momentum_style);
   t.lr_policy.kind = s.lr_policy;
   t.lr_policy.base_lr = s.lr;
   t.lr_policy.max_iterations = s.max_iterations;

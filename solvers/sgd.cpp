@@ -5,11 +5,30 @@
 
 namespace atrous {
 
+const char* momentum_style_name(MomentumStyle style) {
+  switch (style) {
+    case MomentumStyle::pytorch:
+      return "pytorch";
+    case MomentumStyle::caffe:
+      return "caffe";
+  }
+  ATROUS_FAIL("momentum_style_name: unknown style ", static_cast<int>(style));
+}
+
+MomentumStyle momentum_style_by_name(const std::string& name) {
+  if (name == "pytorch") return MomentumStyle::pytorch;
+  if (name == "caffe") return MomentumStyle::caffe;
+  ATROUS_FAIL("momentum style must be 'pytorch' (v = m v + g; w -= lr v) or 'caffe' (v = m v + lr g; w -= v), got '",
+              name, "'");
+}
+
 Sgd::Sgd(std::vector<ParamGroup> groups, SgdOptions options) : groups_(std::move(groups)), options_(options) {
   ATROUS_CHECK(options.lr >= 0 && options.momentum >= 0 && options.weight_decay >= 0, "Sgd: lr (", options.lr,
                "), momentum (", options.momentum, ") and weight_decay (", options.weight_decay,
                ") must be non-negative");
   ATROUS_CHECK(!options.nesterov || options.momentum > 0, "Sgd: Nesterov momentum needs momentum > 0");
+  ATROUS_CHECK(!options.nesterov || options.momentum_style == MomentumStyle::pytorch,
+               "Sgd: Nesterov momentum is implemented in PyTorch's form only, not with momentum style caffe");
   size_t count = 0;
   for (const ParamGroup& g : groups_) {
     for (const Tensor& p : g.params) {
@@ -37,7 +56,17 @@ void Sgd::step() {
         d = g.clone();
         axpy_(d, decay, p);
       }
-      if (options_.momentum != 0.0) {
+      if (options_.momentum != 0.0 && options_.momentum_style == MomentumStyle::caffe) {
+        // Caffe's history starts at zero, so the first velocity is lr * d.
+        if (!v.defined()) {
+          v = scale(d, lr);
+        } else {
+          Tensor scaled = scale(v, options_.momentum);
+          axpy_(scaled, lr, d);
+          v = scaled;
+        }
+        axpy_(p, -1.0, v);
+      } else if (options_.momentum != 0.0) {
         if (!v.defined()) {
           v = d.clone();  // PyTorch starts the buffer at the first gradient
         } else {

@@ -1,18 +1,31 @@
-// Stochastic gradient descent with momentum, weight decay and optional Nesterov momentum, in PyTorch's form:
+// Stochastic gradient descent with momentum, weight decay and optional Nesterov momentum, by default in PyTorch's
+// form:
 //   v <- momentum * v + (g + decay * w);  w <- w - lr * v   (Nesterov: w <- w - lr * (g + decay * w + momentum * v)).
+// or in Caffe's (SGDSolver::ComputeUpdateValue), with the learning rate inside the velocity:
+//   v <- momentum * v + lr * (g + decay * w);  w <- w - v.
 // Parameter groups carry lr and decay multipliers (the papers train the classifier at 10x the base lr).
 #pragma once
+#include <string>
 #include <vector>
 
 #include "core/tensor.h"
 
 namespace atrous {
 
+// Where the learning rate enters the momentum. With a constant lr both give the same updates (Caffe's velocity is
+// lr times PyTorch's; equal up to rounding). When the lr changes (poly, step), Caffe's velocity keeps each past
+// gradient at the lr it was taken with, while PyTorch's applies the current lr to all of them. DeepLab v1/v2 were
+// trained in Caffe. A momentum buffer of one style means something else in the other, so checkpoints record it.
+enum class MomentumStyle { pytorch, caffe };
+const char* momentum_style_name(MomentumStyle style);           // "pytorch" | "caffe"
+MomentumStyle momentum_style_by_name(const std::string& name);  // unknown names are an error listing both
+
 struct SgdOptions {
   double lr = 0.01;
   double momentum = 0.9;
   double weight_decay = 0.0;
-  bool nesterov = false;
+  bool nesterov = false;  // PyTorch's Nesterov form; not with MomentumStyle::caffe
+  MomentumStyle momentum_style = MomentumStyle::pytorch;
 };
 
 struct ParamGroup {
@@ -34,7 +47,8 @@ class Sgd {
   double lr() const { return options_.lr; }
   const SgdOptions& options() const { return options_; }
   const std::vector<ParamGroup>& groups() const { return groups_; }
-  // Momentum buffers, in the order of the groups' parameters (undefined until a parameter's first update).
+  // Momentum buffers, in the order of the groups' parameters (undefined until a parameter's first update); in
+  // options().momentum_style's units (Caffe's include the learning rate).
   std::vector<Tensor>& momentum_buffers() { return velocity_; }
   const std::vector<Tensor>& momentum_buffers() const { return velocity_; }
 

@@ -40,10 +40,10 @@ struct MiniTrainer {
   Generator data_rng;
   int64_t iteration = 0;
 
-  MiniTrainer(uint64_t init_seed, double lr, uint64_t data_seed)
+  MiniTrainer(uint64_t init_seed, double lr, uint64_t data_seed, MomentumStyle style = MomentumStyle::pytorch)
       : init_rng(init_seed),
         model(tiny_config(), init_rng),
-        sgd(model.param_groups(), SgdOptions{lr, 0.9, 5e-4, false}),
+        sgd(model.param_groups(), SgdOptions{lr, 0.9, 5e-4, false, style}),
         data_rng(data_seed) {}
 
   void steps(int count) {
@@ -89,27 +89,67 @@ void expect_same_training_state(const MiniTrainer& a, const MiniTrainer& b) {
 
 TEST_F(CheckpointTest, ResumedTrainingEqualsStraightTrainingBitForBit) {
   constexpr int kSteps = 6;
-  MiniTrainer straight(1, 0.01, 5);
-  straight.steps(kSteps);
+  // Both momentum styles: the lr decays at every step, so a Caffe-style velocity (which holds lr * gradients) that
+  // came back wrong or was treated as PyTorch's would show.
+  for (MomentumStyle style : {MomentumStyle::pytorch, MomentumStyle::caffe}) {
+    SCOPED_TRACE(momentum_style_name(style));
+    MiniTrainer straight(1, 0.01, 5, style);
+    straight.steps(kSteps);
 
-  {
-    MiniTrainer first_half(1, 0.01, 5);
-    first_half.steps(kSteps / 2);
-    save_checkpoint(path("ckpt.safetensors"), first_half.model, first_half.sgd, first_half.state());
+    {
+      MiniTrainer first_half(1, 0.01, 5, style);
+      first_half.steps(kSteps / 2);
+      save_checkpoint(path("ckpt.safetensors"), first_half.model, first_half.sgd, first_half.state());
+      EXPECT_EQ(SafetensorsFile(path("ckpt.safetensors")).metadata().at("optimizer.momentum_style"),
+                momentum_style_name(style));
+    }
+    // A fresh model (other initial weights), optimizer (other lr) and data generator: all must come from the file.
+    MiniTrainer resumed(99, 0.5, 12345, style);
+    const TrainingState state = load_checkpoint(path("ckpt.safetensors"), resumed.model, resumed.sgd);
+    EXPECT_EQ(state.iteration, kSteps / 2);
+    state.data_rng.restore(resumed.data_rng);
+    resumed.iteration = state.iteration;
+    resumed.steps(kSteps - kSteps / 2);
+
+    expect_same_training_state(straight, resumed);
+    // And training did move the weights away from the shared initialisation.
+    Generator init_gen(1);
+    TinyDeepLab initial(tiny_config(), init_gen);
+    EXPECT_FALSE(same_bits(initial.state_dict().at("head0.weight"), straight.model.state_dict().at("head0.weight")));
   }
-  // A fresh model (other initial weights), optimizer (other lr) and data generator: all must come from the file.
-  MiniTrainer resumed(99, 0.5, 12345);
-  const TrainingState state = load_checkpoint(path("ckpt.safetensors"), resumed.model, resumed.sgd);
-  EXPECT_EQ(state.iteration, kSteps / 2);
-  state.data_rng.restore(resumed.data_rng);
-  resumed.iteration = state.iteration;
-  resumed.steps(kSteps - kSteps / 2);
+}
 
-  expect_same_training_state(straight, resumed);
-  // And training did move the weights away from the shared initialisation.
-  Generator init_gen(1);
-  TinyDeepLab initial(tiny_config(), init_gen);
-  EXPECT_FALSE(same_bits(initial.state_dict().at("head0.weight"), straight.model.state_dict().at("head0.weight")));
+TEST_F(CheckpointTest, MomentumStylesDoNotMixAndOldCheckpointsArePytorchStyle) {
+  MiniTrainer run(1, 0.1, 5);  // PyTorch-style
+  run.steps(1);
+  save_checkpoint(path("c.safetensors"), run.model, run.sgd, run.state());
+  MiniTrainer caffe(2, 0.1, 5, MomentumStyle::caffe);
+  caffe.steps(1);
+  const Tensor w = caffe.model.state_dict().at("head0.weight").clone();
+  const Tensor v = caffe.sgd.momentum_buffers()[0].clone();
+  expect_error([&] { load_checkpoint(path("c.safetensors"), caffe.model, caffe.sgd); },
+               {path("c.safetensors"), "momentum style 'pytorch'", "the optimizer uses 'caffe'", "cannot resume"});
+  EXPECT_TRUE(same_bits(caffe.model.state_dict().at("head0.weight"), w));
+  EXPECT_TRUE(same_bits(caffe.sgd.momentum_buffers()[0], v));
+  // And the other way round.
+  save_checkpoint(path("caffe.safetensors"), caffe.model, caffe.sgd, caffe.state());
+  MiniTrainer pytorch(3, 0.1, 5);
+  expect_error([&] { load_checkpoint(path("caffe.safetensors"), pytorch.model, pytorch.sgd); },
+               {"momentum style 'caffe'", "the optimizer uses 'pytorch'"});
+  // A checkpoint written before the style was recorded (no such key) holds PyTorch-style momentum.
+  {
+    const SafetensorsFile f(path("c.safetensors"));
+    std::map<std::string, Tensor> tensors;
+    for (const std::string& name : f.names()) tensors.emplace(name, f.load(name));
+    std::map<std::string, std::string> meta = f.metadata();
+    ASSERT_EQ(meta.erase("optimizer.momentum_style"), 1u);
+    save_safetensors(path("old.safetensors"), tensors, meta);
+  }
+  MiniTrainer resumed(4, 0.1, 5);
+  EXPECT_NO_THROW(load_checkpoint(path("old.safetensors"), resumed.model, resumed.sgd));
+  EXPECT_TRUE(same_bits(resumed.sgd.momentum_buffers()[0], run.sgd.momentum_buffers()[0]));
+  expect_error([&] { load_checkpoint(path("old.safetensors"), caffe.model, caffe.sgd); },
+               {"momentum style 'pytorch'", "the optimizer uses 'caffe'"});
 }
 
 TEST_F(CheckpointTest, CheckpointLayoutAndMetadataAreExact) {

@@ -28,6 +28,20 @@ TEST(TrainPresets, LargeFovVocIsTheV2PolyRecipe) {
   EXPECT_DOUBLE_EQ(s.scale_max, 1.0);
   EXPECT_EQ(s.loss_resolution, "output");  // labels subsampled to the stride-8 scores
   EXPECT_EQ(s.bn_mode, "model");
+  EXPECT_EQ(s.momentum_style, "caffe");  // trained in Caffe: the lr inside the velocity
+  EXPECT_EQ(trainer_options(s).sgd.momentum_style, MomentumStyle::caffe);
+}
+
+TEST(TrainPresets, OnlyTheCaffeRecipeUsesCaffeMomentum) {
+  EXPECT_EQ(TrainSettings{}.momentum_style, "pytorch");
+  EXPECT_EQ(trainer_options(TrainSettings{}).sgd.momentum_style, MomentumStyle::pytorch);
+  for (const char* name : {"deeplabv3-voc", "camvid"}) {
+    EXPECT_EQ(training_preset(name).settings.momentum_style, "pytorch") << name;
+    EXPECT_EQ(trainer_options(training_preset(name).settings).sgd.momentum_style, MomentumStyle::pytorch) << name;
+  }
+  EXPECT_NE(settings_to_toml(training_preset("largefov-voc").settings).find("momentum-style = \"caffe\"\n"),
+            std::string::npos);
+  EXPECT_NE(settings_to_toml(TrainSettings{}).find("momentum-style = \"pytorch\"\n"), std::string::npos);
 }
 
 TEST(TrainPresets, DeepLabV3VocIsThePaperRecipe) {
@@ -90,6 +104,14 @@ TEST(TrainSettingsTest, BadSettingsAreNamed) {
   s = TrainSettings{};
   s.val_scales = {1.0, -0.5};
   expect_error([&] { validate_settings(s); }, {"val_scales", "-0.5"});
+  s = TrainSettings{};
+  s.momentum_style = "tensorflow";
+  expect_error([&] { validate_settings(s); }, {"momentum_style", "tensorflow", "pytorch, caffe"});
+  s = TrainSettings{};
+  s.momentum_style = "caffe";
+  EXPECT_NO_THROW(validate_settings(s));
+  s.nesterov = true;
+  expect_error([&] { validate_settings(s); }, {"nesterov", "momentum_style", "caffe"});
 }
 
 TEST(TrainSettingsTest, TranslateIntoLibraryOptions) {

@@ -58,6 +58,88 @@ TEST(Sgd, SkipsParametersWithoutGradientAndRejectsBadOptions) {
   EXPECT_THROW(Sgd({Tensor::ones({2})}, SgdOptions{}), Error);  // does not require grad
 }
 
+// Three steps with a falling lr (0.1, 0.05, 0.02), momentum 0.9, no decay, gradients 1, 2, -1; parameter b is in a
+// group at 10x lr. By hand:
+//   pytorch  v = m v + g:       1, 2.9, 1.61        a -= lr v:   0.9, 0.755, 0.7228   b -= 10 lr v: 0, -1.45, -1.772
+//   caffe    v = m v + lr g:  a: 0.1, 0.19, 0.151   a -= v:      0.9, 0.71, 0.559
+//                             b: 1, 1.9, 1.51       b -= v:      0, -1.9, -3.41
+TEST(Sgd, CaffeAndPytorchMomentumDifferWhenTheLrChanges) {
+  const double lrs[] = {0.1, 0.05, 0.02}, grads[] = {1.0, 2.0, -1.0};
+  struct Expected {
+    MomentumStyle style;
+    double a[3], b[3], va[3], vb[3];
+  };
+  const Expected cases[] = {
+      {MomentumStyle::pytorch, {0.9, 0.755, 0.7228}, {0.0, -1.45, -1.772}, {1, 2.9, 1.61}, {1, 2.9, 1.61}},
+      {MomentumStyle::caffe, {0.9, 0.71, 0.559}, {0.0, -1.9, -3.41}, {0.1, 0.19, 0.151}, {1, 1.9, 1.51}},
+  };
+  double final_a[2] = {};
+  for (const Expected& e : cases) {
+    SCOPED_TRACE(momentum_style_name(e.style));
+    Tensor a = param({1.0}), b = param({1.0});
+    SgdOptions o{0.1, 0.9, 0.0, false};
+    o.momentum_style = e.style;
+    Sgd sgd({ParamGroup{{a}, 1.0, 1.0}, ParamGroup{{b}, 10.0, 1.0}}, o);
+    for (int step = 0; step < 3; ++step) {
+      sgd.set_lr(lrs[step]);
+      set_grad(a, {grads[step]});
+      set_grad(b, {grads[step]});
+      sgd.step();
+      EXPECT_NEAR(a.to_double_vector()[0], e.a[step], 1e-14) << "step " << step + 1;
+      EXPECT_NEAR(b.to_double_vector()[0], e.b[step], 1e-14) << "step " << step + 1;
+      EXPECT_NEAR(sgd.momentum_buffers()[0].to_double_vector()[0], e.va[step], 1e-14) << "step " << step + 1;
+      EXPECT_NEAR(sgd.momentum_buffers()[1].to_double_vector()[0], e.vb[step], 1e-14) << "step " << step + 1;
+    }
+    final_a[e.style == MomentumStyle::caffe] = a.to_double_vector()[0];
+  }
+  EXPECT_GT(std::abs(final_a[0] - final_a[1]), 0.1);
+}
+
+// With a constant lr, caffe's velocity is lr times pytorch's at every step (v_c = m v_c + lr d = lr (m v_p + d) by
+// induction from v_c = lr d = lr v_p at the first step), so w -= v_c and w -= lr v_p are the same update: equal up
+// to rounding, and bit for bit when every product is exact (powers of two), weight decay included.
+TEST(Sgd, CaffeAndPytorchMomentumAgreeWhenTheLrIsConstant) {
+  auto run = [](MomentumStyle style, double lr, double momentum, double decay, const std::vector<double>& gs) {
+    Tensor w = param({1.0, -3.0});
+    SgdOptions o{lr, momentum, decay, false};
+    o.momentum_style = style;
+    Sgd sgd({w}, o);
+    for (double g : gs) {
+      set_grad(w, {g, -2 * g});
+      sgd.step();
+    }
+    return w.to_double_vector();
+  };
+  const std::vector<double> dyadic = {1.0, 0.5, -2.0, 0.25, 1.0};
+  EXPECT_EQ(run(MomentumStyle::caffe, 0.25, 0.5, 0.0, dyadic), run(MomentumStyle::pytorch, 0.25, 0.5, 0.0, dyadic));
+  EXPECT_EQ(run(MomentumStyle::caffe, 0.5, 0.5, 0.25, dyadic), run(MomentumStyle::pytorch, 0.5, 0.5, 0.25, dyadic));
+  std::vector<double> gs;
+  for (int i = 0; i < 50; ++i) gs.push_back(std::sin(0.7 * i) + 0.3);
+  const std::vector<double> caffe = run(MomentumStyle::caffe, 0.013, 0.9, 5e-4, gs),
+                            pytorch = run(MomentumStyle::pytorch, 0.013, 0.9, 5e-4, gs);
+  for (size_t i = 0; i < caffe.size(); ++i) EXPECT_NEAR(caffe[i], pytorch[i], 1e-12);
+  // Without momentum there is no velocity and the styles are one update.
+  EXPECT_EQ(run(MomentumStyle::caffe, 0.013, 0.0, 5e-4, gs), run(MomentumStyle::pytorch, 0.013, 0.0, 5e-4, gs));
+}
+
+TEST(Sgd, MomentumStyleNamesAndNesterovOnlyInPytorchStyle) {
+  EXPECT_EQ(momentum_style_by_name("caffe"), MomentumStyle::caffe);
+  EXPECT_EQ(momentum_style_by_name("pytorch"), MomentumStyle::pytorch);
+  EXPECT_STREQ(momentum_style_name(MomentumStyle::caffe), "caffe");
+  EXPECT_EQ(SgdOptions{}.momentum_style, MomentumStyle::pytorch);
+  try {
+    momentum_style_by_name("Caffe");
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'Caffe'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("'pytorch'"), std::string::npos) << e.what();
+  }
+  SgdOptions o{0.1, 0.9, 0.0, true};
+  o.momentum_style = MomentumStyle::caffe;
+  Tensor a = param({1.0});
+  EXPECT_THROW(Sgd({a}, o), Error);
+}
+
 TEST(ConfusionMatrix, HandComputedIoU) {
   // truth:      0 0 1 1 2 255
   // prediction: 0 1 1 1 0 2

@@ -45,6 +45,20 @@ expect_setting "$work/settings3.txt" 'batch-size = 8'
 "$atrous" train --config "$work/settings.txt" --print-settings > "$work/settings4.txt"
 diff <(grep -v '^#' "$work/settings.txt") <(grep -v '^#' "$work/settings4.txt")
 
+# SGD's momentum style: PyTorch's by default and in the camvid preset, Caffe's in largefov-voc (trained in Caffe);
+# the flag overrides the preset.
+expect_setting "$work/settings3.txt" 'momentum-style = "pytorch"'
+"$atrous" train --preset largefov-voc --data-root /data --print-settings > "$work/largefov.txt"
+expect_setting "$work/largefov.txt" 'momentum-style = "caffe"'
+"$atrous" train --preset largefov-voc --data-root /data --momentum-style pytorch --print-settings \
+  > "$work/largefov2.txt"
+expect_setting "$work/largefov2.txt" 'momentum-style = "pytorch"'
+printf 'preset = "camvid"\nmomentum-style = "caffe"\n' > "$work/momentum.toml"
+"$atrous" train --config "$work/momentum.toml" --print-settings > "$work/momentum.txt"
+expect_setting "$work/momentum.txt" 'momentum-style = "caffe"'
+grep -q "momentum 0.9 (caffe)" "$work/presets.txt" ||
+  { echo "--list-presets lacks the momentum style"; cat "$work/presets.txt"; exit 1; }
+
 # The device: a setting like the others (key `device`, command line first). Printing checks only the spelling, so a
 # GPU run's settings print anywhere.
 expect_setting "$work/settings3.txt" 'device = "cpu"'
@@ -66,6 +80,12 @@ grep -q "iteration 4/4" "$work/train.err" || { echo "no plain progress line on a
 "$atrous" train "${common[@]}" --max-iterations 6 --resume auto > "$work/resume.log" 2>&1
 grep -q "resumed from $run/checkpoint.safetensors at iteration 4" "$work/resume.log" || { cat "$work/resume.log"; exit 1; }
 test "$(tail -n 1 "$run/train_log.csv" | cut -d, -f1)" = 6 || { echo "log does not end at 6"; cat "$run/train_log.csv"; exit 1; }
+# The checkpoint's momentum buffers are PyTorch-style: resuming with Caffe's momentum is refused, naming both.
+if "$atrous" train "${common[@]}" --max-iterations 8 --resume auto --momentum-style caffe > "$work/style.log" 2>&1
+then
+  echo "resuming across momentum styles should fail"; exit 1
+fi
+grep -q "momentum style 'pytorch', the optimizer uses 'caffe'" "$work/style.log" || { cat "$work/style.log"; exit 1; }
 
 # Ctrl-C: the step finishes, a checkpoint is written, the exit status is 130. (A background job of a script ignores
 # SIGINT until the trainer installs its handler, so the signal is sent once training is under way.)
@@ -101,6 +121,10 @@ expect_failure "without --crf" "$atrous" evaluate --model tiny-deeplab --weights
   --dataset synthetic --bilateral-weight 5
 expect_failure "unknown training preset 'nope'" "$atrous" train --preset nope --print-settings
 expect_failure "lr_policy" "$atrous" train --lr-policy cosine --print-settings
+expect_failure "setting momentum_style = 'tf' is not one of: pytorch, caffe" "$atrous" train --momentum-style tf \
+  --print-settings
+expect_failure "nesterov = true needs momentum_style = 'pytorch'" "$atrous" train --preset largefov-voc --nesterov \
+  --data-root /data --print-settings
 expect_failure "data_root" "$atrous" train --dataset voc --print-settings
 expect_failure "unknown model" "$atrous" train "${common[@]}" --model nope --max-iterations 1
 expect_failure "nothing" "$atrous" train --dataset camvid --data-root "$work/nothing" --max-iterations 1 --out-dir "$work/x"

@@ -62,8 +62,9 @@ void print_presets() {
                 s.dataset.c_str(), s.batch_size, s.iter_size, s.crop_height, s.crop_width, s.scale_min, s.scale_max,
                 s.flip ? " + flip" : "");
     std::printf(
-        "               lr %g %s (power %g), momentum %g, weight decay %g, BN %s%s, loss at %s, %lld iterations\n",
-        s.lr, s.lr_policy.c_str(), s.lr_power, s.momentum, s.weight_decay, s.bn_mode.c_str(),
+        "               lr %g %s (power %g), momentum %g (%s), weight decay %g, BN %s%s, loss at %s, %lld "
+        "iterations\n",
+        s.lr, s.lr_policy.c_str(), s.lr_power, s.momentum, s.momentum_style.c_str(), s.weight_decay, s.bn_mode.c_str(),
         s.bn_mode == "decay" ? (" " + std::to_string(s.bn_decay).substr(0, 6)).c_str() : "",
         s.loss_resolution == "output" ? "logits size (labels subsampled)" : "label size (logits upsampled)",
         static_cast<long long>(s.max_iterations));
@@ -221,6 +222,8 @@ void register_train(CLI::App& app) {
   setting(cmd, t, "--momentum", &TrainSettings::momentum, "SGD momentum");
   setting(cmd, t, "--weight-decay", &TrainSettings::weight_decay, "L2 weight decay");
   switch_setting(cmd, t, "--nesterov,!--no-nesterov", &TrainSettings::nesterov, "Nesterov momentum");
+  setting(cmd, t, "--momentum-style", &TrainSettings::momentum_style,
+          "pytorch (v = m v + g; w -= lr v) | caffe (v = m v + lr g; w -= v: DeepLab v1/v2's Caffe)");
   setting(cmd, t, "--bn-mode", &TrainSettings::bn_mode, "model (as built) | train | frozen | decay");
   setting(cmd, t, "--bn-decay", &TrainSettings::bn_decay, "bn-mode decay: running-average decay (DeepLabv3: 0.9997)");
   setting(cmd, t, "--loss-resolution", &TrainSettings::loss_resolution,
