@@ -12,10 +12,19 @@ Tensor uniform_init(const Shape& shape, double fan_in, Generator& gen) {
 
 const Conv2dOptions& checked(const Conv2dOptions& o) {
   ATROUS_CHECK(o.in_channels >= 1 && o.out_channels >= 1 && o.kernel >= 1 && o.stride >= 1 && o.dilation >= 1 &&
-                   o.padding >= 0,
+                   o.padding >= 0 && o.groups >= 1 && o.in_channels % o.groups == 0 &&
+                   o.out_channels % o.groups == 0,
                "Conv2d: invalid options (in ", o.in_channels, ", out ", o.out_channels, ", kernel ", o.kernel,
-               ", stride ", o.stride, ", padding ", o.padding, ", dilation ", o.dilation, ")");
+               ", stride ", o.stride, ", padding ", o.padding, ", dilation ", o.dilation, ", groups ", o.groups,
+               "): sizes must be positive and groups must divide both channel counts");
   return o;
+}
+
+// Inputs seen by one output: the fan-in of PyTorch's default initialisation.
+double fan_in(const Conv2dOptions& o) { return double(o.kernel) * o.kernel * (o.in_channels / o.groups); }
+
+Shape weight_shape(const Conv2dOptions& o) {
+  return {o.out_channels, o.kernel, o.kernel, o.in_channels / o.groups};
 }
 
 }  // namespace
@@ -23,20 +32,18 @@ const Conv2dOptions& checked(const Conv2dOptions& o) {
 Conv2d::Conv2d(const Conv2dOptions& options, Generator& gen)
     : Module("Conv2d"),
       options_(checked(options)),
-      weight_(register_parameter("weight",
-                                 uniform_init({options.out_channels, options.kernel, options.kernel, options.in_channels},
-                                              double(options.kernel) * options.kernel * options.in_channels, gen),
+      weight_(register_parameter("weight", uniform_init(weight_shape(options_), fan_in(options_), gen),
                                  options.weight_options)) {
   if (options.bias) {
-    bias_ = &register_parameter(
-        "bias", uniform_init({options.out_channels}, double(options.kernel) * options.kernel * options.in_channels, gen),
-        options.bias_options);
+    bias_ = &register_parameter("bias", uniform_init({options.out_channels}, fan_in(options_), gen),
+                                options.bias_options);
   }
 }
 
 Tensor Conv2d::forward(const Tensor& x) {
   const Conv2dParams params =
-      Conv2dParams().with_stride(options_.stride).with_padding(options_.padding).with_dilation(options_.dilation);
+      Conv2dParams().with_stride(options_.stride).with_padding(options_.padding).with_dilation(options_.dilation).with_groups(
+          options_.groups);
   return conv2d(x, weight_, bias_ ? *bias_ : Tensor(), params);
 }
 
@@ -59,6 +66,7 @@ std::string Conv2d::describe() const {
   if (o.stride != 1) s += ", stride " + std::to_string(o.stride);
   if (o.padding != 0) s += ", pad " + std::to_string(o.padding);
   if (o.dilation != 1) s += ", dilation " + std::to_string(o.dilation);
+  if (o.groups != 1) s += o.groups == o.in_channels ? ", depthwise" : ", groups " + std::to_string(o.groups);
   if (!o.bias) s += ", no bias";
   return s + ")";
 }

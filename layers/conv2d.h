@@ -1,4 +1,4 @@
-// Conv2d layer: weight [Cout, KH, KW, Cin] and optional bias [Cout] (PyTorch names "weight", "bias").
+// Conv2d layer: weight [Cout, KH, KW, Cin / groups] and optional bias [Cout] (PyTorch names "weight", "bias").
 #pragma once
 #include "core/ops/conv2d.h"
 #include "core/random.h"
@@ -13,6 +13,7 @@ struct Conv2dOptions {
   int stride = 1;
   int padding = 0;
   int dilation = 1;
+  int groups = 1;  // Cin and Cout must be multiples; groups == Cin is a depthwise convolution
   bool bias = true;
   ParamOptions weight_options{};               // e.g. {10, 1} for a classifier trained at 10x lr
   ParamOptions bias_options{2.0, 0.0};         // Caffe/DeepLab convention: biases at 2x lr, no decay
@@ -21,6 +22,7 @@ struct Conv2dOptions {
   Conv2dOptions& with_stride(int s) { stride = s; return *this; }
   Conv2dOptions& with_padding(int p) { padding = p; return *this; }
   Conv2dOptions& with_dilation(int d) { dilation = d; return *this; }
+  Conv2dOptions& with_groups(int g) { groups = g; return *this; }
   // "Same" padding for odd kernels at this dilation: pad = dilation * (kernel - 1) / 2.
   Conv2dOptions& with_same_padding() { padding = dilation * (kernel - 1) / 2; return *this; }
   Conv2dOptions& with_bias(bool b) { bias = b; return *this; }

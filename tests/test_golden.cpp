@@ -52,8 +52,9 @@ class GoldenConv2d : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(GoldenConv2d, ForwardAndGradients) {
   const std::string c = GetParam();
-  const std::vector<double> p = params(c);  // stride, padding, dilation, has_bias
-  const Conv2dParams conv{static_cast<int>(p[0]), static_cast<int>(p[1]), static_cast<int>(p[2])};
+  const std::vector<double> p = params(c);  // stride, padding, dilation, has_bias[, groups]
+  const Conv2dParams conv{static_cast<int>(p[0]), static_cast<int>(p[1]), static_cast<int>(p[2]),
+                          p.size() > 4 ? static_cast<int>(p[4]) : 1};
   const bool has_bias = p[3] != 0;
   Tensor x = leaf(c, "x"), w = leaf(c, "weight");
   Tensor b = has_bias ? leaf(c, "bias") : Tensor();
@@ -68,7 +69,9 @@ TEST_P(GoldenConv2d, ForwardAndGradients) {
 INSTANTIATE_TEST_SUITE_P(Cases, GoldenConv2d,
                          ::testing::Values("conv2d_3x3_stride2", "conv2d_3x3_dilation2", "conv2d_3x3_dilation12",
                                            "conv2d_3x3_dilation12_nobias", "conv2d_1x1",
-                                           "conv2d_5x5_stride2_dilation2_odd"));
+                                           "conv2d_5x5_stride2_dilation2_odd", "conv2d_depthwise_3x3_stride2",
+                                           "conv2d_depthwise_3x3_dilation4", "conv2d_depthwise_multiplier2",
+                                           "conv2d_groups2"));
 
 // ---- batch norm ----
 

@@ -75,16 +75,18 @@ def grads(out, inputs, upstream=None):
 
 # ---- cases ----
 
-def conv2d_case(case, seed, n, h, w, cin, cout, k, stride, padding, dilation, bias):
+def conv2d_case(case, seed, n, h, w, cin, cout, k, stride, padding, dilation, bias, groups=1):
     torch.manual_seed(seed)
     x = leaf(randn(n, cin, h, w))
-    wt = leaf(randn(cout, cin, k, k, scale=(cin * k * k) ** -0.5))
+    wt = leaf(randn(cout, cin // groups, k, k, scale=(cin // groups * k * k) ** -0.5))
     b = leaf(randn(cout, scale=0.1)) if bias else None
-    y = F.conv2d(x, wt, b, stride=stride, padding=padding, dilation=dilation)
+    y = F.conv2d(x, wt, b, stride=stride, padding=padding, dilation=dilation, groups=groups)
     gy = randn(*y.shape)
     inputs = [x, wt] + ([b] if bias else [])
     g = grads(y, inputs, gy)
-    save(case, "params", np.array([stride, padding, dilation, int(bias)], dtype=np.int32))
+    # groups is stored only when it is not 1, so that the older cases' files stay as they were
+    save(case, "params", np.array([stride, padding, dilation, int(bias)] + ([groups] if groups != 1 else []),
+                                  dtype=np.int32))
     save(case, "x", x)
     save(case, "weight", wt)
     if bias:
@@ -320,6 +322,11 @@ def main():
     conv2d_case("conv2d_3x3_dilation12_nobias", 4, 2, 13, 15, 3, 4, 3, 1, 12, 12, False)
     conv2d_case("conv2d_1x1", 5, 2, 9, 11, 8, 6, 1, 1, 0, 1, True)
     conv2d_case("conv2d_5x5_stride2_dilation2_odd", 6, 1, 15, 13, 3, 5, 5, 2, 3, 2, True)
+    # grouped: depthwise (MobileNet's 3x3, stride 2 and atrous), depthwise with multiplier 2, two groups
+    conv2d_case("conv2d_depthwise_3x3_stride2", 7, 2, 9, 11, 8, 8, 3, 2, 1, 1, False, groups=8)
+    conv2d_case("conv2d_depthwise_3x3_dilation4", 8, 1, 15, 13, 6, 6, 3, 1, 4, 4, True, groups=6)
+    conv2d_case("conv2d_depthwise_multiplier2", 9, 2, 7, 8, 3, 6, 3, 1, 1, 1, True, groups=3)
+    conv2d_case("conv2d_groups2", 10, 2, 7, 9, 4, 6, 3, 1, 2, 2, True, groups=2)
 
     batch_norm_case("batch_norm_train", 10, training=True)
     batch_norm_case("batch_norm_eval", 11, training=False)

@@ -1,9 +1,10 @@
 // conv2d: argument checks, device dispatch (CPU: im2col + GEMM kernels; CUDA: implicit GEMM) and the backward
-// closure.
+// closure. Grouped and depthwise convolutions go to grouped_conv2d.cpp.
 #include "core/ops/conv2d.h"
 
 #include "core/autograd.h"
 #include "core/ops/checks.h"
+#include "core/ops/grouped_conv2d.h"
 #include "kernels/conv2d.h"
 #include "kernels/cuda/ops.h"
 
@@ -12,37 +13,26 @@ namespace {
 
 constexpr const char* kOp = "conv2d";
 
-kernels::Conv2dShape kernel_shape(const Shape& x, const Shape& w, const Conv2dParams& p) {
-  kernels::Conv2dShape s;
-  s.n = x[0];
-  s.h = x[1];
-  s.w = x[2];
-  s.cin = x[3];
-  s.cout = w[0];
-  s.kh = w[1];
-  s.kw = w[2];
-  s.oh = conv2d_output_size(s.h, s.kh, p);
-  s.ow = conv2d_output_size(s.w, s.kw, p);
-  s.stride = p.stride;
-  s.pad_h = s.pad_w = p.padding;
-  s.dilation = p.dilation;
-  return s;
-}
-
 std::string params_str(const Conv2dParams& p) {
-  return detail::concat("stride ", p.stride, ", padding ", p.padding, ", dilation ", p.dilation);
+  return detail::concat("stride ", p.stride, ", padding ", p.padding, ", dilation ", p.dilation,
+                        p.groups != 1 ? detail::concat(", groups ", p.groups) : std::string());
 }
 
 void check_arguments(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& p) {
   checks::nhwc(kOp, "x", x);
   checks::floating(kOp, "weight", w);
-  checks::rank(kOp, "weight", w, 4, "[Cout,KH,KW,Cin]");
+  checks::rank(kOp, "weight", w, 4, "[Cout,KH,KW,Cin/groups]");
   checks::same_dtype(kOp, "x", x, "weight", w);
   checks::same_device(kOp, "x", x, "weight", w);
-  ATROUS_CHECK(w.size(3) == x.size(3), kOp, ": weight ", w.description(), " expects Cin = ", w.size(3),
-               " input channels but x ", x.description(), " (NHWC) has ", x.size(3));
   ATROUS_CHECK(w.size(0) > 0 && w.size(1) > 0 && w.size(2) > 0 && w.size(3) > 0, kOp,
                ": weight must have positive sizes, got ", w.description());
+  ATROUS_CHECK(p.groups >= 1 && x.size(3) % p.groups == 0 && w.size(0) % p.groups == 0, kOp, ": groups ", p.groups,
+               " must divide both the ", x.size(3), " input channels of x ", x.description(), " and the ", w.size(0),
+               " output channels of weight ", w.description());
+  ATROUS_CHECK(w.size(3) * p.groups == x.size(3), kOp, ": weight ", w.description(), " expects Cin = ",
+               w.size(3) * p.groups, " input channels",
+               p.groups > 1 ? detail::concat(" (", w.size(3), " per group, ", p.groups, " groups)") : std::string(),
+               " but x ", x.description(), " (NHWC) has ", x.size(3));
   if (b.defined()) {
     checks::floating(kOp, "bias", b);
     checks::rank(kOp, "bias", b, 1, "[Cout]");
@@ -74,7 +64,7 @@ struct SavedForBackward {
 // Gradients of x, weight and bias for output gradient g; only those asked for.
 std::vector<Tensor> conv2d_backward(const Tensor& g_in, const SavedForBackward& saved, const std::vector<bool>& needs) {
   Tensor g = g_in.contiguous();
-  const kernels::Conv2dShape s = kernel_shape(saved.x_shape, saved.w_shape, saved.params);
+  const kernels::Conv2dShape s = detail::conv2d_kernel_shape(saved.x_shape, saved.w_shape, saved.params);
   const Tensor& x = saved.x;
   const Tensor& w = saved.w;
   Tensor dx = needs[0] ? Tensor::empty(saved.x_shape, g.dtype(), g.device()) : Tensor();
@@ -108,6 +98,23 @@ std::vector<Tensor> conv2d_backward(const Tensor& g_in, const SavedForBackward& 
 
 }  // namespace
 
+kernels::Conv2dShape detail::conv2d_kernel_shape(const Shape& x, const Shape& w, const Conv2dParams& p) {
+  kernels::Conv2dShape s;
+  s.n = x[0];
+  s.h = x[1];
+  s.w = x[2];
+  s.cin = x[3];
+  s.cout = w[0];
+  s.kh = w[1];
+  s.kw = w[2];
+  s.oh = conv2d_output_size(s.h, s.kh, p);
+  s.ow = conv2d_output_size(s.w, s.kw, p);
+  s.stride = p.stride;
+  s.pad_h = s.pad_w = p.padding;
+  s.dilation = p.dilation;
+  return s;
+}
+
 int64_t conv2d_output_size(int64_t in, int64_t kernel, const Conv2dParams& p) {
   const int64_t span = int64_t(p.dilation) * (kernel - 1) + 1;
   const int64_t room = in + 2 * int64_t(p.padding) - span;
@@ -117,8 +124,9 @@ int64_t conv2d_output_size(int64_t in, int64_t kernel, const Conv2dParams& p) {
 
 Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const Conv2dParams& params) {
   check_arguments(x_in, w_in, b_in, params);
+  if (params.groups > 1) return detail::grouped_conv2d(x_in, w_in, b_in, params);
   Tensor x = x_in.contiguous(), w = w_in.contiguous(), b = b_in.defined() ? b_in.contiguous() : Tensor();
-  const kernels::Conv2dShape s = kernel_shape(x.shape(), w.shape(), params);
+  const kernels::Conv2dShape s = detail::conv2d_kernel_shape(x.shape(), w.shape(), params);
   Tensor y = Tensor::empty({s.n, s.oh, s.ow, s.cout}, x.dtype(), x.device());
   dispatch_floating(x.dtype(), kOp, [&](auto tag) {
     using T = decltype(tag);

@@ -1,0 +1,15 @@
+// Internal to conv2d: the shape translation every conv path shares, and the grouped path conv2d() dispatches to
+// when groups > 1 (arguments already checked there).
+#pragma once
+#include "core/ops/conv2d.h"
+#include "kernels/conv2d.h"
+
+namespace atrous::detail {
+
+kernels::Conv2dShape conv2d_kernel_shape(const Shape& x, const Shape& w, const Conv2dParams& p);
+
+// groups == Cin: depthwise kernels (one direct pass, any channel multiplier). Otherwise each group is an ordinary
+// convolution on its slice of channels, and the outputs are concatenated (autograd composes the backward).
+Tensor grouped_conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& p);
+
+}  // namespace atrous::detail
