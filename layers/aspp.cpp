@@ -9,8 +9,9 @@
 namespace atrous {
 namespace {
 
-void check_rates(const char* who, const std::vector<int>& rates) {
-  ATROUS_CHECK(!rates.empty(), who, ": need at least one rate");
+// v2 needs a rate; v3 may have none (the 1x1 branch and image pooling only: MobileNetV2's Mobile DeepLabv3 head).
+void check_rates(const char* who, const std::vector<int>& rates, bool allow_empty = false) {
+  ATROUS_CHECK(allow_empty || !rates.empty(), who, ": need at least one rate");
   for (int r : rates) ATROUS_CHECK(r >= 1, who, ": rates must be >= 1, got ", r);
 }
 
@@ -100,7 +101,7 @@ Tensor AsppPooling::forward(const Tensor& x) {
 }
 
 AsppV3::AsppV3(const AsppV3Options& o, Generator& gen) : Module("AsppV3"), options_(o) {
-  check_rates("AsppV3", o.rates);
+  check_rates("AsppV3", o.rates, true);
   ATROUS_CHECK(o.in_channels >= 1 && o.out_channels >= 1 && o.dropout >= 0 && o.dropout < 1,
                "AsppV3: need channels >= 1 and dropout in [0, 1), got in ", o.in_channels, ", out ", o.out_channels,
                ", dropout ", o.dropout);
@@ -147,7 +148,7 @@ Tensor AsppV3::forward(const Tensor& x) {
 }
 
 void AsppV3::set_rates(const std::vector<int>& rates) {
-  check_rates("AsppV3::set_rates", rates);
+  check_rates("AsppV3::set_rates", rates, true);
   ATROUS_CHECK(rates.size() == atrous_.size(), "AsppV3::set_rates: the module has ", atrous_.size(),
                " atrous branches, got ", rates.size(), " rates");
   for (size_t i = 0; i < rates.size(); ++i) atrous_[i]->set_dilation(rates[i], rates[i]);
@@ -167,7 +168,7 @@ Conv2d& AsppV3::atrous_conv(size_t i) {
 
 std::string AsppV3::describe() const {
   return "AsppV3(" + std::to_string(options_.in_channels) + " -> " + std::to_string(options_.out_channels) +
-         ", 1x1 + 3x3 rates " + rates_text(rates()) + (pooling_ ? " + image pooling" : "") + ", BN+ReLU, concat, 1x1" +
+         (atrous_.empty() ? ", 1x1" : ", 1x1 + 3x3 rates " + rates_text(rates())) + (pooling_ ? " + image pooling" : "") + ", BN+ReLU, concat, 1x1" +
          (options_.dropout > 0 ? ", dropout " + std::to_string(options_.dropout).substr(0, 4) : "") + ")";
 }
 

@@ -1,6 +1,7 @@
 #include "models/registry.h"
 
 #include "models/deeplab_v3.h"
+#include "models/deeplab_v3_plus.h"
 #include "models/tiny_deeplab.h"
 #include "models/vgg_deeplab.h"
 
@@ -35,6 +36,7 @@ const ModelRegistry& model_registry() {
     // Each model family adds its architectures here.
     register_vgg_models(r);
     register_resnet_models(r);
+    register_deeplab_v3_plus_models(r);
     register_tiny_models(r);
     return r;
   }();

@@ -100,7 +100,7 @@ void for_each_batch_norm(Module& root, const std::function<void(BatchNorm2d&)>& 
 }
 
 ResNet::ResNet(const ResNetConfig& config, Generator& gen)
-    : Module("ResNet"), config_(config), output_stride_(config.output_stride) {
+    : Backbone("ResNet"), config_(config), output_stride_(config.output_stride) {
   const ResNetDilationPlan plan = resnet_dilation_plan(config, config.output_stride);
   conv1_ = register_module(
       "conv1", std::make_shared<Conv2d>(
@@ -125,12 +125,19 @@ ResNet::ResNet(const ResNetConfig& config, Generator& gen)
   }
 }
 
-Tensor ResNet::forward(const Tensor& x) {
+Tensor ResNet::forward(const Tensor& x) { return forward_features(x).out; }
+
+BackboneFeatures ResNet::forward_features(const Tensor& x) {
   ATROUS_CHECK(x.dim() == 4 && x.size(3) == 3, "ResNet: input must be [N,H,W,3], got ", x.description());
   const Pool2dParams pool = Pool2dParams().with_kernel(3).with_stride(2).with_padding(1);
   Tensor h = max_pool2d(relu(bn1_->forward(conv1_->forward(x))), pool);
-  for (const auto& layer : layers_) h = layer->forward(h);
-  return h;
+  BackboneFeatures features;
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    h = layers_[l]->forward(h);
+    if (l == 0) features.low_level = h;
+  }
+  features.out = h;
+  return features;
 }
 
 void ResNet::apply_plan(const ResNetDilationPlan& plan) {

@@ -12,6 +12,7 @@
 #include "layers/bottleneck.h"
 #include "layers/conv2d.h"
 #include "layers/sequential.h"
+#include "models/backbone.h"
 
 namespace atrous {
 
@@ -61,7 +62,7 @@ int resnet_depth(const ResNetConfig& config);
 // Calls fn on every BatchNorm2d in the tree under root (to freeze BN or change its momentum model-wide).
 void for_each_batch_norm(Module& root, const std::function<void(BatchNorm2d&)>& fn);
 
-class ResNet : public Module {
+class ResNet : public Backbone {
  public:
   static constexpr int kStemChannels = 64;
 
@@ -69,12 +70,15 @@ class ResNet : public Module {
 
   // x [N,H,W,3] -> features [N, ceil(H/os), ceil(W/os), 2048] (torchvision's stem: 7x7/2 conv, 3x3/2 max pool).
   Tensor forward(const Tensor& x) override;
+  // The same pass, also keeping layer1's output (stride 4, 256 channels) for DeepLabv3+'s decoder.
+  BackboneFeatures forward_features(const Tensor& x) override;
   std::string describe() const override;
 
   // Re-plans every stride and rate for output stride 8, 16 or 32 with the same weights.
-  void set_output_stride(int output_stride);
-  int output_stride() const { return output_stride_; }
-  int out_channels() const { return 512 * Bottleneck::kExpansion; }
+  void set_output_stride(int output_stride) override;
+  int output_stride() const override { return output_stride_; }
+  int out_channels() const override { return 512 * Bottleneck::kExpansion; }
+  int low_level_channels() const override { return 64 * Bottleneck::kExpansion; }
   int num_layers() const { return static_cast<int>(layers_.size()); }  // 4 + cascaded layers
   // layer is 1-based as in the names ("layer4"); block 0-based.
   Bottleneck& block(int layer, int index);

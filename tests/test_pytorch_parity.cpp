@@ -120,7 +120,8 @@ TEST_P(PytorchParity, ForwardMatchesPytorchAndExportRoundTrips) {
 
 INSTANTIATE_TEST_SUITE_P(Models, PytorchParity,
                          ::testing::Values(ParityCase{"deeplabv3_resnet50", "deeplabv3_resnet50"},
-                                           ParityCase{"largefov", "deeplab-v1-largefov"}),
+                                           ParityCase{"largefov", "deeplab-v1-largefov"},
+                                           ParityCase{"deeplabv3plus_mobilenetv2", "deeplabv3plus-mobilenetv2"}),
                          [](const ::testing::TestParamInfo<ParityCase>& info) {
                            return std::string(info.param.fixture);
                          });

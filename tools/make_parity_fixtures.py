@@ -40,6 +40,7 @@ try:
     import numpy as np
     import torch
     import torch.nn as nn
+    import torch.nn.functional as F
     import torchvision
     from torchvision.models.segmentation import deeplabv3_resnet50
 except ImportError as e:
@@ -158,6 +159,46 @@ class Tiny(nn.Module):
         return self.classifier(self.features(x))
 
 
+class DeepLabV3PlusMobileNetV2(nn.Module):
+    """DeepLabv3+ on MobileNetV2 as our deeplabv3plus-mobilenetv2 (models/deeplab_v3_plus.h), written here from
+    torchvision's parts: mobilenet_v2().features[:18] made atrous for output stride 16 by TF DeepLab's rule (once the
+    stride is reached, a block's stride becomes 1 and later blocks' depthwise rate doubles), torchvision's ASPP
+    (rates 6, 12, 18 + image pooling), a decoder (stride-4 features, features.3, projected to 48, concatenated with
+    the ASPP output resized with align_corners=True, two 3x3 conv+BN+ReLU of 256) and a 1x1 classifier."""
+
+    def __init__(self, num_classes):
+        super().__init__()
+        from torchvision.models.segmentation.deeplabv3 import ASPP
+        self.backbone = nn.Module()
+        self.backbone.features = torchvision.models.mobilenet_v2(weights=None).features[:18]
+        current, rate = 2, 1
+        for block in self.backbone.features[1:]:
+            depthwise = [m for m in block.modules() if isinstance(m, nn.Conv2d) and m.groups > 1][0]
+            if current == 16 and depthwise.stride[0] == 2:
+                depthwise.stride = (1, 1)
+                rate *= 2
+                continue  # the block that gives up its stride keeps the rate it had
+            if current == 16:
+                depthwise.dilation, depthwise.padding = (rate, rate), (rate, rate)
+            else:
+                current *= depthwise.stride[0]
+        self.aspp = ASPP(320, [6, 12, 18], 256)
+        self.aspp.project[3] = nn.Dropout(0.1)
+        self.decoder = nn.Module()
+        self.decoder.low_level = nn.Sequential(nn.Conv2d(24, 48, 1, bias=False), nn.BatchNorm2d(48), nn.ReLU())
+        self.decoder.fuse = nn.Sequential(
+            nn.Sequential(nn.Conv2d(304, 256, 3, padding=1, bias=False), nn.BatchNorm2d(256), nn.ReLU()),
+            nn.Sequential(nn.Conv2d(256, 256, 3, padding=1, bias=False), nn.BatchNorm2d(256), nn.ReLU()))
+        self.classifier = nn.Conv2d(256, num_classes, 1)
+
+    def forward(self, x):
+        features = self.backbone.features
+        low = features[:4](x)
+        h = self.aspp(features[4:](low))
+        h = F.interpolate(h, size=low.shape[-2:], mode="bilinear", align_corners=True)
+        return self.classifier(self.decoder.fuse(torch.cat([self.decoder.low_level(low), h], dim=1)))
+
+
 def nhwc(t):
     return np.ascontiguousarray(t.detach().permute(0, 2, 3, 1).numpy().astype(np.float32))
 
@@ -258,6 +299,9 @@ CASES = {
                            (1, 3, 65, 57), deeplabv3_logits),
     # 75 wide: pool2 and pool3 round up (ceil mode) there, 97 high: they do not.
     "largefov": (12, lambda: LargeFov(NUM_CLASSES), (1, 3, 97, 75), lambda m, x: m(x)),
+    # 65 high: every stride-2 layer rounds up; output stride 16 turns features.14's stride into rate 2 after it.
+    "deeplabv3plus_mobilenetv2": (14, lambda: DeepLabV3PlusMobileNetV2(NUM_CLASSES), (1, 3, 65, 57),
+                                  lambda m, x: m(x)),
 }
 
 

@@ -1,0 +1,32 @@
+// Conv (no bias) -> BN -> optional activation, as torchvision's Conv2dNormActivation: children "0" (conv), "1" (BN)
+// and "2" (the activation, when there is one), so state-dict names match torchvision's MobileNets.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "core/random.h"
+#include "layers/batch_norm2d.h"
+#include "layers/bottleneck.h"
+#include "layers/conv2d.h"
+#include "layers/sequential.h"
+
+namespace atrous {
+
+enum class Activation { None, ReLU, ReLU6, Hardswish };
+const char* activation_name(Activation a);
+std::shared_ptr<Module> make_activation(Activation a);  // null for None
+
+class ConvNormActivation : public Sequential {
+ public:
+  // The conv gets He (fan_out) initialisation, as torchvision's MobileNets and ResNets initialise theirs.
+  ConvNormActivation(const Conv2dOptions& conv, const BatchNormSettings& bn, Activation activation, Generator& gen);
+
+  Conv2d& conv() { return *conv_; }
+  BatchNorm2d& bn() { return *bn_; }
+
+ private:
+  std::shared_ptr<Conv2d> conv_;
+  std::shared_ptr<BatchNorm2d> bn_;
+};
+
+}  // namespace atrous
