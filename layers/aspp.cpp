@@ -5,6 +5,7 @@
 #include "core/ops/elementwise.h"
 #include "core/ops/pooling.h"
 #include "core/ops/resize.h"
+#include "layers/conv_norm_activation.h"
 
 namespace atrous {
 namespace {
@@ -123,7 +124,13 @@ AsppV3::AsppV3(const AsppV3Options& o, Generator& gen) : Module("AsppV3"), optio
   branch(1, 1);
   convs_->add(branches_.back());
   for (int rate : o.rates) {
-    atrous_.push_back(branch(3, rate));
+    if (o.separable) {
+      branches_.push_back(separable_conv_norm_activation(o.in_channels, o.out_channels, 3, rate, o.bn,
+                                                         Activation::ReLU, gen));
+      atrous_.push_back(static_cast<ConvNormActivation&>(*branches_.back()->children().front().second).conv_ptr());
+    } else {
+      atrous_.push_back(branch(3, rate));
+    }
     convs_->add(branches_.back());
   }
   int concat_channels = o.out_channels * static_cast<int>(branches_.size());
@@ -168,7 +175,9 @@ Conv2d& AsppV3::atrous_conv(size_t i) {
 
 std::string AsppV3::describe() const {
   return "AsppV3(" + std::to_string(options_.in_channels) + " -> " + std::to_string(options_.out_channels) +
-         (atrous_.empty() ? ", 1x1" : ", 1x1 + 3x3 rates " + rates_text(rates())) + (pooling_ ? " + image pooling" : "") + ", BN+ReLU, concat, 1x1" +
+         (atrous_.empty() ? ", 1x1"
+                         : ", 1x1 + 3x3 " + std::string(options_.separable ? "separable " : "") + "rates " +
+                               rates_text(rates())) + (pooling_ ? " + image pooling" : "") + ", BN+ReLU, concat, 1x1" +
          (options_.dropout > 0 ? ", dropout " + std::to_string(options_.dropout).substr(0, 4) : "") + ")";
 }
 

@@ -75,7 +75,11 @@ struct AsppV3Options {
   // what torchvision's DeepLabHead gets.
   bool he_init = true;
 
+  // Atrous branches as depthwise-separable convs (DeepLabv3+ Sec. 3.2): depthwise 3x3 at the rate + BN + ReLU,
+  // then 1x1 + BN + ReLU. The atrous_conv() of such a branch is its depthwise conv.
+  bool separable = false;
   AsppV3Options(int in, int out = 256) : in_channels(in), out_channels(out) {}
+  AsppV3Options& with_separable(bool s) { separable = s; return *this; }
   AsppV3Options& with_rates(std::vector<int> r) { rates = std::move(r); return *this; }
   AsppV3Options& with_dropout(double p) { dropout = p; return *this; }
   AsppV3Options& with_align_corners(bool a) { align_corners = a; return *this; }

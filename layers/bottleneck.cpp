@@ -34,7 +34,7 @@ std::shared_ptr<Conv2d> he_conv(const Conv2dOptions& options, Generator& gen) {
 
 }  // namespace
 
-Bottleneck::Bottleneck(const BottleneckOptions& options, Generator& gen) : Module("Bottleneck") {
+Bottleneck::Bottleneck(const BottleneckOptions& options, Generator& gen) : ResidualBlock("Bottleneck") {
   const BottleneckOptions& o = checked(options);
   const int out = o.planes * kExpansion;
   conv1_ = register_module("conv1", he_conv(Conv2dOptions(o.in_channels, o.planes, 1).with_bias(false), gen));

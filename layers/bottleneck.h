@@ -7,6 +7,7 @@
 #include "core/random.h"
 #include "layers/batch_norm2d.h"
 #include "layers/conv2d.h"
+#include "layers/residual_block.h"
 #include "layers/sequential.h"
 
 namespace atrous {
@@ -41,7 +42,7 @@ struct BottleneckOptions {
         downsample(stride_ != 1 || in != planes_ * 4) {}
 };
 
-class Bottleneck : public Module {
+class Bottleneck : public ResidualBlock {
  public:
   static constexpr int kExpansion = 4;
 
@@ -51,13 +52,11 @@ class Bottleneck : public Module {
   Tensor forward(const Tensor& x) override;
   std::string describe() const override;
 
-  // Stride of the 3x3 conv and of the shortcut projection together (a stride needs the projection).
-  void set_stride(int stride);
-  // Rate of the 3x3 conv, padding kept equal to it.
-  void set_dilation(int dilation);
-  int stride() const { return conv2_->options().stride; }
-  int dilation() const { return conv2_->options().dilation; }
-  int out_channels() const { return conv3_->options().out_channels; }
+  void set_stride(int stride) override;
+  void set_dilation(int dilation) override;
+  int stride() const override { return conv2_->options().stride; }
+  int dilation() const override { return conv2_->options().dilation; }
+  int out_channels() const override { return conv3_->options().out_channels; }
 
   Conv2d& conv1() { return *conv1_; }
   Conv2d& conv2() { return *conv2_; }
@@ -65,8 +64,7 @@ class Bottleneck : public Module {
   BatchNorm2d& bn1() { return *bn1_; }
   BatchNorm2d& bn2() { return *bn2_; }
   BatchNorm2d& bn3() { return *bn3_; }
-  bool has_downsample() const { return downsample_conv_ != nullptr; }
-  Conv2d* downsample_conv() { return downsample_conv_.get(); }
+  Conv2d* downsample_conv() override { return downsample_conv_.get(); }
 
  private:
   std::shared_ptr<Conv2d> conv1_, conv2_, conv3_;

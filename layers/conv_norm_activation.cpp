@@ -32,4 +32,15 @@ ConvNormActivation::ConvNormActivation(const Conv2dOptions& conv, const BatchNor
   if (auto act = make_activation(activation)) add(act);
 }
 
+std::shared_ptr<Sequential> separable_conv_norm_activation(int in_channels, int out_channels, int kernel, int dilation,
+                                                           const BatchNormSettings& bn, Activation activation,
+                                                           Generator& gen) {
+  auto seq = std::make_shared<Sequential>();
+  seq->add(std::make_shared<ConvNormActivation>(
+      Conv2dOptions(in_channels, in_channels, kernel).with_groups(in_channels).with_dilation(dilation).with_same_padding(),
+      bn, activation, gen));
+  seq->add(std::make_shared<ConvNormActivation>(Conv2dOptions(in_channels, out_channels, 1), bn, activation, gen));
+  return seq;
+}
+
 }  // namespace atrous

@@ -22,11 +22,20 @@ class ConvNormActivation : public Sequential {
   ConvNormActivation(const Conv2dOptions& conv, const BatchNormSettings& bn, Activation activation, Generator& gen);
 
   Conv2d& conv() { return *conv_; }
+  const std::shared_ptr<Conv2d>& conv_ptr() const { return conv_; }
   BatchNorm2d& bn() { return *bn_; }
 
  private:
   std::shared_ptr<Conv2d> conv_;
   std::shared_ptr<BatchNorm2d> bn_;
 };
+
+// A depthwise-separable conv (DeepLabv3+ Sec. 3.2, "atrous separable convolution"): "0" the depthwise
+// kernel x kernel conv at `dilation` (same padding) + BN + activation, "1" the 1x1 conv to out_channels + BN +
+// activation (TF DeepLab's split_separable_conv2d, with an activation after both halves). About kernel^2 times
+// cheaper than the full conv for wide layers.
+std::shared_ptr<Sequential> separable_conv_norm_activation(int in_channels, int out_channels, int kernel, int dilation,
+                                                           const BatchNormSettings& bn, Activation activation,
+                                                           Generator& gen);
 
 }  // namespace atrous

@@ -44,8 +44,15 @@ DeepLabV3PlusConfig deeplabv3plus_resnet_config(int depth, int num_classes) {
   c.name = "deeplabv3plus-resnet" + std::to_string(depth);
   c.title = "DeepLabv3+ ResNet-" + std::to_string(depth);
   c.backbone = BackboneKind::ResNet;
-  // The v3 paper's atrous ResNet (multi-grid (1,2,4), every block of an atrous layer at its rate), as in TF DeepLab.
-  c.resnet = deeplabv3_paper_config(depth, num_classes).backbone;
+  if (depth == 18 || depth == 34) {
+    // Basic-block ResNets for small budgets: every block of an atrous layer at the layer's rate, no multi-grid.
+    c.resnet = (depth == 18 ? ResNetConfig::resnet18() : ResNetConfig::resnet34())
+                   .with_output_stride(16)
+                   .with_dilation_rule(DilationRule::Uniform);
+  } else {
+    // The v3 paper's atrous ResNet (multi-grid (1,2,4), every block of an atrous layer at its rate), as TF DeepLab.
+    c.resnet = deeplabv3_paper_config(depth, num_classes).backbone;
+  }
   c.bn = c.resnet.bn;
   c.num_classes = num_classes;
   return c;
@@ -57,6 +64,14 @@ DeepLabV3PlusConfig deeplabv3plus_mobilenet_v2_config(int num_classes) {
   c.title = "DeepLabv3+ MobileNetV2";
   c.backbone = BackboneKind::MobileNetV2;
   c.num_classes = num_classes;
+  return c;
+}
+
+DeepLabV3PlusConfig deeplabv3plus_mobilenet_v2_lite_config(int num_classes) {
+  DeepLabV3PlusConfig c = deeplabv3plus_mobilenet_v2_config(num_classes);
+  c.name = "deeplabv3plus-mobilenetv2-lite";
+  c.title = "DeepLabv3+ MobileNetV2 lite";
+  c.separable = true;
   return c;
 }
 
@@ -79,7 +94,8 @@ DeepLabV3Plus::DeepLabV3Plus(const DeepLabV3PlusConfig& config, Generator& gen)
                                                                .with_rates(aspp_rates_at(config.output_stride()))
                                                                .with_dropout(config.dropout)
                                                                .with_align_corners(config.align_corners)
-                                                               .with_bn(config.bn),
+                                                               .with_bn(config.bn)
+                                                               .with_separable(config.separable),
                                                            gen));
   int classifier_in = config.aspp_channels;
   if (config.decoder) {
@@ -89,11 +105,14 @@ DeepLabV3Plus::DeepLabV3Plus(const DeepLabV3PlusConfig& config, Generator& gen)
                                                config.bn, Activation::ReLU, gen));
     fuse_ = decoder->add("fuse", std::make_shared<Sequential>());
     const int fused = config.aspp_channels + config.low_level_channels;
-    fuse_->add(std::make_shared<ConvNormActivation>(Conv2dOptions(fused, config.decoder_channels, 3).with_padding(1),
-                                                    config.bn, Activation::ReLU, gen));
-    fuse_->add(std::make_shared<ConvNormActivation>(
-        Conv2dOptions(config.decoder_channels, config.decoder_channels, 3).with_padding(1), config.bn, Activation::ReLU,
-        gen));
+    for (int in : {fused, config.decoder_channels}) {
+      if (config.separable) {
+        fuse_->add(separable_conv_norm_activation(in, config.decoder_channels, 3, 1, config.bn, Activation::ReLU, gen));
+      } else {
+        fuse_->add(std::make_shared<ConvNormActivation>(Conv2dOptions(in, config.decoder_channels, 3).with_padding(1),
+                                                        config.bn, Activation::ReLU, gen));
+      }
+    }
     classifier_in = config.decoder_channels;
   }
   classifier_ = register_module("classifier", logits_conv(classifier_in, config.num_classes, gen));
@@ -141,6 +160,7 @@ std::string DeepLabV3Plus::make_description() const {
                         config_.decoder ? detail::concat("decoder ", config_.low_level_channels, "/",
                                                          config_.decoder_channels, " at stride 4")
                                         : std::string("no decoder"),
+                        config_.separable ? ", separable convs" : "",
                         ", ", config_.num_classes, " classes");
 }
 
@@ -155,12 +175,19 @@ void register_deeplab_v3_plus_models(ModelRegistry& r) {
       return model;
     });
   };
+  add(deeplabv3plus_resnet_config(18, 21), "DeepLabv3+: ResNet-18 OS16, ASPP (6,12,18) + pooling, decoder 48/256",
+      [](int k) { return deeplabv3plus_resnet_config(18, k); });
+  add(deeplabv3plus_resnet_config(34, 21), "DeepLabv3+: ResNet-34 OS16, ASPP (6,12,18) + pooling, decoder 48/256",
+      [](int k) { return deeplabv3plus_resnet_config(34, k); });
   add(deeplabv3plus_resnet_config(50, 21), "DeepLabv3+: ResNet-50 OS16, ASPP (6,12,18) + pooling, decoder 48/256",
       [](int k) { return deeplabv3plus_resnet_config(50, k); });
   add(deeplabv3plus_resnet_config(101, 21), "DeepLabv3+: ResNet-101 OS16, ASPP (6,12,18) + pooling, decoder 48/256",
       [](int k) { return deeplabv3plus_resnet_config(101, k); });
   add(deeplabv3plus_mobilenet_v2_config(21), "DeepLabv3+: MobileNetV2 OS16, ASPP (6,12,18) + pooling, decoder 48/256",
       deeplabv3plus_mobilenet_v2_config);
+  add(deeplabv3plus_mobilenet_v2_lite_config(21),
+      "DeepLabv3+: MobileNetV2 OS16, separable ASPP (6,12,18) + pooling and separable decoder (paper Sec. 3.2)",
+      deeplabv3plus_mobilenet_v2_lite_config);
   add(mobile_deeplabv3_config(21), "MobileNetV2 paper's Mobile DeepLabv3: OS16, ASPP 1x1 + image pooling only",
       mobile_deeplabv3_config);
 }

@@ -36,6 +36,7 @@ struct DeepLabV3PlusConfig {
   bool decoder = true;           // false: logits straight from the encoder (Mobile DeepLabv3)
   int low_level_channels = 48;   // the decoder's projection of the stride-4 features (Sec. 4.1: 48 is best)
   int decoder_channels = 256;    // its two 3x3 convs
+  bool separable = false;        // ASPP's atrous branches and the decoder's convs depthwise-separable (Sec. 3.2)
   bool align_corners = true;     // TF DeepLab's resizes
   BatchNormSettings bn{};
   Preprocessing preprocessing = imagenet_rgb_preprocessing();
@@ -45,10 +46,13 @@ struct DeepLabV3PlusConfig {
   }
 };
 
-// The paper's DeepLabv3+ on ResNet-depth (50/101): OS16, ASPP (6,12,18) + image pooling, decoder 48/256.
+// The paper's DeepLabv3+ on ResNet-depth (50/101; 18/34 with basic blocks): OS16, ASPP (6,12,18) + image pooling,
+// decoder 48/256.
 DeepLabV3PlusConfig deeplabv3plus_resnet_config(int depth, int num_classes);
 // DeepLabv3+ on MobileNetV2 (width 1.0): OS16, ASPP (6,12,18) + image pooling, decoder 48/256.
 DeepLabV3PlusConfig deeplabv3plus_mobilenet_v2_config(int num_classes);
+// The same with depthwise-separable ASPP branches and decoder convs (DeepLabv3+ Sec. 3.2): the CPU-friendly form.
+DeepLabV3PlusConfig deeplabv3plus_mobilenet_v2_lite_config(int num_classes);
 // MobileNetV2 paper, Table 7's "Mobile DeepLabv3": MobileNetV2 at OS16, ASPP's 1x1 branch + image pooling, no
 // atrous branches, no decoder (logits at stride 16).
 DeepLabV3PlusConfig mobile_deeplabv3_config(int num_classes);
@@ -78,7 +82,7 @@ class DeepLabV3Plus : public SegmentationModel {
   std::shared_ptr<Conv2d> classifier_;
 };
 
-// Adds deeplabv3plus-resnet50, deeplabv3plus-resnet101, deeplabv3plus-mobilenetv2, mobile-deeplabv3.
+// Adds deeplabv3plus-resnet18/34/50/101, deeplabv3plus-mobilenetv2, mobile-deeplabv3.
 void register_deeplab_v3_plus_models(ModelRegistry& registry);
 
 }  // namespace atrous

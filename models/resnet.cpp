@@ -90,7 +90,7 @@ std::string resnet_rates_summary(const ResNetConfig& config, int output_stride) 
 
 int resnet_depth(const ResNetConfig& config) {
   int depth = 2;
-  for (int b : config.blocks) depth += 3 * b;
+  for (int b : config.blocks) depth += (config.block == ResNetBlock::Basic ? 2 : 3) * b;
   return depth;
 }
 
@@ -111,14 +111,22 @@ ResNet::ResNet(const ResNetConfig& config, Generator& gen)
   for (size_t l = 0; l < plan.block_dilation.size(); ++l) {
     auto layer = register_module("layer" + std::to_string(l + 1), std::make_shared<Sequential>());
     const int planes = kPlanes[std::min<size_t>(l, 3)];
-    std::vector<std::shared_ptr<Bottleneck>> blocks;
+    std::vector<std::shared_ptr<ResidualBlock>> blocks;
     for (size_t b = 0; b < plan.block_dilation[l].size(); ++b) {
-      BottleneckOptions options(in_channels, planes, b == 0 ? plan.layer_stride[l] : 1, plan.block_dilation[l][b]);
-      // Every layer's first block widens the channels (so has a projection) except the cascaded copies, which
-      // never stride at output stride <= 32: the parameters are the same at every output stride.
-      options.bn = config.bn;
-      blocks.push_back(layer->add(std::make_shared<Bottleneck>(options, gen)));
-      in_channels = planes * Bottleneck::kExpansion;
+      const int stride = b == 0 ? plan.layer_stride[l] : 1, dilation = plan.block_dilation[l][b];
+      // Every layer's first block widens the channels (so has a projection) but layer1's of a basic-block network
+      // and the cascaded copies, which never stride at output stride <= 32: the parameters are the same at every
+      // output stride.
+      if (config.block == ResNetBlock::Basic) {
+        BasicBlockOptions options(in_channels, planes, stride, dilation);
+        options.bn = config.bn;
+        blocks.push_back(layer->add(std::make_shared<BasicBlock>(options, gen)));
+      } else {
+        BottleneckOptions options(in_channels, planes, stride, dilation);
+        options.bn = config.bn;
+        blocks.push_back(layer->add(std::make_shared<Bottleneck>(options, gen)));
+      }
+      in_channels = planes * expansion();
     }
     layers_.push_back(layer);
     blocks_.push_back(blocks);
@@ -155,7 +163,13 @@ void ResNet::set_output_stride(int output_stride) {
   config_.output_stride = output_stride;
 }
 
-Bottleneck& ResNet::block(int layer, int index) {
+Bottleneck& ResNet::bottleneck(int layer, int index) {
+  auto* b = dynamic_cast<Bottleneck*>(&block(layer, index));
+  ATROUS_CHECK(b != nullptr, "ResNet::bottleneck: ResNet-", resnet_depth(config_), " is made of basic blocks");
+  return *b;
+}
+
+ResidualBlock& ResNet::block(int layer, int index) {
   ATROUS_CHECK(layer >= 1 && layer <= num_layers(), "ResNet::block: layer ", layer, " out of 1..", num_layers());
   ATROUS_CHECK(index >= 0 && index < static_cast<int>(blocks_[layer - 1].size()), "ResNet::block: block ", index,
                " out of layer", layer, "'s ", blocks_[layer - 1].size());

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/random.h"
+#include "layers/basic_block.h"
 #include "layers/batch_norm2d.h"
 #include "layers/bottleneck.h"
 #include "layers/conv2d.h"
@@ -22,8 +23,11 @@ enum class DilationRule {
   Uniform,      // the layer's own rate, like every other block (Caffe DeepLab v2's res4a/res5a, TF DeepLabv3)
 };
 
+enum class ResNetBlock { Bottleneck, Basic };
+
 struct ResNetConfig {
   std::vector<int> blocks{3, 4, 6, 3};  // per layer1..layer4
+  ResNetBlock block = ResNetBlock::Bottleneck;  // Basic for ResNet-18/34
   int output_stride = 32;               // 8, 16 or 32
   DilationRule dilation_rule = DilationRule::Torchvision;
   // Unit rates (r1, r2, r3) multiplying the layer rate of each block of layer4 and of the cascaded layers, one per
@@ -32,6 +36,17 @@ struct ResNetConfig {
   int cascaded_layers = 0;  // copies of layer4 after it (layer5, ...), each at twice the previous rate
   BatchNormSettings bn{};
 
+  static ResNetConfig resnet18() {
+    ResNetConfig c;
+    c.blocks = {2, 2, 2, 2};
+    c.block = ResNetBlock::Basic;
+    return c;
+  }
+  static ResNetConfig resnet34() {
+    ResNetConfig c;
+    c.block = ResNetBlock::Basic;
+    return c;
+  }
   static ResNetConfig resnet50() { return {}; }
   static ResNetConfig resnet101() {
     ResNetConfig c;
@@ -56,7 +71,8 @@ ResNetDilationPlan resnet_dilation_plan(const ResNetConfig& config, int output_s
 // "layer3 rate 2 (first block 1), layer4 rates 2,4,8": the atrous layers at an output stride, for descriptions.
 std::string resnet_rates_summary(const ResNetConfig& config, int output_stride);
 
-// 50 for blocks {3,4,6,3}, 101 for {3,4,23,3}: three convs per block plus the stem conv and the (absent) fc.
+// 50 for bottleneck blocks {3,4,6,3}, 101 for {3,4,23,3}: three convs per block (two per basic block: 18, 34) plus
+// the stem conv and the (absent) fc.
 int resnet_depth(const ResNetConfig& config);
 
 // Calls fn on every BatchNorm2d in the tree under root (to freeze BN or change its momentum model-wide).
@@ -77,11 +93,13 @@ class ResNet : public Backbone {
   // Re-plans every stride and rate for output stride 8, 16 or 32 with the same weights.
   void set_output_stride(int output_stride) override;
   int output_stride() const override { return output_stride_; }
-  int out_channels() const override { return 512 * Bottleneck::kExpansion; }
-  int low_level_channels() const override { return 64 * Bottleneck::kExpansion; }
+  int out_channels() const override { return 512 * expansion(); }
+  int low_level_channels() const override { return 64 * expansion(); }
+  int expansion() const { return config_.block == ResNetBlock::Basic ? BasicBlock::kExpansion : Bottleneck::kExpansion; }
   int num_layers() const { return static_cast<int>(layers_.size()); }  // 4 + cascaded layers
   // layer is 1-based as in the names ("layer4"); block 0-based.
-  Bottleneck& block(int layer, int index);
+  ResidualBlock& block(int layer, int index);
+  Bottleneck& bottleneck(int layer, int index);  // an error for basic-block networks
   Sequential& layer(int layer);
   // Current 3x3 rates, [layer][block].
   std::vector<std::vector<int>> block_dilations() const;
@@ -97,7 +115,7 @@ class ResNet : public Backbone {
   std::shared_ptr<Conv2d> conv1_;
   std::shared_ptr<BatchNorm2d> bn1_;
   std::vector<std::shared_ptr<Sequential>> layers_;
-  std::vector<std::vector<std::shared_ptr<Bottleneck>>> blocks_;
+  std::vector<std::vector<std::shared_ptr<ResidualBlock>>> blocks_;
 };
 
 }  // namespace atrous

@@ -36,6 +36,9 @@ class SegmentationModel : public Module {
   int num_classes() const { return definition_.num_classes; }
   int output_stride() const { return definition_.output_stride; }
   std::string describe() const override { return definition_.description; }
+  // The input normalisation the weights were trained with, when it differs from the architecture's default (a
+  // weights file records it; see models/model_metadata.h).
+  void set_preprocessing(const Preprocessing& p) { definition_.preprocessing = p; }
 
  protected:
   ModelDefinition definition_;

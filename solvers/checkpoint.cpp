@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "models/model_metadata.h"
 #include "models/pytorch_weights.h"
 
 #include "core/autograd.h"
@@ -162,6 +163,7 @@ void save_module(const std::string& path, const Module& module, const std::map<s
   // Mark the layout so that load_weights_any never has to guess it from the shapes.
   std::map<std::string, std::string> marked = metadata;
   marked.emplace(kLayoutKey, kAtrousLayout);
+  marked.merge(model_metadata_of(module));  // what the caller gave wins
   save_safetensors(path, module.state_dict(), marked, options);
 }
 
@@ -208,6 +210,7 @@ void save_checkpoint(const std::string& path, const Module& model, const Sgd& sg
       {"rng.dropout.offset", std::to_string(state.dropout_rng.offset)},
   };
   for (const auto& [key, value] : state.extra) meta[kExtraPrefix + key] = value;
+  meta.merge(model_metadata_of(model));  // so that evaluate/segment can build the model from a checkpoint too
   save_safetensors(path, tensors, meta);
 }
 

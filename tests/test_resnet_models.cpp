@@ -317,9 +317,9 @@ TEST(DeepLabV3Paper, OutputStrideSwitchKeepsWeightsAndScalesEveryRate) {
   }
   EXPECT_EQ(model->backbone().block_dilations()[3], (std::vector<int>{4, 8, 16}));
   EXPECT_EQ(model->backbone().block_dilations()[2], std::vector<int>(6, 2));  // TF: every unit at the rate
-  EXPECT_EQ(model->backbone().block(3, 0).conv2().options().stride, 1);
+  EXPECT_EQ(model->backbone().bottleneck(3, 0).conv2().options().stride, 1);
   EXPECT_EQ(model->backbone().block(3, 0).downsample_conv()->options().stride, 1);
-  EXPECT_EQ(model->backbone().block(4, 2).conv2().options().padding, 16);
+  EXPECT_EQ(model->backbone().bottleneck(4, 2).conv2().options().padding, 16);
   EXPECT_NE(model->describe().find("output stride 8"), std::string::npos) << model->describe();
   const Tensor y8 = model->forward(x);
   EXPECT_EQ(y8.shape(), (Shape{1, 9, 9, 5}));

@@ -13,6 +13,11 @@ cmp "$work/mask.png" "$work/q/sample_mask.png" || { echo "segment's mask differs
 test -s "$work/overlay.png" && test -s "$work/logits.npy"
 "$atrous" segment --model tiny-deeplab --classes 4 --weights "$work/q/weights.safetensors" \
   --image "$work/q/sample.png" --out "$work/mask_ms.png" --scales 0.75 1 1.25 --flip
+# The weights file records its model, classes and preprocessing: no --model or --classes needed.
+"$atrous" segment --weights "$work/q/weights.safetensors" --image "$work/q/sample.png" --out "$work/mask_meta.png" \
+  > "$work/meta.log"
+grep -q "model tiny-deeplab (4 classes, output stride 4) as recorded in" "$work/meta.log" || { cat "$work/meta.log"; exit 1; }
+cmp "$work/mask_meta.png" "$work/mask.png" || { echo "segment without --model differs"; exit 1; }
 
 expect_failure() {  # expect_failure TEXT command...
   local text="$1"; shift
@@ -24,6 +29,8 @@ expect_failure "classifier\|head0" "$atrous" segment --model tiny-deeplab --clas
 echo "not an image" > "$work/bad.png"
 expect_failure "bad.png" "$atrous" segment --model tiny-deeplab --classes 4 \
   --weights "$work/q/weights.safetensors" --image "$work/bad.png" --out "$work/x.png"
+expect_failure "holds tiny-deeplab for 4 classes, not 5" "$atrous" segment --classes 5 \
+  --weights "$work/q/weights.safetensors" --image "$work/q/sample.png" --out "$work/x.png"
 expect_failure "unknown model" "$atrous" segment --model nope --weights "$work/q/weights.safetensors" \
   --image "$work/q/sample.png" --out "$work/x.png"
 expect_failure "weights.safetensors" "$atrous" segment --model deeplab-v1-largefov --classes 4 \

@@ -14,6 +14,7 @@
 #include "tools/cli/config_file.h"
 #include "tools/cli/crf_options.h"
 #include "tools/cli/device_option.h"
+#include "tools/cli/model_option.h"
 
 namespace atrous::cli {
 namespace {
@@ -61,10 +62,11 @@ void run_evaluate(const EvaluateCommand& c) {
   const auto dataset = open_dataset(spec);
 
   ModelOptions model_options;
-  model_options.num_classes = c.classes > 0 ? c.classes : dataset->num_classes();
+  model_options.num_classes = c.classes > 0 ? c.classes : c.model.empty() ? 0 : dataset->num_classes();
   model_options.output_stride = c.output_stride;
-  auto model = create_model(c.model, model_options);
-  ATROUS_CHECK(model->num_classes() == dataset->num_classes(), "evaluate: ", c.model, " predicts ",
+  auto model = model_for_weights("evaluate", c.model, c.weights, model_options);
+  const std::string& model_name = model->definition().name;
+  ATROUS_CHECK(model->num_classes() == dataset->num_classes(), "evaluate: ", model_name, " predicts ",
                model->num_classes(), " classes but ", dataset->describe(), " has ", dataset->num_classes());
   load_weights_any(c.weights, *model, /*strict=*/true);
 
@@ -78,14 +80,14 @@ void run_evaluate(const EvaluateCommand& c) {
   options.write_samples = c.samples;
   options.progress = true;
   if (c.crf) {
-    const crf::DenseCrfParams params = c.crf_flags.resolve(crf::crf_preset_for_model(c.model).name);
+    const crf::DenseCrfParams params = c.crf_flags.resolve(crf::crf_preset_for_model(model_name).name);
     std::printf("dense CRF: %s\n", params.str().c_str());
     // The CRF's marginals replace the logits; the evaluator takes their argmax.
     options.refine = [params, device](const Tensor& image, const Tensor& logits) {
       return dense_crf_marginals(image, crf::unary_from_logits(logits), params, device);
     };
   }
-  std::printf("evaluate: %s (%s) on %s, device %s\n", c.model.c_str(), c.weights.c_str(), dataset->describe().c_str(),
+  std::printf("evaluate: %s (%s) on %s, device %s\n", model_name.c_str(), c.weights.c_str(), dataset->describe().c_str(),
               device.str().c_str());
   std::fflush(stdout);
   const EvaluationResult result = evaluate(*model, *dataset, options);
@@ -107,7 +109,8 @@ void register_evaluate(CLI::App& app) {
   auto c = std::make_shared<EvaluateCommand>();
   CLI::App* cmd = app.add_subcommand("evaluate", "Evaluate weights or a checkpoint on a dataset split (per-class IoU)");
   add_config_option(cmd, c->config);
-  cmd->add_option("--model", c->model, "registered model name (see `atrous models`)")->required();
+  cmd->add_option("--model", c->model,
+                  "registered model name (see `atrous models`); default: the one the weights file records");
   cmd->add_option("--weights,--checkpoint", c->weights, "weights (ours or PyTorch) or a training checkpoint")
       ->required()
       ->check(CLI::ExistingFile);

@@ -12,6 +12,7 @@
 #include "tools/cli/commands.h"
 #include "tools/cli/crf_options.h"
 #include "tools/cli/device_option.h"
+#include "tools/cli/model_option.h"
 
 namespace atrous::cli {
 namespace {
@@ -25,7 +26,7 @@ struct SegmentOptions {
   std::string save_logits;
   std::string palette = "voc";
   std::string device = "cpu";  // the model and, with --crf, the mean field
-  int classes = 21;
+  int classes = 0;  // 0: as the weights file says (21 with --model)
   int output_stride = 0;
   std::vector<double> scales{1.0};
   bool flip = false;
@@ -39,8 +40,9 @@ void run_segment(const SegmentOptions& o) {
   const Device device = device_option_value(o.device);
   ModelOptions model_options;
   model_options.num_classes = o.classes;
-  auto model = create_model(o.model, model_options);
+  auto model = model_for_weights("segment", o.model, o.weights, model_options);
   if (o.output_stride != 0) model->set_output_stride(o.output_stride);
+  const std::string& model_name = model->definition().name;
   load_weights_any(o.weights, *model, /*strict=*/true);  // our files, PyTorch exports or checkpoints
 
   InferenceOptions inference;
@@ -56,14 +58,14 @@ void run_segment(const SegmentOptions& o) {
   const Tensor logits = predict_logits(*model, image, inference);
   const Tensor scores = o.crf
                             ? dense_crf_marginals(image, crf::unary_from_logits(logits),
-                                                  o.crf_flags.resolve(crf::crf_preset_for_model(o.model).name), device)
+                                                  o.crf_flags.resolve(crf::crf_preset_for_model(model_name).name), device)
                             : logits;
   const Tensor labels = argmax_channels(scores).to(DType::u8);
   write_palette_png(o.out, labels, palette.colours);
   if (!o.overlay.empty()) write_png(o.overlay, overlay(image, labels, palette));
   if (!o.save_logits.empty()) save_npy(logits, o.save_logits);
   std::printf("%s: %lldx%lld, %s (%s) on %s, wrote %s\n", o.image.c_str(), static_cast<long long>(image.size(1)),
-              static_cast<long long>(image.size(0)), o.model.c_str(), inference.preprocessing.str().c_str(),
+              static_cast<long long>(image.size(0)), model_name.c_str(), inference.preprocessing.str().c_str(),
               device.str().c_str(), o.out.c_str());
 }
 
@@ -72,11 +74,13 @@ void run_segment(const SegmentOptions& o) {
 void register_segment(CLI::App& app) {
   auto o = std::make_shared<SegmentOptions>();
   CLI::App* cmd = app.add_subcommand("segment", "Segment one image with a model and its weights");
-  cmd->add_option("--model", o->model, "registered model name (see `atrous models`)")->required();
+  cmd->add_option("--model", o->model,
+                  "registered model name (see `atrous models`); default: the one the weights file records");
   cmd->add_option("--weights", o->weights, "safetensors weights: ours, a training checkpoint, or PyTorch names/layout")->required()->check(CLI::ExistingFile);
   cmd->add_option("--image", o->image, "PNG or JPEG image")->required()->check(CLI::ExistingFile);
   cmd->add_option("--out", o->out, "label mask to write (palette PNG)")->required();
-  cmd->add_option("--classes", o->classes, "number of classes the weights were trained for")->capture_default_str();
+  cmd->add_option("--classes", o->classes,
+                  "number of classes the weights were trained for (default: as the weights file records, else 21)");
   cmd->add_option("--output-stride", o->output_stride, "evaluate at this output stride (8 or 16, where the model allows)");
   cmd->add_option("--scales", o->scales, "input scales whose logits are averaged, e.g. 0.5 0.75 1 1.25")->capture_default_str();
   cmd->add_flag("--flip", o->flip, "also average the left-right flipped image's logits");

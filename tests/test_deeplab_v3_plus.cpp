@@ -1,4 +1,4 @@
-// MobileNetV2 and DeepLabv3+: parameter counts against torchvision's, the atrous plan at every output stride,
+// MobileNetV2, ResNet-18/34 and DeepLabv3+: parameter counts against torchvision's, the atrous plan at every output stride,
 // output shapes (odd sizes), the decoder's wiring, and a training step that changes every parameter. Numerical
 // parity with a PyTorch reference is in test_pytorch_parity.cpp.
 #include <gtest/gtest.h>
@@ -113,4 +113,35 @@ TEST(DeepLabV3Plus, EveryParameterGetsAGradient) {
     for (double v : p.tensor.grad().to_double_vector()) norm += v * v;
     EXPECT_GT(norm, 0.0) << p.name;
   }
+}
+
+TEST(ResNetBasicBlocks, ParameterCountsMatchTorchvisionAndAtrousPlan) {
+  Generator gen(6);
+  // torchvision 0.14 resnet18()/resnet34() without fc: 11,176,512 and 21,284,672 parameters.
+  ResNet r18(ResNetConfig::resnet18(), gen);
+  EXPECT_EQ(parameter_count(r18), 11176512);
+  EXPECT_EQ(r18.out_channels(), 512);
+  EXPECT_EQ(r18.low_level_channels(), 64);
+  EXPECT_NE(r18.describe().find("ResNet-18"), std::string::npos) << r18.describe();
+  ResNet r34(ResNetConfig::resnet34().with_output_stride(8).with_dilation_rule(DilationRule::Uniform), gen);
+  EXPECT_EQ(parameter_count(r34), 21284672);
+  EXPECT_NE(r34.describe().find("ResNet-34"), std::string::npos) << r34.describe();
+  // At output stride 8 layer3 and layer4 give up their strides; both 3x3 convs of every block take the rate.
+  EXPECT_EQ(r34.block_dilations(), (std::vector<std::vector<int>>{{1, 1, 1}, {1, 1, 1, 1}, {2, 2, 2, 2, 2, 2}, {4, 4, 4}}));
+  auto& first = dynamic_cast<BasicBlock&>(r34.block(3, 0));
+  EXPECT_EQ(first.stride(), 1);
+  EXPECT_EQ(first.conv2().options().dilation, 2);
+  EXPECT_EQ(first.conv2().options().padding, 2);
+  EXPECT_TRUE(first.has_downsample());
+  EXPECT_FALSE(r34.block(1, 0).has_downsample());  // 64 -> 64 at stride 1: identity, as torchvision
+  const BackboneFeatures f = r34.forward_features(Tensor::uniform({1, 37, 29, 3}, -1, 1, gen));
+  EXPECT_EQ(f.out.shape(), (Shape{1, 5, 4, 512}));
+  EXPECT_EQ(f.low_level.shape(), (Shape{1, 10, 8, 64}));
+  r34.set_output_stride(32);
+  EXPECT_EQ(r34.forward(Tensor::uniform({1, 37, 29, 3}, -1, 1, gen)).shape(), (Shape{1, 2, 1, 512}));
+  expect_error([&] { r34.bottleneck(1, 0); }, {"ResNet-34", "basic blocks"});
+
+  auto model = create_model("deeplabv3plus-resnet18", {4, 0, 1});
+  model->eval();
+  EXPECT_EQ(model->forward(Tensor::uniform({1, 33, 41, 3}, -1, 1, gen)).shape(), (Shape{1, 9, 11, 4}));
 }

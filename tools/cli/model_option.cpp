@@ -1,0 +1,26 @@
+#include "tools/cli/model_option.h"
+
+#include <cstdio>
+
+#include "models/model_metadata.h"
+
+namespace atrous {
+
+std::shared_ptr<SegmentationModel> model_for_weights(const std::string& command, const std::string& model_name,
+                                                     const std::string& weights, const ModelOptions& options) {
+  if (!model_name.empty()) {
+    ModelOptions o = options;
+    if (o.num_classes == 0) o.num_classes = 21;
+    return create_model(model_name, o);
+  }
+  auto model = create_model_described_by(weights);
+  ATROUS_CHECK(options.num_classes == 0 || options.num_classes == model->num_classes(), command, ": ", weights,
+               " holds ", model->definition().name, " for ", model->num_classes(), " classes, not ",
+               options.num_classes);
+  if (options.output_stride != 0) model->set_output_stride(options.output_stride);
+  std::printf("%s: model %s (%d classes, output stride %d) as recorded in %s\n", command.c_str(),
+              model->definition().name.c_str(), model->num_classes(), model->output_stride(), weights.c_str());
+  return model;
+}
+
+}  // namespace atrous
