@@ -23,6 +23,12 @@ void hard_activation_forward_cpu(HardActivation kind, const T* x, T* y, int64_t 
 template <typename T>
 void hard_activation_backward_cpu(HardActivation kind, const T* x, const T* dy, T* dx, int64_t n);
 
+// sigmoid(x) = 1 / (1 + exp(-x)) (LR-ASPP's attention branch); the backward reads the output: dx = dy * y * (1 - y).
+template <typename T>
+void sigmoid_forward_cpu(const T* x, T* y, int64_t n);
+template <typename T>
+void sigmoid_backward_cpu(const T* y, const T* dy, T* dx, int64_t n);
+
 // y[n, p, c] = x[n, p, c] * s[n, c] for x [batch, pixels, channels] (NHWC with pixels = H * W) and s [batch, channels].
 struct ScaleChannelsShape {
   int64_t batch = 0, pixels = 0, channels = 0;

@@ -1,5 +1,7 @@
 #include "layers/inverted_residual.h"
 
+#include <algorithm>
+
 #include "core/ops/elementwise.h"
 
 namespace atrous {
@@ -15,6 +17,12 @@ const InvertedResidualOptions& checked(const InvertedResidualOptions& o) {
 }
 
 }  // namespace
+
+int make_divisible(double v, int divisor) {
+  int rounded = std::max(divisor, int(v + divisor / 2.0) / divisor * divisor);
+  if (rounded < 0.9 * v) rounded += divisor;
+  return rounded;
+}
 
 InvertedResidual::InvertedResidual(const InvertedResidualOptions& options, Generator& gen)
     : Module("InvertedResidual"),

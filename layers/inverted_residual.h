@@ -11,6 +11,10 @@
 
 namespace atrous {
 
+// MobileNets' channel rounding (torchvision's _make_divisible(v, 8)): the nearest multiple of `divisor`, at least
+// `divisor`, never more than 10% below v.
+int make_divisible(double v, int divisor = 8);
+
 struct InvertedResidualOptions {
   int in_channels = 0;
   int out_channels = 0;

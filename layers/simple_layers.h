@@ -33,6 +33,12 @@ class Hardswish : public Module {
   Tensor forward(const Tensor& x) override { return hardswish(x); }
 };
 
+class Sigmoid : public Module {
+ public:
+  Sigmoid() : Module("Sigmoid") {}
+  Tensor forward(const Tensor& x) override { return sigmoid(x); }
+};
+
 class MaxPool2d : public Module {
  public:
   explicit MaxPool2d(const Pool2dParams& params) : Module("MaxPool2d"), params_(params) {}

@@ -3,6 +3,7 @@
 #include "models/deeplab_v3.h"
 
 #include "models/deeplab_v2_resnet.h"
+#include "models/multi_scale.h"
 
 namespace atrous {
 namespace {
@@ -88,17 +89,34 @@ DeepLabV3Config deeplabv3_torchvision_config(int depth, int num_classes) {
   return c;
 }
 
+DeepLabV3Config fcn_torchvision_config(int depth, int num_classes) {
+  DeepLabV3Config c = deeplabv3_torchvision_config(depth, num_classes);
+  c.name = "fcn_resnet" + std::to_string(depth);
+  c.title = "FCN (torchvision definition)";
+  c.head = DeepLabV3Head::Fcn;
+  c.aspp_rates.clear();
+  c.dropout = 0.1;
+  return c;
+}
+
 DeepLabV3::DeepLabV3(const DeepLabV3Config& config, Generator& gen)
     : SegmentationModel("DeepLabV3", v3_definition(config)), config_(config) {
   ATROUS_CHECK((config.head == DeepLabV3Head::Cascade) == (config.backbone.cascaded_layers > 0), config.name,
                ": the cascade head goes with cascaded backbone layers and only with them");
-  ATROUS_CHECK(config.head == DeepLabV3Head::Cascade || !config.aspp_rates.empty(), config.name,
-               ": the ASPP head needs rates");
+  const bool has_aspp = config.head == DeepLabV3Head::Aspp || config.head == DeepLabV3Head::TorchvisionAspp;
+  ATROUS_CHECK(!has_aspp || !config.aspp_rates.empty(), config.name, ": the ASPP head needs rates");
   backbone_ = register_module("backbone", std::make_shared<ResNet>(config.backbone, gen));
   classifier_ = register_module("classifier", std::make_shared<Sequential>());
   const int features = backbone_->out_channels();
   if (config.head == DeepLabV3Head::Cascade) {
     logits_ = classifier_->add(make_logits_conv(features, config.num_classes, true, gen));
+  } else if (config.head == DeepLabV3Head::Fcn) {
+    const int width = features / 4;
+    classifier_->add(std::make_shared<Conv2d>(Conv2dOptions(features, width, 3).with_padding(1).with_bias(false), gen));
+    classifier_->add(std::make_shared<BatchNorm2d>(config.backbone.bn.options(width)));
+    classifier_->add(std::make_shared<ReLU>());
+    classifier_->add(std::make_shared<Dropout>(config.dropout));
+    logits_ = classifier_->add(make_logits_conv(width, config.num_classes, config.he_init_head, gen));
   } else {
     aspp_ = classifier_->add(std::make_shared<AsppV3>(AsppV3Options(features)
                                                           .with_rates(aspp_rates_at(config.backbone.output_stride))
@@ -162,6 +180,9 @@ std::string DeepLabV3::make_description() const {
   if (!c.backbone.multi_grid.empty()) s += ", multi-grid (" + join(c.backbone.multi_grid) + ")";
   if (c.head == DeepLabV3Head::Cascade) {
     s += ", " + std::to_string(c.backbone.cascaded_layers) + " cascaded layer4 copies (layer5..), 1x1 classifier";
+  } else if (c.head == DeepLabV3Head::Fcn) {
+    s += ", FCN head: 3x3 conv " + std::to_string(backbone_->out_channels() / 4) + " + BN + ReLU, dropout " +
+         number(c.dropout) + ", 1x1 classifier";
   } else {
     s += ", ASPP 1x1 + 3x3 rates " + join(aspp_->rates()) + " (" + join(c.aspp_rates) + " at output stride " +
          std::to_string(c.aspp_rates_output_stride) + ") + image pooling, 256 ch with BN+ReLU, concat, 1x1 projection";
@@ -195,16 +216,26 @@ void register_resnet_models(ModelRegistry& r) {
          "torchvision deeplabv3_resnet50: OS8, ASPP (12,24,36), 3x3 head, align_corners=false");
   add_v3(deeplabv3_torchvision_config, 101,
          "torchvision deeplabv3_resnet101: OS8, ASPP (12,24,36), 3x3 head, align_corners=false");
+  add_v3(fcn_torchvision_config, 50, "torchvision fcn_resnet50: OS8, FCN head (3x3 conv 512), align_corners=false");
+  add_v3(fcn_torchvision_config, 101, "torchvision fcn_resnet101: OS8, FCN head (3x3 conv 512), align_corners=false");
+  auto make_v2 = [](int depth, const ModelOptions& o) {
+    ATROUS_CHECK(o.output_stride == 0 || o.output_stride == 8, "deeplabv2-resnet", depth,
+                 ": the output stride is fixed at 8 for this architecture (asked for ", o.output_stride, ")");
+    Generator gen(o.seed);
+    return std::make_shared<DeepLabV2ResNet>(deeplabv2_resnet_config(depth, o.num_classes), gen);
+  };
   for (int depth : {101, 50}) {
     r.add("deeplabv2-resnet" + std::to_string(depth),
           "DeepLab-v2 ResNet-" + std::to_string(depth) + ": OS8, frozen BN, ASPP-L (3x3 rates 6,12,18,24, summed)",
-          [depth](const ModelOptions& o) -> std::shared_ptr<SegmentationModel> {
-            ATROUS_CHECK(o.output_stride == 0 || o.output_stride == 8, "deeplabv2-resnet", depth,
-                         ": the output stride is fixed at 8 for this architecture (asked for ", o.output_stride, ")");
-            Generator gen(o.seed);
-            return std::make_shared<DeepLabV2ResNet>(deeplabv2_resnet_config(depth, o.num_classes), gen);
-          });
+          [depth, make_v2](const ModelOptions& o) -> std::shared_ptr<SegmentationModel> { return make_v2(depth, o); });
   }
+  // The v2 paper's headline model (Table 4, 76.35 VOC val with COCO pre-training and CRF): ASPP-L with MSC.
+  r.add("deeplabv2-resnet101-msc", "DeepLab-v2 ResNet-101 ASPP-L, OS8, frozen BN; MSC 1/0.75/0.5, max fusion",
+        [make_v2](const ModelOptions& o) -> std::shared_ptr<SegmentationModel> {
+          MultiScaleOptions options;
+          options.name = "deeplabv2-resnet101-msc";
+          return std::make_shared<MultiScale>(make_v2(101, o), options);
+        });
 }
 
 }  // namespace atrous

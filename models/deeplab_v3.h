@@ -20,6 +20,7 @@ enum class DeepLabV3Head {
   Aspp,             // paper: classifier.0 = ASPP v3, classifier.1 = 1x1 conv to the classes
   TorchvisionAspp,  // torchvision's DeepLabHead: classifier.0 ASPP, .1 3x3 conv 256, .2 BN, .3 ReLU, .4 1x1 conv
   Cascade,          // cascaded layer4 copies in the backbone, classifier.0 = 1x1 conv to the classes
+  Fcn,              // torchvision's FCNHead (FCN-ResNet): .0 3x3 conv to in/4, .1 BN, .2 ReLU, .3 dropout, .4 1x1 conv
 };
 
 struct DeepLabV3Config {
@@ -45,6 +46,8 @@ DeepLabV3Config deeplabv3_cascade_config(int depth, int num_classes);
 // torchvision.models.segmentation.deeplabv3_resnet50/101: OS8 (replace_stride_with_dilation [F,T,T]), no
 // Multi-Grid, ASPP (12,24,36), dropout 0.5, 3x3 conv head, BN momentum 0.1, align_corners=false.
 DeepLabV3Config deeplabv3_torchvision_config(int depth, int num_classes);
+// torchvision.models.segmentation.fcn_resnet50/101: the same OS8 ResNet with FCNHead (no ASPP), align_corners=false.
+DeepLabV3Config fcn_torchvision_config(int depth, int num_classes);
 
 class DeepLabV3 : public SegmentationModel {
  public:
@@ -77,7 +80,8 @@ class DeepLabV3 : public SegmentationModel {
 };
 
 // Adds the ResNet family to the zoo: resnet50-deeplabv3, resnet101-deeplabv3, resnet101-deeplabv3-cascade,
-// deeplabv3_resnet50, deeplabv3_resnet101 (torchvision), deeplabv2-resnet50, deeplabv2-resnet101.
+// deeplabv3_resnet50, deeplabv3_resnet101, fcn_resnet50, fcn_resnet101 (torchvision), deeplabv2-resnet50,
+// deeplabv2-resnet101, deeplabv2-resnet101-msc.
 void register_resnet_models(ModelRegistry& registry);
 
 }  // namespace atrous

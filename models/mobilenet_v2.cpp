@@ -36,12 +36,6 @@ std::vector<std::pair<int, int>> plan(const std::vector<int>& nominal, int outpu
 
 }  // namespace
 
-int make_divisible(double v, int divisor) {
-  int rounded = std::max(divisor, int(v + divisor / 2.0) / divisor * divisor);
-  if (rounded < 0.9 * v) rounded += divisor;
-  return rounded;
-}
-
 MobileNetV2::MobileNetV2(const MobileNetV2Config& config, Generator& gen)
     : Backbone("MobileNetV2"), config_(config), output_stride_(config.output_stride) {
   check_output_stride(config.output_stride);

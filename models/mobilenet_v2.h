@@ -26,9 +26,6 @@ struct MobileNetV2Config {
   MobileNetV2Config& with_last_conv(bool c) { last_conv = c; return *this; }
 };
 
-// torchvision's _make_divisible(v, 8): the nearest multiple of 8, at least 8, never more than 10% below v.
-int make_divisible(double v, int divisor = 8);
-
 class MobileNetV2 : public Backbone {
  public:
   MobileNetV2(const MobileNetV2Config& config, Generator& gen);

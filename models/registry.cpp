@@ -2,6 +2,7 @@
 
 #include "models/deeplab_v3.h"
 #include "models/deeplab_v3_plus.h"
+#include "models/mobilenet_v3_segmentation.h"
 #include "models/tiny_deeplab.h"
 #include "models/vgg_deeplab.h"
 
@@ -37,6 +38,7 @@ const ModelRegistry& model_registry() {
     register_vgg_models(r);
     register_resnet_models(r);
     register_deeplab_v3_plus_models(r);
+    register_mobilenet_v3_models(r);
     register_tiny_models(r);
     return r;
   }();

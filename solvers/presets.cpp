@@ -40,6 +40,20 @@ TrainSettings largefov_voc() {
   return s;
 }
 
+// DeepLab v2's headline model on VOC 2012 (v2 paper Sec. 4.1 and Table 4): ResNet-101 ASPP-L with multi-scale inputs
+// (MSC: scales 1, 0.75, 0.5, max fusion, a loss on every scale and on the fused map), frozen BN, base lr 2.5e-4
+// (classifier x10) poly 0.9, momentum 0.9 in Caffe's form, weight decay 5e-4, batch 10, 20K iterations, 321 crops,
+// random scaling 0.5-1.5 and flips, labels subsampled to the stride-8 logits of each scale.
+TrainSettings deeplabv2_resnet_voc() {
+  TrainSettings s = largefov_voc();
+  s.model = "deeplabv2-resnet101-msc";
+  s.scale_min = 0.5;
+  s.scale_max = 1.5;
+  s.lr = 2.5e-4;
+  s.out_dir = "runs/deeplabv2-resnet-voc";
+  return s;
+}
+
 // DeepLabv3 on VOC 2012 (v3 paper, section 4.1): ResNet-101 at output stride 16, crop 513, batch 16, lr 0.007 poly
 // 0.9, 30K iterations, BN trained with decay 0.9997, random scale 0.5-2.0 and left-right flip, logits upsampled to
 // the labels for the loss. The paper gives no weight decay; 1e-4 is what its released TF code uses for ResNet.
@@ -150,6 +164,9 @@ const std::vector<TrainPreset>& training_presets() {
       {"largefov-voc",
        "DeepLab-LargeFOV (VGG-16) on VOC 2012 trainaug, v2 paper's poly recipe: batch 10, lr 1e-3, 20K it",
        largefov_voc()},
+      {"deeplabv2-resnet-voc",
+       "DeepLab-v2 ResNet-101 ASPP-L + MSC on VOC 2012 trainaug, v2 paper: batch 10, lr 2.5e-4 poly, scale 0.5-1.5, 20K it",
+       deeplabv2_resnet_voc()},
       {"deeplabv3-voc",
        "DeepLabv3 ResNet-101 OS16 on VOC 2012 trainaug: crop 513, batch 16, lr 0.007 poly, BN decay 0.9997, 30K it",
        deeplabv3_voc()},

@@ -126,6 +126,37 @@ TEST(GradCheck, Activations) {
   }
 }
 
+// sigmoid: exact values where they are known, saturation without NaN or overflow far out, the output-based
+// gradient y (1 - y), and finite differences.
+TEST(Sigmoid, ValuesSaturationAndGradients) {
+  for (DType dt : {DType::f32, DType::f64}) {
+    SCOPED_TRACE(dtype_name(dt));
+    Tensor x = Tensor::from_vector<double>({0.0, 2.0, -2.0, 100.0, -100.0, -1000.0}, {6}).to(dt);
+    x.set_requires_grad(true);
+    Tensor y = sigmoid(x);
+    const std::vector<double> v = y.to_double_vector();
+    const double tol = dt == DType::f32 ? 1e-7 : 1e-15;
+    EXPECT_EQ(v[0], 0.5);
+    EXPECT_NEAR(v[1], 1.0 / (1.0 + std::exp(-2.0)), tol);
+    EXPECT_NEAR(v[1] + v[2], 1.0, 2 * tol);  // symmetry
+    EXPECT_EQ(v[3], 1.0);
+    EXPECT_GE(v[4], 0.0);
+    EXPECT_LT(v[4], 1e-40);
+    EXPECT_EQ(v[5], 0.0);  // exp(1000) overflows to inf: 1 / inf
+    sum(y).backward();
+    const std::vector<double> g = x.grad().to_double_vector();
+    EXPECT_EQ(g[0], 0.25);
+    EXPECT_NEAR(g[1], v[1] * (1 - v[1]), tol);
+    EXPECT_EQ(g[5], 0.0);
+    for (double d : g) EXPECT_FALSE(std::isnan(d));
+  }
+  Generator gen(10);
+  Tensor x = Tensor::uniform({2, 3, 4, 5}, -6, 6, gen, DType::f64);
+  x.set_requires_grad(true);
+  expect_gradients_match([](const std::vector<Tensor>& in) { return sigmoid(in[0]); }, {x});
+  EXPECT_EQ(Sigmoid().forward(Tensor::zeros({3})).to_double_vector(), (std::vector<double>{0.5, 0.5, 0.5}));
+}
+
 TEST(ScaleChannels, HandComputedValuesAndGradients) {
   // x [2, 1, 2, 2]: image 0 pixels (1, 2), (3, 4); image 1 pixels (5, 6), (7, 8). s = (10, 100) and (-1, 0.5).
   Tensor x = Tensor::from_vector<double>({1, 2, 3, 4, 5, 6, 7, 8}, {2, 1, 2, 2});

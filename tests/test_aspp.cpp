@@ -187,7 +187,13 @@ TEST(AsppV3, SetRatesAndArgumentChecks) {
   EXPECT_THROW(aspp.set_rates({1, 0, 2}), Error);
   EXPECT_THROW(aspp.atrous_conv(3), Error);
   EXPECT_THROW(aspp.forward(Tensor::randn({2, 5, 5, 3}, gen)), Error);
-  EXPECT_THROW(AsppV3(AsppV3Options(4, 2).with_rates({}), gen), Error);
+  // No atrous branch at all is allowed: the 1x1 branch and image pooling (Mobile DeepLabv3's head).
+  AsppV3 pooling_only(AsppV3Options(4, 2).with_rates({}), gen);
+  EXPECT_TRUE(pooling_only.rates().empty());
+  pooling_only.eval();
+  EXPECT_EQ(pooling_only.forward(Tensor::uniform({1, 5, 5, 4}, -1, 1, gen)).shape(), (Shape{1, 5, 5, 2}));
+  EXPECT_NE(pooling_only.describe().find("1x1 + image pooling"), std::string::npos) << pooling_only.describe();
+  EXPECT_THROW(pooling_only.set_rates({3}), Error);
   EXPECT_THROW(AsppV3(AsppV3Options(4, 2).with_dropout(1.0), gen), Error);
   EXPECT_THROW(AsppV3(AsppV3Options(0, 2), gen), Error);
   ModuleList list;

@@ -119,6 +119,7 @@ TEST(CudaOps, MobileNetActivationsAndScaleChannels) {
     compare_op("relu6", {x}, [](const auto& t) { return relu6(t[0]); }, tol, tol);
     compare_op("hardsigmoid", {x}, [](const auto& t) { return hardsigmoid(t[0]); }, tol, tol);
     compare_op("hardswish", {x}, [](const auto& t) { return hardswish(t[0]); }, tol, tol);
+    compare_op("sigmoid", {x}, [](const auto& t) { return sigmoid(t[0]); }, tol, tol);
     // scale_channels (the scale gradient sums 35 products per channel in double on both devices), and 1x1 images
     // with more channels than a warp.
     compare_op("scale_channels", {random({2, 5, 7, 13}, gen, dt), random({2, 1, 1, 13}, gen, dt)},

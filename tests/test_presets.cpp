@@ -32,7 +32,31 @@ TEST(TrainPresets, LargeFovVocIsTheV2PolyRecipe) {
   EXPECT_EQ(trainer_options(s).sgd.momentum_style, MomentumStyle::caffe);
 }
 
-TEST(TrainPresets, OnlyTheCaffeRecipeUsesCaffeMomentum) {
+TEST(TrainPresets, DeepLabV2ResNetVocIsThePaperRecipe) {
+  const TrainSettings& s = training_preset("deeplabv2-resnet-voc").settings;
+  EXPECT_EQ(s.model, "deeplabv2-resnet101-msc");  // ASPP-L with multi-scale inputs, Table 4's best
+  EXPECT_EQ(s.batch_size, 10);
+  EXPECT_DOUBLE_EQ(s.lr, 2.5e-4);
+  EXPECT_EQ(s.lr_policy, "poly");
+  EXPECT_DOUBLE_EQ(s.scale_min, 0.5);
+  EXPECT_DOUBLE_EQ(s.scale_max, 1.5);
+  EXPECT_EQ(s.crop_height, 321);
+  EXPECT_EQ(s.max_iterations, 20000);
+  EXPECT_EQ(s.bn_mode, "model");  // the model freezes its BN
+  EXPECT_EQ(s.momentum_style, "caffe");
+  EXPECT_EQ(s.loss_resolution, "output");
+}
+
+// The CPU CamVid recipe: a DeepLabv3+ that the registry knows, validated at full resolution.
+TEST(TrainPresets, CamVidDeepLabV3PlusRecipe) {
+  const TrainSettings& s = training_preset("camvid-deeplabv3plus").settings;
+  EXPECT_EQ(s.model, "deeplabv3plus-mobilenetv2-lite");
+  EXPECT_EQ(s.dataset, "camvid");
+  EXPECT_EQ(s.val_scales, std::vector<double>{1.0});
+  EXPECT_EQ(s.momentum_style, "pytorch");
+}
+
+TEST(TrainPresets, OnlyTheCaffeRecipesUseCaffeMomentum) {
   EXPECT_EQ(TrainSettings{}.momentum_style, "pytorch");
   EXPECT_EQ(trainer_options(TrainSettings{}).sgd.momentum_style, MomentumStyle::pytorch);
   for (const char* name : {"deeplabv3-voc", "camvid"}) {
@@ -77,11 +101,13 @@ TEST(TrainPresets, EveryPresetValidatesOnceItHasAData_rootAndNamesAreUnique) {
     for (const std::string& n : names) EXPECT_NE(n, p.name);
     names.push_back(p.name);
   }
-  EXPECT_EQ(names, (std::vector<std::string>{"largefov-voc", "deeplabv3-voc", "camvid"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"largefov-voc", "deeplabv2-resnet-voc", "deeplabv3-voc", "camvid",
+                                             "camvid-deeplabv3plus"}));
   const TrainSettings& camvid = training_preset("camvid").settings;
   EXPECT_EQ(camvid.dataset, "camvid");
   EXPECT_TRUE(model_registry().contains(camvid.model));
-  expect_error([] { training_preset("largefov"); }, {"largefov", "largefov-voc", "deeplabv3-voc", "camvid"});
+  expect_error([] { training_preset("largefov"); },
+               {"largefov", "largefov-voc", "deeplabv2-resnet-voc", "deeplabv3-voc", "camvid", "camvid-deeplabv3plus"});
 }
 
 TEST(TrainSettingsTest, BadSettingsAreNamed) {

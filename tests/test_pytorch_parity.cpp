@@ -121,7 +121,10 @@ TEST_P(PytorchParity, ForwardMatchesPytorchAndExportRoundTrips) {
 INSTANTIATE_TEST_SUITE_P(Models, PytorchParity,
                          ::testing::Values(ParityCase{"deeplabv3_resnet50", "deeplabv3_resnet50"},
                                            ParityCase{"largefov", "deeplab-v1-largefov"},
-                                           ParityCase{"deeplabv3plus_mobilenetv2", "deeplabv3plus-mobilenetv2"}),
+                                           ParityCase{"deeplabv3plus_mobilenetv2", "deeplabv3plus-mobilenetv2"},
+                                           ParityCase{"fcn_resnet50", "fcn_resnet50"},
+                                           ParityCase{"deeplabv3_mobilenet_v3_large", "deeplabv3_mobilenet_v3_large"},
+                                           ParityCase{"lraspp_mobilenet_v3_large", "lraspp_mobilenet_v3_large"}),
                          [](const ::testing::TestParamInfo<ParityCase>& info) {
                            return std::string(info.param.fixture);
                          });

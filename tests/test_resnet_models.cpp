@@ -11,6 +11,7 @@
 #include "layers/bottleneck.h"
 #include "models/deeplab_v2_resnet.h"
 #include "models/deeplab_v3.h"
+#include "models/multi_scale.h"
 #include "models/registry.h"
 #include "models/resnet.h"
 #include "support/test_helpers.h"
@@ -473,4 +474,38 @@ TEST(ResNetRegistry, EveryDefinitionIsRegisteredAndChecked) {
   EXPECT_THROW(create_model("resnet50-deeplabv3", options(5, 4)), Error);
   EXPECT_THROW(create_model("deeplabv2-resnet101", options(5, 16)), Error);
   EXPECT_THROW(create_model("resnet50-deeplabv3", options(0)), Error);
+}
+
+// The v2 paper's headline model: ResNet-101 ASPP-L wrapped in multi-scale inputs, the single-scale model's
+// parameters under the same names (so its weights load unchanged), a loss-bearing output per scale plus the fusion.
+TEST(ResNetRegistry, DeepLabV2ResNet101WithMsc) {
+  auto msc = create_model("deeplabv2-resnet101-msc", options(3));
+  auto single = create_model("deeplabv2-resnet101", options(3));
+  ASSERT_NE(dynamic_cast<MultiScale*>(msc.get()), nullptr);
+  EXPECT_EQ(msc->definition().name, "deeplabv2-resnet101-msc");
+  EXPECT_EQ(msc->parameter_count(), single->parameter_count());
+  std::vector<std::string> a, b;
+  for (const NamedTensor& p : msc->named_parameters()) a.push_back(p.name);
+  for (const NamedTensor& p : single->named_parameters()) b.push_back(p.name);
+  EXPECT_EQ(a, b);
+  msc->eval();
+  Generator gen(15);
+  const std::vector<Tensor> outputs = msc->forward_all_scales(Tensor::randn({1, 41, 41, 3}, gen));
+  ASSERT_EQ(outputs.size(), 4u);  // scales 1, 0.75, 0.5 and the max fusion
+  EXPECT_EQ(outputs.back().shape(), outputs.front().shape());
+  EXPECT_THROW(create_model("deeplabv2-resnet101-msc", options(5, 16)), Error);
+}
+
+// torchvision's FCN: the OS8 ResNet with FCNHead, parameters as torchvision counts them (0.14: fcn_resnet50 with 21
+// classes and no auxiliary head has 32,957,013); logits at stride 8. Numerical parity: test_pytorch_parity.cpp.
+TEST(ResNetRegistry, TorchvisionFcn) {
+  EXPECT_TRUE(model_registry().contains("fcn_resnet101"));
+  auto fcn = create_model("fcn_resnet50", options(21));
+  EXPECT_EQ(fcn->parameter_count(), 32957013);
+  EXPECT_EQ(fcn->output_stride(), 8);
+  EXPECT_FALSE(fcn->definition().align_corners);
+  EXPECT_NE(fcn->describe().find("FCN head"), std::string::npos) << fcn->describe();
+  fcn->eval();
+  Generator gen(16);
+  EXPECT_EQ(fcn->forward(Tensor::randn({1, 49, 43, 3}, gen)).shape(), (Shape{1, 7, 6, 21}));
 }

@@ -42,7 +42,8 @@ try:
     import torch.nn as nn
     import torch.nn.functional as F
     import torchvision
-    from torchvision.models.segmentation import deeplabv3_resnet50
+    from torchvision.models.segmentation import (deeplabv3_mobilenet_v3_large, deeplabv3_resnet50, fcn_resnet50,
+                                                 lraspp_mobilenet_v3_large)
 except ImportError as e:
     sys.exit("make_parity_fixtures.py needs torch, torchvision and numpy (%s): run it with /usr/bin/python3" % e)
 
@@ -231,7 +232,8 @@ def run_case(case, model, seed, input_shape, forward):
 
 
 def deeplabv3_logits(model, x):
-    # torchvision's forward upsamples to the input; the logits at output stride 8 are the classifier's output.
+    # torchvision's forward upsamples to the input; the logits at output stride 8 are the classifier's output
+    # (DeepLabV3 and FCN alike).
     return model.classifier(model.backbone(x)["out"])
 
 
@@ -299,6 +301,15 @@ CASES = {
                            (1, 3, 65, 57), deeplabv3_logits),
     # 75 wide: pool2 and pool3 round up (ceil mode) there, 97 high: they do not.
     "largefov": (12, lambda: LargeFov(NUM_CLASSES), (1, 3, 97, 75), lambda m, x: m(x)),
+    "fcn_resnet50": (15, lambda: fcn_resnet50(weights=None, weights_backbone=None, num_classes=NUM_CLASSES,
+                                              aux_loss=False),
+                     (1, 3, 49, 43), deeplabv3_logits),
+    "deeplabv3_mobilenet_v3_large": (16, lambda: deeplabv3_mobilenet_v3_large(
+        weights=None, weights_backbone=None, num_classes=NUM_CLASSES, aux_loss=False), (1, 3, 67, 53), deeplabv3_logits),
+    # LR-ASPP's logits before torchvision upsamples them: the head on the backbone's {"low", "high"} features.
+    "lraspp_mobilenet_v3_large": (17, lambda: lraspp_mobilenet_v3_large(
+        weights=None, weights_backbone=None, num_classes=NUM_CLASSES), (1, 3, 67, 53),
+                                  lambda m, x: m.classifier(m.backbone(x))),
     # 65 high: every stride-2 layer rounds up; output stride 16 turns features.14's stride into rate 2 after it.
     "deeplabv3plus_mobilenetv2": (14, lambda: DeepLabV3PlusMobileNetV2(NUM_CLASSES), (1, 3, 65, 57),
                                   lambda m, x: m(x)),

@@ -49,6 +49,36 @@ Tensor relu6(const Tensor& x) { return hard_activation("relu6", HardActivation::
 Tensor hardsigmoid(const Tensor& x) { return hard_activation("hardsigmoid", HardActivation::hardsigmoid, x); }
 Tensor hardswish(const Tensor& x) { return hard_activation("hardswish", HardActivation::hardswish, x); }
 
+Tensor sigmoid(const Tensor& x_in) {
+  const char* op = "sigmoid";
+  checks::floating(op, "x", x_in);
+  Tensor x = x_in.contiguous();
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  dispatch_floating(x.dtype(), op, [&](auto tag) {
+    using T = decltype(tag);
+    if (x.device().is_cuda()) {
+      ATROUS_CUDA_ONLY(kernels::cuda::sigmoid_forward<T>(x.device().index, x.data<T>(), y.data<T>(), x.numel()));
+    } else {
+      kernels::sigmoid_forward_cpu<T>(x.data<T>(), y.data<T>(), x.numel());
+    }
+  });
+  const bool track = any_requires_grad({x_in});
+  return record_op(op, y, {x_in}, [op, y = track ? y.detach() : Tensor()](const Tensor& g_in, const std::vector<bool>&) {
+    Tensor g = g_in.contiguous();
+    Tensor dx = Tensor::empty(g.shape(), g.dtype(), g.device());
+    dispatch_floating(g.dtype(), op, [&](auto tag) {
+      using T = decltype(tag);
+      if (g.device().is_cuda()) {
+        ATROUS_CUDA_ONLY(
+            kernels::cuda::sigmoid_backward<T>(g.device().index, y.data<T>(), g.data<T>(), dx.data<T>(), g.numel()));
+      } else {
+        kernels::sigmoid_backward_cpu<T>(y.data<T>(), g.data<T>(), dx.data<T>(), g.numel());
+      }
+    });
+    return std::vector<Tensor>{dx};
+  });
+}
+
 Tensor scale_channels(const Tensor& x_in, const Tensor& s_in) {
   const char* op = "scale_channels";
   checks::nhwc(op, "x", x_in);

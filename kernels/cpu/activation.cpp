@@ -3,6 +3,7 @@
 #include "kernels/activation.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "core/error.h"
 
@@ -115,9 +116,23 @@ void scale_channels_backward_cpu(const T* x, const T* s, const T* dy, ScaleChann
   }
 }
 
+template <typename T>
+void sigmoid_forward_cpu(const T* x, T* y, int64_t n) {
+#pragma omp parallel for schedule(static) if (n > (1 << 16))
+  for (int64_t i = 0; i < n; ++i) y[i] = T(1) / (T(1) + std::exp(-x[i]));  // exp overflow gives 0, as it should
+}
+
+template <typename T>
+void sigmoid_backward_cpu(const T* y, const T* dy, T* dx, int64_t n) {
+#pragma omp parallel for schedule(static) if (n > (1 << 16))
+  for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * y[i] * (T(1) - y[i]);
+}
+
 #define ATROUS_INSTANTIATE(T)                                                                     \
   template void hard_activation_forward_cpu<T>(HardActivation, const T*, T*, int64_t);            \
   template void hard_activation_backward_cpu<T>(HardActivation, const T*, const T*, T*, int64_t); \
+  template void sigmoid_forward_cpu<T>(const T*, T*, int64_t);                                    \
+  template void sigmoid_backward_cpu<T>(const T*, const T*, T*, int64_t);                         \
   template void scale_channels_forward_cpu<T>(const T*, const T*, ScaleChannelsShape, T*);        \
   template void scale_channels_backward_cpu<T>(const T*, const T*, const T*, ScaleChannelsShape, T*, T*);
 ATROUS_INSTANTIATE(float)

@@ -89,7 +89,28 @@ __global__ void scale_channels_grad_scale_kernel(const T* __restrict__ x, const 
   }
 }
 
+template <typename T>
+__global__ void sigmoid_forward_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t n) {
+  ATROUS_GRID_STRIDE(i, n) y[i] = T(1) / (T(1) + exp(-x[i]));
+}
+
+template <typename T>
+__global__ void sigmoid_backward_kernel(const T* __restrict__ y, const T* __restrict__ dy, T* __restrict__ dx,
+                                        int64_t n) {
+  ATROUS_GRID_STRIDE(i, n) dx[i] = dy[i] * y[i] * (T(1) - y[i]);
+}
+
 }  // namespace
+
+template <typename T>
+void sigmoid_forward(int device, const T* x, T* y, int64_t n) {
+  if (n > 0) launch_1d("sigmoid_forward_kernel", n, device, sigmoid_forward_kernel<T>, x, y, n);
+}
+
+template <typename T>
+void sigmoid_backward(int device, const T* y, const T* dy, T* dx, int64_t n) {
+  if (n > 0) launch_1d("sigmoid_backward_kernel", n, device, sigmoid_backward_kernel<T>, y, dy, dx, n);
+}
 
 template <typename T>
 void hard_activation_forward(int device, HardActivation kind, const T* x, T* y, int64_t n) {
@@ -120,6 +141,8 @@ void scale_channels_backward(int device, const T* x, const T* s, const T* dy, Sc
 #define ATROUS_INSTANTIATE(T)                                                                      \
   template void hard_activation_forward<T>(int, HardActivation, const T*, T*, int64_t);            \
   template void hard_activation_backward<T>(int, HardActivation, const T*, const T*, T*, int64_t); \
+  template void sigmoid_forward<T>(int, const T*, T*, int64_t);                                    \
+  template void sigmoid_backward<T>(int, const T*, const T*, T*, int64_t);                         \
   template void scale_channels_forward<T>(int, const T*, const T*, ScaleChannelsShape, T*);        \
   template void scale_channels_backward<T>(int, const T*, const T*, const T*, ScaleChannelsShape, T*, T*);
 ATROUS_INSTANTIATE(float)

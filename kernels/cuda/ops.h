@@ -37,6 +37,8 @@ template <typename T>
 void hard_activation_forward(int device, HardActivation kind, const T* x, T* y, int64_t n);
 template <typename T>
 void hard_activation_backward(int device, HardActivation kind, const T* x, const T* dy, T* dx, int64_t n);
+template <typename T> void sigmoid_forward(int device, const T* x, T* y, int64_t n);
+template <typename T> void sigmoid_backward(int device, const T* y, const T* dy, T* dx, int64_t n);
 template <typename T>
 void scale_channels_forward(int device, const T* x, const T* s, ScaleChannelsShape shape, T* y);
 // dx and ds may each be null; ds is a gather over the pixels (deterministic, no atomics).
