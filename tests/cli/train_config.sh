@@ -129,6 +129,29 @@ expect_failure "data_root" "$atrous" train --dataset voc --print-settings
 expect_failure "unknown model" "$atrous" train "${common[@]}" --model nope --max-iterations 1
 expect_failure "nothing" "$atrous" train --dataset camvid --data-root "$work/nothing" --max-iterations 1 --out-dir "$work/x"
 
+# --init-weights without --model (and without a preset) trains the model the file records, at its output stride, and
+# says so; --model or a preset's model wins; a file that records no model is an error asking for --model.
+lite="$work/lite/weights.safetensors"
+"$atrous" train "${data[@]}" --model deeplabv3plus-mobilenetv2-lite --output-stride 8 --max-iterations 1 \
+  --out-dir "$work/lite" > "$work/lite.log" 2>&1 || { cat "$work/lite.log"; exit 1; }
+"$atrous" train "${data[@]}" --init-weights "$lite" --print-settings > "$work/adopted.txt"
+expect_setting "$work/adopted.txt" 'model = "deeplabv3plus-mobilenetv2-lite"'
+expect_setting "$work/adopted.txt" 'output-stride = 8'
+grep -q "model as recorded in $lite" "$work/adopted.txt" || { cat "$work/adopted.txt"; exit 1; }
+"$atrous" train "${data[@]}" --init-weights "$lite" --output-stride 16 --print-settings > "$work/adopted16.txt"
+expect_setting "$work/adopted16.txt" 'output-stride = 16'
+"$atrous" train "${data[@]}" --init-weights "$lite" --max-iterations 1 --out-dir "$work/fine" > "$work/fine.log" 2>&1
+grep -q "train: deeplabv3plus-mobilenetv2-lite ([0-9]* parameters, as recorded in $lite)" "$work/fine.log" ||
+  { cat "$work/fine.log"; exit 1; }
+loaded=$(sed -n 's/^init weights: \([0-9]*\) tensors.*/\1/p' "$work/fine.log")
+test "${loaded:-0}" -gt 100 || { echo "init weights loaded '${loaded}' tensors"; cat "$work/fine.log"; exit 1; }
+"$atrous" train "${data[@]}" --init-weights "$lite" --model tiny-deeplab --print-settings > "$work/named.txt"
+expect_setting "$work/named.txt" 'model = "tiny-deeplab"'
+"$atrous" train --preset camvid --init-weights "$lite" --print-settings > "$work/preset_model.txt"
+expect_setting "$work/preset_model.txt" 'model = "tiny-deeplab"'
+expect_failure "interop.safetensors does not say which model it holds" "$atrous" train "${data[@]}" \
+  --init-weights "$(dirname "$0")/../fixtures/safetensors/interop.safetensors" --print-settings
+
 # --device on train, evaluate and quickstart (and as evaluate's config key): a bad spelling names the text and the
 # accepted forms; a CUDA device runs where `atrous info` shows one (a checkpoint written there resumes on the CPU),
 # and is a clear error before any work where none is.

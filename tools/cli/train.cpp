@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "core/atrous.h"
+#include "models/model_metadata.h"
 #include "models/pytorch_weights.h"
 #include "models/registry.h"
 #include "solvers/class_weights.h"
@@ -29,6 +30,8 @@ struct TrainCommand {
   std::string preset;
   std::string resume;
   std::string replot;
+  CLI::Option* model_option = nullptr;  // given (command line or config file) or not
+  CLI::Option* output_stride_option = nullptr;
   bool list_presets = false;
   bool print_settings = false;
 };
@@ -73,6 +76,17 @@ void print_presets() {
       "\n`atrous train --preset NAME --print-settings` shows every setting; flags and --config override them.\n");
 }
 
+// A run started from --init-weights with no model named (by --model, a config file or a preset) trains the model the
+// file records: its name and output stride. The classes stay the dataset's, as in any fine-tuning (a classifier of
+// another size is reported as not loaded).
+void adopt_model_of_init_weights(TrainSettings& s, bool output_stride_given) {
+  const std::optional<SavedModelInfo> info = saved_model_info(SafetensorsFile(s.init_weights));
+  ATROUS_CHECK(info.has_value(), "train: ", s.init_weights,
+               " does not say which model it holds (no 'model.name' in its metadata); pass --model");
+  s.model = info->name;
+  if (!output_stride_given) s.output_stride = info->output_stride;
+}
+
 void print_summary(const TrainResult& r, const std::string& out_dir) {
   std::printf(
       "%s after %lld iterations (%lld in this run): %.1f s, %.2f images/s training, %.0f%% of step time "
@@ -110,9 +124,14 @@ int run_train(TrainCommand& c) {
   }
   TrainSettings s = c.preset.empty() ? TrainSettings{} : training_preset(c.preset).settings;
   for (const auto& apply : c.overrides) apply(s);
+  const bool model_from_weights = c.preset.empty() && c.model_option->count() == 0 && !s.init_weights.empty();
+  if (model_from_weights) adopt_model_of_init_weights(s, c.output_stride_option->count() > 0);
   validate_settings(s);
+  const std::string model_source = model_from_weights ? "as recorded in " + s.init_weights : "";
   if (c.print_settings) {
-    std::printf("# atrous train settings%s\n%s", c.preset.empty() ? "" : (" (preset " + c.preset + ")").c_str(),
+    std::string origin = c.preset.empty() ? "" : "preset " + c.preset;
+    if (model_from_weights) origin += "model " + model_source;
+    std::printf("# atrous train settings%s\n%s", origin.empty() ? "" : (" (" + origin + ")").c_str(),
                 settings_to_toml(s).c_str());
     return 0;
   }
@@ -143,8 +162,9 @@ int run_train(TrainCommand& c) {
     std::ofstream settings(s.out_dir + "/settings.toml");
     settings << "# the settings of this run; `atrous train --config` takes this file\n" << settings_to_toml(s);
   }
-  std::printf("train: %s (%lld parameters) on %s\n", s.model.c_str(), static_cast<long long>(model->parameter_count()),
-              train_set->describe().c_str());
+  std::printf("train: %s (%lld parameters%s) on %s\n", s.model.c_str(),
+              static_cast<long long>(model->parameter_count()),
+              model_from_weights ? (", " + model_source).c_str() : "", train_set->describe().c_str());
   if (val_set) std::printf("validation: %s\n", val_set->describe().c_str());
   std::printf("batch %d x iter_size %d, crop %dx%d, lr %g %s, %lld iterations on %s, writing to %s\n", s.batch_size,
               s.iter_size, s.crop_height, s.crop_width, s.lr, s.lr_policy.c_str(),
@@ -175,10 +195,12 @@ void register_train(CLI::App& app) {
   cmd->add_option("--resume", c->resume,
                   "continue from a checkpoint ('auto': <out-dir>/checkpoint.safetensors) exactly where it stopped");
   TrainCommand& t = *c;
-  setting(cmd, t, "--model", &TrainSettings::model, "registered model name (see `atrous models`)");
+  t.model_option = setting(cmd, t, "--model", &TrainSettings::model,
+                           "registered model name (see `atrous models`); without it (and without a preset), the model "
+                           "--init-weights records");
   setting(cmd, t, "--num-classes,--classes", &TrainSettings::num_classes,
           "classes the model predicts (0: the dataset's)");
-  setting(cmd, t, "--output-stride", &TrainSettings::output_stride,
+  t.output_stride_option = setting(cmd, t, "--output-stride", &TrainSettings::output_stride,
           "output stride where the model allows it (0: default)");
   setting(cmd, t, "--init-seed", &TrainSettings::init_seed, "seed of the initial weights");
   setting(cmd, t, "--init-weights", &TrainSettings::init_weights,
