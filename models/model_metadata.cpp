@@ -1,5 +1,6 @@
 #include "models/model_metadata.h"
 
+#include <cmath>
 #include <cstdio>
 #include <sstream>
 
@@ -13,6 +14,8 @@ constexpr const char* kClasses = "model.classes";
 constexpr const char* kOutputStride = "model.output_stride";
 constexpr const char* kAlignCorners = "model.align_corners";
 constexpr const char* kPreprocessing = "model.preprocessing";
+constexpr const char *kInferenceScales = "inference.scales";
+constexpr const char *kInferenceFlip = "inference.flip";
 
 std::string exact(double v) {
   char buffer[32];
@@ -89,6 +92,50 @@ std::optional<SavedModelInfo> saved_model_info(const SafetensorsFile& file) {
   ATROUS_CHECK(decode(meta.at(kPreprocessing), info.preprocessing), file.path(), ": metadata '", kPreprocessing,
                "' = '", meta.at(kPreprocessing), "' is not 'rgb|bgr scale mean0 mean1 mean2 std0 std1 std2'");
   return info;
+}
+
+std::map<std::string, std::string>
+inference_metadata(const RecordedInference &inference) {
+  std::string scales;
+  for (double s : inference.scales)
+    scales += (scales.empty() ? "" : " ") + exact(s);
+  return {{kInferenceScales, scales},
+          {kInferenceFlip, inference.flip ? "true" : "false"}};
+}
+
+std::optional<RecordedInference>
+recorded_inference(const SafetensorsFile &file) {
+  const auto &meta = file.metadata();
+  const bool has_scales = meta.count(kInferenceScales) > 0;
+  if (!has_scales && meta.count(kInferenceFlip) == 0)
+    return std::nullopt;
+  ATROUS_CHECK(has_scales && meta.count(kInferenceFlip), file.path(),
+               ": metadata has one of '", kInferenceScales, "' and '",
+               kInferenceFlip, "' but not the other");
+  RecordedInference inference;
+  const std::string &text = meta.at(kInferenceScales);
+  std::istringstream in(text);
+  std::string word;
+  while (in >> word) {
+    size_t used = 0;
+    double scale = 0;
+    try {
+      scale = std::stod(word, &used);
+    } catch (const std::exception &) {
+      used = 0;
+    }
+    ATROUS_CHECK(used == word.size() && std::isfinite(scale) && scale > 0,
+                 file.path(), ": metadata '", kInferenceScales, "' = '", text,
+                 "': '", word, "' is not a positive number");
+    inference.scales.push_back(scale);
+  }
+  ATROUS_CHECK(!inference.scales.empty(), file.path(), ": metadata '",
+               kInferenceScales, "' lists no scale");
+  const std::string &flip = meta.at(kInferenceFlip);
+  ATROUS_CHECK(flip == "true" || flip == "false", file.path(), ": metadata '",
+               kInferenceFlip, "' = '", flip, "' is not true or false");
+  inference.flip = flip == "true";
+  return inference;
 }
 
 std::shared_ptr<SegmentationModel> create_model_described_by(const std::string& path) {

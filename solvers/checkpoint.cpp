@@ -180,7 +180,9 @@ std::vector<std::string> load_module(const std::string& path, Module& module, bo
 
 // ---- checkpoints ----
 
-void save_checkpoint(const std::string& path, const Module& model, const Sgd& sgd, const TrainingState& state) {
+void save_checkpoint(const std::string &path, const Module &model,
+                     const Sgd &sgd, const TrainingState &state,
+                     const std::map<std::string, std::string> &metadata) {
   std::map<std::string, Tensor> tensors;
   for (const auto& [name, t] : model.state_dict()) tensors.emplace(kModelPrefix + name, t);
   const std::vector<std::string> names = optimizer_parameter_names(model, sgd, "save_checkpoint", path);
@@ -211,6 +213,8 @@ void save_checkpoint(const std::string& path, const Module& model, const Sgd& sg
   };
   for (const auto& [key, value] : state.extra) meta[kExtraPrefix + key] = value;
   meta.merge(model_metadata_of(model));  // so that evaluate/segment can build the model from a checkpoint too
+  std::map<std::string, std::string> extra = metadata;
+  meta.merge(extra);
   save_safetensors(path, tensors, meta);
 }
 

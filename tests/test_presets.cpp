@@ -52,7 +52,7 @@ TEST(TrainPresets, CamVidDeepLabV3PlusRecipe) {
   const TrainSettings& s = training_preset("camvid-deeplabv3plus").settings;
   EXPECT_EQ(s.model, "deeplabv3plus-mobilenetv2-lite");
   EXPECT_EQ(s.dataset, "camvid");
-  EXPECT_EQ(s.val_scales, std::vector<double>{1.0});
+  EXPECT_EQ(s.val_scales, std::vector<double>{0.75});
   EXPECT_EQ(s.momentum_style, "pytorch");
 }
 

@@ -10,6 +10,7 @@
 
 #include "core/atrous.h"
 #include "layers/conv2d.h"
+#include "models/model_metadata.h"
 #include "models/multi_scale.h"
 #include "models/tiny_deeplab.h"
 #include "solvers/checkpoint.h"
@@ -314,6 +315,8 @@ TEST_F(TrainerTest, ValidatesOnScheduleAndLogsEveryRowAsCsvAndJsonLines) {
   o.validate_every = 3;
   o.checkpoint_every = 4;
   o.log_every = 2;
+  o.validation.scales = {0.75, 1.0};
+  o.validation.flip = true;
   std::vector<int64_t> iterations;
   o.on_step = [&](int64_t iteration, double, double) { iterations.push_back(iteration); };
   Trainer trainer(*model, *data, loader_options(2, model->definition().preprocessing), o, val.get());
@@ -349,6 +352,15 @@ TEST_F(TrainerTest, ValidatesOnScheduleAndLogsEveryRowAsCsvAndJsonLines) {
   EXPECT_EQ(nulls, 2);
   for (const char* file : {"checkpoint.safetensors", "weights.safetensors", "validation.json", "training_curves.png"})
     EXPECT_TRUE(fs::exists(path(std::string("run/") + file))) << file;
+  // Weights and checkpoint record how the model was validated, for `evaluate`
+  // and `segment` to reproduce.
+  for (const char *file : {"checkpoint.safetensors", "weights.safetensors"}) {
+    const auto recorded =
+        recorded_inference(SafetensorsFile(path(std::string("run/") + file)));
+    ASSERT_TRUE(recorded.has_value()) << file;
+    EXPECT_EQ(recorded->scales, (std::vector<double>{0.75, 1.0})) << file;
+    EXPECT_TRUE(recorded->flip) << file;
+  }
 }
 
 TEST_F(TrainerTest, WrongClassCountsAndSettingsAreErrors) {

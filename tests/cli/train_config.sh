@@ -133,7 +133,7 @@ expect_failure "nothing" "$atrous" train --dataset camvid --data-root "$work/not
 # says so; --model or a preset's model wins; a file that records no model is an error asking for --model.
 lite="$work/lite/weights.safetensors"
 "$atrous" train "${data[@]}" --model deeplabv3plus-mobilenetv2-lite --output-stride 8 --max-iterations 1 \
-  --out-dir "$work/lite" > "$work/lite.log" 2>&1 || { cat "$work/lite.log"; exit 1; }
+  --val-scales 0.75 --val-flip --out-dir "$work/lite" > "$work/lite.log" 2>&1 || { cat "$work/lite.log"; exit 1; }
 "$atrous" train "${data[@]}" --init-weights "$lite" --print-settings > "$work/adopted.txt"
 expect_setting "$work/adopted.txt" 'model = "deeplabv3plus-mobilenetv2-lite"'
 expect_setting "$work/adopted.txt" 'output-stride = 8'
@@ -151,6 +151,18 @@ expect_setting "$work/named.txt" 'model = "tiny-deeplab"'
 expect_setting "$work/preset_model.txt" 'model = "tiny-deeplab"'
 expect_failure "interop.safetensors does not say which model it holds" "$atrous" train "${data[@]}" \
   --init-weights "$(dirname "$0")/../fixtures/safetensors/interop.safetensors" --print-settings
+
+# The weights record the scales and flip they were validated with: evaluate uses them unless told otherwise (and
+# says so), giving what the explicit flags give; --scales / --no-flip override.
+lite_eval=(--weights "$lite" --dataset synthetic --synthetic-size 32 --split val --limit 3 --json "")
+"$atrous" evaluate "${lite_eval[@]}" > "$work/recorded.log"
+grep -q "input scales 0.75 with flip as recorded in $lite" "$work/recorded.log" || { cat "$work/recorded.log"; exit 1; }
+"$atrous" evaluate "${lite_eval[@]}" --scales 0.75 --flip > "$work/explicit.log"
+diff <(grep "^mIoU" "$work/recorded.log") <(grep "^mIoU" "$work/explicit.log") ||
+  { echo "recorded inference settings differ from the explicit flags"; exit 1; }
+grep -q "^mIoU" "$work/explicit.log" || { cat "$work/explicit.log"; exit 1; }
+"$atrous" evaluate "${lite_eval[@]}" --scales 1 --no-flip > "$work/overridden.log"
+if grep -q "as recorded in $lite (--scales" "$work/overridden.log"; then cat "$work/overridden.log"; exit 1; fi
 
 # --device on train, evaluate and quickstart (and as evaluate's config key): a bad spelling names the text and the
 # accepted forms; a CUDA device runs where `atrous info` shows one (a checkpoint written there resumes on the CPU),

@@ -30,8 +30,11 @@ struct EvaluateCommand {
   bool voc_augmented = false;
   int classes = 0;
   int output_stride = 0;
-  std::vector<double> scales{1.0};
+  std::vector<double> scales{
+      1.0}; // unless given: as the weights file records, else 1
   bool flip = false;
+  bool scales_given = false;
+  bool flip_given = false;
   int crop_size = 0;
   std::vector<int> trimap;
   std::string save_masks;
@@ -74,6 +77,8 @@ void run_evaluate(const EvaluateCommand& c) {
   options.device = device;
   options.scales = c.scales;
   options.flip = c.flip;
+  adopt_recorded_inference("evaluate", c.weights, c.scales_given, c.flip_given,
+                           options.scales, options.flip);
   options.crop_size = c.crop_size;
   options.trimap_bands = c.trimap;
   options.output_dir = c.save_masks;
@@ -120,9 +125,15 @@ void register_evaluate(CLI::App& app) {
   cmd->add_flag("--voc-augmented", c->voc_augmented, "VOC labels from SegmentationClassAug");
   cmd->add_option("--classes", c->classes, "classes the weights predict (0: the dataset's)");
   cmd->add_option("--output-stride", c->output_stride, "evaluate at this output stride (where the model allows)");
-  cmd->add_option("--scales", c->scales, "input scales whose logits are averaged, e.g. 0.5 0.75 1 1.25 1.5 1.75")
-      ->capture_default_str();
-  cmd->add_flag("--flip", c->flip, "also average the left-right flipped images' logits");
+  CLI::Option *scales =
+      cmd->add_option("--scales", c->scales,
+                      "input scales whose logits are averaged, e.g. 0.5 0.75 1 "
+                      "1.25 1.5 1.75 (default: as the weights file records, "
+                      "else 1)");
+  CLI::Option *flip = cmd->add_flag("--flip,!--no-flip", c->flip,
+                                    "also average the left-right flipped "
+                                    "images' logits (default: as the weights "
+                                    "file records, else no)");
   cmd->add_option("--crop-size", c->crop_size, "sliding-window size for images larger than it (0: whole images)");
   cmd->add_option("--trimap", c->trimap, "also report mIoU within these bands (pixels) around label boundaries");
   cmd->add_option("--save-masks", c->save_masks, "write colour masks and overlays of a sample of images here");
@@ -138,8 +149,10 @@ void register_evaluate(CLI::App& app) {
   cmd->add_flag("--crf", c->crf,
                 "refine with the fully connected CRF (DeepLab's preset for the model; CRF flags below)");
   add_crf_flags(cmd, c->crf_flags);
-  cmd->callback([c, cmd] {
+  cmd->callback([c, cmd, scales, flip] {
     apply_config_file(cmd, c->config);
+    c->scales_given = scales->count() > 0;
+    c->flip_given = flip->count() > 0;
     run_evaluate(*c);
   });
 }
