@@ -39,13 +39,20 @@ struct ModelCase {
   double lr;          // SGD base lr (the models' param groups scale it, e.g. classifiers x10)
 };
 
-// DeepLab's crop sizes: 321 for v1/v2 (Caffe), 513 for DeepLabv3 (VOC). lr 1e-3, except v2 ResNet: on random
-// labels its frozen-BN backbone and x10/x20 ASPP classifier diverge within a few steps at 1e-3 and 1e-4 (NaN losses
-// change what the kernels compute), so it runs at 2.5e-5. The step's work does not depend on lr.
+// DeepLab's crop sizes: 321 for v1/v2 (Caffe), 513 for DeepLabv3 (VOC). lr
+// 1e-3, except v2 ResNet: on random labels its frozen-BN backbone and x10/x20
+// ASPP classifier diverge within a few steps at 1e-3 and 1e-4 (NaN losses
+// change what the kernels compute), so it runs at 2.5e-5. The step's work does
+// not depend on lr. The mobile models and FCN at VOC's 513 as torchvision
+// trains them.
 const ModelCase kModelCases[] = {
     {"deeplab-v1-largefov", 321, 1e-3},
     {"deeplabv3_resnet101", 513, 1e-3},
     {"deeplabv2-resnet101", 321, 2.5e-5},
+    {"deeplabv3plus-mobilenetv2", 513, 1e-3},
+    {"deeplabv3_mobilenet_v3_large", 513, 1e-3},
+    {"lraspp_mobilenet_v3_large", 513, 1e-3},
+    {"fcn_resnet50", 513, 1e-3},
 };
 
 // Random labels with ~1/13 of the pixels ignored (as bench_pytorch.py's cross-entropy case).

@@ -21,6 +21,11 @@ Models, built to compute what ours compute (models/*.h):
 - deeplabv2-resnet101: torchvision ResNet-101 at OS8 with every block of layer3/layer4 dilated (2/4, the Caffe rule),
   frozen BN (eval mode, affine not trained), ASPP-L: four 3x3 convs 2048 -> classes at rates 6/12/18/24, summed;
   logits resized with align_corners=True.
+- deeplabv3plus-mobilenetv2: DeepLabv3+ on torchvision's MobileNetV2 (OS 16), make_parity_fixtures.py's definition,
+  whose forward our model matches on imported weights (tests/test_pytorch_parity.cpp); logits resized with
+  align_corners=True.
+- deeplabv3_mobilenet_v3_large, lraspp_mobilenet_v3_large, fcn_resnet50: torchvision's, whose forward resizes to the
+  input (align_corners=False); deeplabv3's image-pooling BN in eval mode in the train step, as above.
 """
 import argparse
 import json
@@ -52,11 +57,17 @@ MODELS = {
     "deeplab-v1-largefov": (321, 1e-3),
     "deeplabv3_resnet101": (513, 1e-3),
     "deeplabv2-resnet101": (321, 2.5e-5),
+    "deeplabv3plus-mobilenetv2": (513, 1e-3),
+    "deeplabv3_mobilenet_v3_large": (513, 1e-3),
+    "lraspp_mobilenet_v3_large": (513, 1e-3),
+    "fcn_resnet50": (513, 1e-3),
 }
 # Our models' parameter groups (models/*.cpp): conv weights lr x1 with decay, conv biases lr x2 without decay, the
 # classifier's weights x10 and biases x20 (no decay); torchvision DeepLabv3's last conv x1 (bias without decay).
 CLASSIFIER = {"deeplab-v1-largefov": ("fc8.", 10, 20), "deeplabv2-resnet101": ("aspp.", 10, 20),
-              "deeplabv3_resnet101": ("net.classifier.4.", 1, 1)}
+              "deeplabv3_resnet101": ("net.classifier.4.", 1, 1), "deeplabv3plus-mobilenetv2": ("classifier.", 1, 1),
+              "deeplabv3_mobilenet_v3_large": ("net.classifier.4.", 1, 1),
+              "lraspp_mobilenet_v3_large": ("net.classifier.", 1, 1), "fcn_resnet50": ("net.classifier.4.", 1, 1)}
 
 
 class LargeFov(nn.Module):
@@ -120,31 +131,44 @@ class DeepLabV2ResNet(nn.Module):
         return out
 
 
-class TorchvisionV3(nn.Module):
-    """torchvision's deeplabv3_resnet101; forward returns logits at the input size (align_corners=False)."""
+class TorchvisionSegmentation(nn.Module):
+    """One of torchvision's segmentation models (by its builder's name); forward returns logits at the input size
+    (align_corners=False)."""
 
-    def __init__(self, classes):
+    def __init__(self, builder, classes):
         super().__init__()
-        self.net = torchvision.models.segmentation.deeplabv3_resnet101(
-            weights=None, weights_backbone=None, num_classes=classes, aux_loss=False)
-
-    def train(self, mode=True):
-        super().train(mode)
-        self.net.classifier[0].convs[4][2].eval()  # image-pooling BN: one value per channel at batch 1
-        return self
+        kwargs = {"weights": None, "weights_backbone": None, "num_classes": classes}
+        if not builder.startswith("lraspp"):
+            kwargs["aux_loss"] = False
+        self.net = getattr(torchvision.models.segmentation, builder)(**kwargs)
 
     def forward(self, x):
         return self.net(x)["out"]
+
+
+def train_mode(model):
+    """model.train(), but the image-pooling branches (torchvision's ASPPPooling) stay in eval mode: their BN sees
+    one value per channel at batch 1, which PyTorch rejects; ours does the same in bench_models.cpp."""
+    model.train()
+    for m in model.modules():
+        if isinstance(m, torchvision.models.segmentation.deeplabv3.ASPPPooling):
+            m.eval()
+    return model
 
 
 def build(model_name):
     """(module, align_corners or None when the module already resizes to the input)."""
     if model_name == "deeplab-v1-largefov":
         return LargeFov(CLASSES), True
-    if model_name == "deeplabv3_resnet101":
-        return TorchvisionV3(CLASSES), None
+    if model_name in ("deeplabv3_resnet101", "deeplabv3_mobilenet_v3_large", "lraspp_mobilenet_v3_large",
+                      "fcn_resnet50"):
+        return TorchvisionSegmentation(model_name, CLASSES), None
     if model_name == "deeplabv2-resnet101":
         return DeepLabV2ResNet(CLASSES), True
+    if model_name == "deeplabv3plus-mobilenetv2":
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from make_parity_fixtures import DeepLabV3PlusMobileNetV2
+        return DeepLabV3PlusMobileNetV2(CLASSES), True
     raise ValueError("unknown model " + model_name)
 
 
@@ -154,7 +178,7 @@ def calibrate_batch_norms(model, x):
     bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
     if not bns:
         return
-    model.train()  # the image-pooling BN of deeplabv3 stays in eval mode (see TorchvisionV3.train)
+    model.train()  # the image-pooling BN stays in eval mode (see train_mode)
     pooling = [m for m in model.modules() if isinstance(m, torchvision.models.segmentation.deeplabv3.ASPPPooling)]
     pooling_bn = {id(bn) for p in pooling for bn in p.modules()}
     saved = [(m.momentum, m.training) for m in bns]
@@ -191,7 +215,8 @@ def case_names():
 
 def default_steps(model_name, which):
     """(warm-up, timed) steps: fewer for the slow ResNet cases, enough for a median elsewhere."""
-    if model_name == "deeplab-v1-largefov":
+    if model_name in ("deeplab-v1-largefov", "deeplabv3plus-mobilenetv2", "deeplabv3_mobilenet_v3_large",
+                      "lraspp_mobilenet_v3_large"):
         return (2, 9) if which == "eval" else (2, 7)
     return (1, 5) if which == "eval" else (1, 3)
 
@@ -229,7 +254,7 @@ def run_case(name, layout, repeats):
             with torch.no_grad():
                 return logits_at_input(x)
     else:
-        model.train()
+        train_mode(model)
         opt = torch.optim.SGD(param_groups(model, model_name, MODELS[model_name][1]), lr=MODELS[model_name][1],
                               momentum=0.9)
 
