@@ -39,12 +39,10 @@ struct ModelCase {
   double lr;          // SGD base lr (the models' param groups scale it, e.g. classifiers x10)
 };
 
-// DeepLab's crop sizes: 321 for v1/v2 (Caffe), 513 for DeepLabv3 (VOC). lr
-// 1e-3, except v2 ResNet: on random labels its frozen-BN backbone and x10/x20
-// ASPP classifier diverge within a few steps at 1e-3 and 1e-4 (NaN losses
-// change what the kernels compute), so it runs at 2.5e-5. The step's work does
-// not depend on lr. The mobile models and FCN at VOC's 513 as torchvision
-// trains them.
+// DeepLab's crop sizes: 321 for v1/v2 (Caffe), 513 for DeepLabv3 (VOC). lr 1e-3, except v2 ResNet: on random
+// labels its frozen-BN backbone and x10/x20 ASPP classifier diverge within a few steps at 1e-3 and 1e-4 (NaN losses
+// change what the kernels compute), so it runs at 2.5e-5. The step's work does not depend on lr. The mobile models
+// and FCN at VOC's 513 as torchvision trains them.
 const ModelCase kModelCases[] = {
     {"deeplab-v1-largefov", 321, 1e-3},
     {"deeplabv3_resnet101", 513, 1e-3},

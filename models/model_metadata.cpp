@@ -14,8 +14,8 @@ constexpr const char* kClasses = "model.classes";
 constexpr const char* kOutputStride = "model.output_stride";
 constexpr const char* kAlignCorners = "model.align_corners";
 constexpr const char* kPreprocessing = "model.preprocessing";
-constexpr const char *kInferenceScales = "inference.scales";
-constexpr const char *kInferenceFlip = "inference.flip";
+constexpr const char* kInferenceScales = "inference.scales";
+constexpr const char* kInferenceFlip = "inference.flip";
 
 std::string exact(double v) {
   char buffer[32];
@@ -94,26 +94,20 @@ std::optional<SavedModelInfo> saved_model_info(const SafetensorsFile& file) {
   return info;
 }
 
-std::map<std::string, std::string>
-inference_metadata(const RecordedInference &inference) {
+std::map<std::string, std::string> inference_metadata(const RecordedInference& inference) {
   std::string scales;
-  for (double s : inference.scales)
-    scales += (scales.empty() ? "" : " ") + exact(s);
-  return {{kInferenceScales, scales},
-          {kInferenceFlip, inference.flip ? "true" : "false"}};
+  for (double s : inference.scales) scales += (scales.empty() ? "" : " ") + exact(s);
+  return {{kInferenceScales, scales}, {kInferenceFlip, inference.flip ? "true" : "false"}};
 }
 
-std::optional<RecordedInference>
-recorded_inference(const SafetensorsFile &file) {
-  const auto &meta = file.metadata();
+std::optional<RecordedInference> recorded_inference(const SafetensorsFile& file) {
+  const auto& meta = file.metadata();
   const bool has_scales = meta.count(kInferenceScales) > 0;
-  if (!has_scales && meta.count(kInferenceFlip) == 0)
-    return std::nullopt;
-  ATROUS_CHECK(has_scales && meta.count(kInferenceFlip), file.path(),
-               ": metadata has one of '", kInferenceScales, "' and '",
-               kInferenceFlip, "' but not the other");
+  if (!has_scales && meta.count(kInferenceFlip) == 0) return std::nullopt;
+  ATROUS_CHECK(has_scales && meta.count(kInferenceFlip), file.path(), ": metadata has one of '", kInferenceScales,
+               "' and '", kInferenceFlip, "' but not the other");
   RecordedInference inference;
-  const std::string &text = meta.at(kInferenceScales);
+  const std::string& text = meta.at(kInferenceScales);
   std::istringstream in(text);
   std::string word;
   while (in >> word) {
@@ -121,19 +115,17 @@ recorded_inference(const SafetensorsFile &file) {
     double scale = 0;
     try {
       scale = std::stod(word, &used);
-    } catch (const std::exception &) {
+    } catch (const std::exception&) {
       used = 0;
     }
-    ATROUS_CHECK(used == word.size() && std::isfinite(scale) && scale > 0,
-                 file.path(), ": metadata '", kInferenceScales, "' = '", text,
-                 "': '", word, "' is not a positive number");
+    ATROUS_CHECK(used == word.size() && std::isfinite(scale) && scale > 0, file.path(), ": metadata '",
+                 kInferenceScales, "' = '", text, "': '", word, "' is not a positive number");
     inference.scales.push_back(scale);
   }
-  ATROUS_CHECK(!inference.scales.empty(), file.path(), ": metadata '",
-               kInferenceScales, "' lists no scale");
-  const std::string &flip = meta.at(kInferenceFlip);
-  ATROUS_CHECK(flip == "true" || flip == "false", file.path(), ": metadata '",
-               kInferenceFlip, "' = '", flip, "' is not true or false");
+  ATROUS_CHECK(!inference.scales.empty(), file.path(), ": metadata '", kInferenceScales, "' lists no scale");
+  const std::string& flip = meta.at(kInferenceFlip);
+  ATROUS_CHECK(flip == "true" || flip == "false", file.path(), ": metadata '", kInferenceFlip, "' = '", flip,
+               "' is not true or false");
   inference.flip = flip == "true";
   return inference;
 }

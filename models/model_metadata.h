@@ -32,26 +32,20 @@ std::map<std::string, std::string> model_metadata_of(const Module& module);
 // description that is there but malformed is an error naming the file and the entry.
 std::optional<SavedModelInfo> saved_model_info(const SafetensorsFile& file);
 
-// How the weights were validated, which `evaluate` and `segment` use unless
-// told otherwise: the input scales whose logits are averaged and whether
-// left-right flipped images are averaged in. A recipe that trains on downscaled
-// crops is validated at the scale it trained at; recording it keeps the file's
-// figure reproducible.
+// How the weights were validated, which `evaluate` and `segment` use unless told otherwise: the input scales
+// whose logits are averaged and whether left-right flipped images are averaged in. A recipe that trains on
+// downscaled crops is validated at the scale it trained at; recording it keeps the file's figure reproducible.
 struct RecordedInference {
   std::vector<double> scales;
   bool flip = false;
 };
 
-// "inference.scales" ("0.75" or "0.5 1"; exact decimals) and "inference.flip"
-// ("true" / "false").
-std::map<std::string, std::string>
-inference_metadata(const RecordedInference &inference);
+// "inference.scales" ("0.75" or "0.5 1"; exact decimals) and "inference.flip" ("true" / "false").
+std::map<std::string, std::string> inference_metadata(const RecordedInference& inference);
 
-// What the file records, or nothing when it records no inference settings.
-// Malformed entries (no scale, a scale that is not a positive number, a flip
-// that is not true/false) are errors naming the file and the entry.
-std::optional<RecordedInference>
-recorded_inference(const SafetensorsFile &file);
+// What the file records, or nothing when it records no inference settings. Malformed entries (no scale, a scale
+// that is not a positive number, a flip that is not true/false) are errors naming the file and the entry.
+std::optional<RecordedInference> recorded_inference(const SafetensorsFile& file);
 
 // The registered model the file describes, at its classes, output stride and preprocessing (weights not loaded).
 // Errors name the file when it has no description ("pass --model") or names an unknown model.

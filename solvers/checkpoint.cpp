@@ -180,9 +180,8 @@ std::vector<std::string> load_module(const std::string& path, Module& module, bo
 
 // ---- checkpoints ----
 
-void save_checkpoint(const std::string &path, const Module &model,
-                     const Sgd &sgd, const TrainingState &state,
-                     const std::map<std::string, std::string> &metadata) {
+void save_checkpoint(const std::string& path, const Module& model, const Sgd& sgd, const TrainingState& state,
+                     const std::map<std::string, std::string>& metadata) {
   std::map<std::string, Tensor> tensors;
   for (const auto& [name, t] : model.state_dict()) tensors.emplace(kModelPrefix + name, t);
   const std::vector<std::string> names = optimizer_parameter_names(model, sgd, "save_checkpoint", path);

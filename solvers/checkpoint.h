@@ -50,17 +50,13 @@ struct TrainingState {
   std::map<std::string, std::string> extra;  // anything else (best mIoU, run name, ...), stored as "extra.<key>"
 };
 
-// One safetensors file: model tensors as "model.<state_dict name>", momentum
-// buffers as "optimizer.momentum.<parameter name>" (only those already
-// created), and in __metadata__ the iteration, epoch, the optimizer's lr /
-// momentum / weight decay / Nesterov flag / momentum style and the RNG states
-// as exact decimal strings, plus `metadata` (e.g. the recorded inference
-// settings; the checkpoint's own entries win). Every optimizer parameter must
-// be a parameter of `model` (matched by identity). Atomic (see
-// save_safetensors).
-void save_checkpoint(const std::string &path, const Module &model,
-                     const Sgd &sgd, const TrainingState &state,
-                     const std::map<std::string, std::string> &metadata = {});
+// One safetensors file: model tensors as "model.<state_dict name>", momentum buffers as
+// "optimizer.momentum.<parameter name>" (only those already created), and in __metadata__ the iteration, epoch,
+// the optimizer's lr / momentum / weight decay / Nesterov flag / momentum style and the RNG states as exact decimal
+// strings, plus `metadata` (e.g. the recorded inference settings; the checkpoint's own entries win).
+// Every optimizer parameter must be a parameter of `model` (matched by identity). Atomic (see save_safetensors).
+void save_checkpoint(const std::string& path, const Module& model, const Sgd& sgd, const TrainingState& state,
+                     const std::map<std::string, std::string>& metadata = {});
 
 // Restores the model's tensors, the momentum buffers and the lr, and returns the training state. The checkpoint
 // must match exactly: same tensor names and shapes, an optimizer over the same parameters with the same momentum,

@@ -120,14 +120,11 @@ TrainSettings camvid() {
   return s;
 }
 
-// The CPU recipe for CamVid from scratch (issue 14): DeepLabv3+ on MobileNetV2
-// with separable ASPP and decoder, trained on random 224x224 crops of images
-// scaled 0.5-1.0 (the dataset's 480x360), validated with the input at 0.75, the
-// middle of the training scales (objects at the sizes the model learnt; the
-// logits are upsampled and scored against the full-resolution labels: 62.6 mIoU
-// vs 58.1 at input scale 1 on the run in docs/results.md). The weights record
-// that scale, so `evaluate` and `segment` use it unless told otherwise.
-// About 1.6 h on 2 cores.
+// The CPU recipe for CamVid from scratch (issue 14): DeepLabv3+ on MobileNetV2 with separable ASPP and decoder,
+// trained on random 224x224 crops of images scaled 0.5-1.0 (the dataset's 480x360), validated with the input at
+// 0.75, the middle of the training scales (objects at the sizes the model learnt; the logits are upsampled and
+// scored against the full-resolution labels: 62.6 mIoU vs 58.1 at input scale 1 on the run in docs/results.md).
+// The weights record that scale, so `evaluate` and `segment` use it unless told otherwise. About 1.6 h on 2 cores.
 TrainSettings camvid_deeplabv3plus() {
   TrainSettings s = camvid();
   s.model = "deeplabv3plus-mobilenetv2-lite";

@@ -349,10 +349,8 @@ TrainResult Trainer::train() {
   auto period_start = Clock::now();
   double period_excluded = 0;  // validation/checkpoint time inside the period, not training throughput
 
-  // Files record how the model was validated, so that `evaluate` and `segment`
-  // reproduce the logged figures.
-  const RecordedInference validated_as{options_.validation.scales,
-                                       options_.validation.flip};
+  // Files record how the model was validated, so that `evaluate` and `segment` reproduce the logged figures.
+  const RecordedInference validated_as{options_.validation.scales, options_.validation.flip};
   auto write_checkpoint = [&](const std::string& why) {
     if (!writing) return;
     TrainingState state;
@@ -362,8 +360,7 @@ TrainResult Trainer::train() {
     state.dropout_rng = GeneratorState::of(default_generator());
     state.extra["batch_in_epoch"] = std::to_string(m.batch_in_epoch);
     state.extra["model"] = model_.definition().name;
-    save_checkpoint(checkpoint_path(), model_, *sgd_, state,
-                    inference_metadata(validated_as));
+    save_checkpoint(checkpoint_path(), model_, *sgd_, state, inference_metadata(validated_as));
     result.checkpoint = checkpoint_path();
     if (options_.progress)
       bar.message("checkpoint at iteration " + std::to_string(iteration_) + " (" + why + "): " + checkpoint_path());
@@ -449,8 +446,7 @@ TrainResult Trainer::train() {
   if (iteration_ > first_iteration || result.interrupted) write_checkpoint(result.interrupted ? "Ctrl-C" : "end");
   // The weights alone, for `atrous evaluate` / `atrous segment` and for sharing (a checkpoint also works there).
   if (writing && !result.interrupted)
-    save_module(options_.out_dir + "/weights.safetensors", model_,
-                inference_metadata(validated_as));
+    save_module(options_.out_dir + "/weights.safetensors", model_, inference_metadata(validated_as));
   if (writing && options_.write_plot && m.log && !m.log->rows().empty()) {
     const std::string png = options_.out_dir + "/training_curves.png";
     write_training_curves(png, m.log->rows(), model_.definition().name + " training curves");

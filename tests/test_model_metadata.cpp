@@ -1,8 +1,7 @@
-// Self-describing weights: weights files and checkpoints record the model's
-// name, classes, output stride, resize convention, preprocessing and the
-// inference settings it was validated with; the model is rebuilt from the file
-// alone and computes the same; files without a description, or with a broken
-// one, give errors naming the file and the entry.
+// Self-describing weights: weights files and checkpoints record the model's name, classes, output stride, resize
+// convention, preprocessing and the inference settings it was validated with; the model is rebuilt from the file
+// alone and computes the same; files without a description, or with a broken one, give errors naming the file and
+// the entry.
 #include <gtest/gtest.h>
 
 #include "core/atrous.h"
@@ -103,11 +102,9 @@ TEST_F(ModelMetadata, InferenceSettingsRoundTripInWeightsAndCheckpoints) {
   const std::string dir = this->dir().string();
   auto model = create_model("tiny-deeplab", {4, 0, 1});
   save_module(dir + "/plain.safetensors", *model);
-  EXPECT_FALSE(recorded_inference(SafetensorsFile(dir + "/plain.safetensors"))
-                   .has_value());
+  EXPECT_FALSE(recorded_inference(SafetensorsFile(dir + "/plain.safetensors")).has_value());
 
-  const RecordedInference wanted{{0.75, 1.0 / 3.0},
-                                 true}; // 1/3 must come back exactly
+  const RecordedInference wanted{{0.75, 1.0 / 3.0}, true};  // 1/3 must come back exactly
   save_module(dir + "/w.safetensors", *model, inference_metadata(wanted));
   const auto got = recorded_inference(SafetensorsFile(dir + "/w.safetensors"));
   ASSERT_TRUE(got.has_value());
@@ -115,49 +112,38 @@ TEST_F(ModelMetadata, InferenceSettingsRoundTripInWeightsAndCheckpoints) {
   EXPECT_TRUE(got->flip);
 
   Sgd sgd(model->param_groups(), SgdOptions{0.1, 0.9, 0, false});
-  save_checkpoint(dir + "/c.safetensors", *model, sgd, TrainingState{},
-                  inference_metadata({{0.5}, false}));
-  const auto from_checkpoint =
-      recorded_inference(SafetensorsFile(dir + "/c.safetensors"));
+  save_checkpoint(dir + "/c.safetensors", *model, sgd, TrainingState{}, inference_metadata({{0.5}, false}));
+  const auto from_checkpoint = recorded_inference(SafetensorsFile(dir + "/c.safetensors"));
   ASSERT_TRUE(from_checkpoint.has_value());
   EXPECT_EQ(from_checkpoint->scales, std::vector<double>{0.5});
   EXPECT_FALSE(from_checkpoint->flip);
-  EXPECT_EQ(saved_model_info(SafetensorsFile(dir + "/c.safetensors"))->name,
-            "tiny-deeplab");
+  EXPECT_EQ(saved_model_info(SafetensorsFile(dir + "/c.safetensors"))->name, "tiny-deeplab");
 }
 
 TEST_F(ModelMetadata, BrokenInferenceSettingsGiveClearErrors) {
   const std::string dir = this->dir().string();
-  auto write = [&](const std::string &name,
-                   const std::map<std::string, std::string> &meta) {
+  auto write = [&](const std::string& name, const std::map<std::string, std::string>& meta) {
     save_safetensors(dir + "/" + name, {{"w", Tensor::zeros({2})}}, meta);
     return SafetensorsFile(dir + "/" + name);
   };
   expect_error(
       [&] {
-        recorded_inference(
-            write("a.safetensors", {{"inference.scales", "0.75 x"},
-                                    {"inference.flip", "false"}}));
+        recorded_inference(write("a.safetensors", {{"inference.scales", "0.75 x"}, {"inference.flip", "false"}}));
       },
       {"a.safetensors", "inference.scales", "'x'", "positive number"});
   expect_error(
       [&] {
-        recorded_inference(
-            write("b.safetensors",
-                  {{"inference.scales", "-1"}, {"inference.flip", "false"}}));
+        recorded_inference(write("b.safetensors", {{"inference.scales", "-1"}, {"inference.flip", "false"}}));
       },
       {"b.safetensors", "'-1'", "positive number"});
   expect_error(
       [&] {
-        recorded_inference(
-            write("c.safetensors",
-                  {{"inference.scales", " "}, {"inference.flip", "false"}}));
+        recorded_inference(write("c.safetensors", {{"inference.scales", " "}, {"inference.flip", "false"}}));
       },
       {"c.safetensors", "lists no scale"});
   expect_error(
       [&] {
-        recorded_inference(write("d.safetensors", {{"inference.scales", "1"},
-                                                   {"inference.flip", "yes"}}));
+        recorded_inference(write("d.safetensors", {{"inference.scales", "1"}, {"inference.flip", "yes"}}));
       },
       {"d.safetensors", "inference.flip", "true or false"});
   expect_error(

@@ -352,11 +352,9 @@ TEST_F(TrainerTest, ValidatesOnScheduleAndLogsEveryRowAsCsvAndJsonLines) {
   EXPECT_EQ(nulls, 2);
   for (const char* file : {"checkpoint.safetensors", "weights.safetensors", "validation.json", "training_curves.png"})
     EXPECT_TRUE(fs::exists(path(std::string("run/") + file))) << file;
-  // Weights and checkpoint record how the model was validated, for `evaluate`
-  // and `segment` to reproduce.
-  for (const char *file : {"checkpoint.safetensors", "weights.safetensors"}) {
-    const auto recorded =
-        recorded_inference(SafetensorsFile(path(std::string("run/") + file)));
+  // Weights and checkpoint record how the model was validated, for `evaluate` and `segment` to reproduce.
+  for (const char* file : {"checkpoint.safetensors", "weights.safetensors"}) {
+    const auto recorded = recorded_inference(SafetensorsFile(path(std::string("run/") + file)));
     ASSERT_TRUE(recorded.has_value()) << file;
     EXPECT_EQ(recorded->scales, (std::vector<double>{0.75, 1.0})) << file;
     EXPECT_TRUE(recorded->flip) << file;

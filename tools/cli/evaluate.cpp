@@ -30,8 +30,7 @@ struct EvaluateCommand {
   bool voc_augmented = false;
   int classes = 0;
   int output_stride = 0;
-  std::vector<double> scales{
-      1.0}; // unless given: as the weights file records, else 1
+  std::vector<double> scales{1.0};  // unless given: as the weights file records, else 1
   bool flip = false;
   bool scales_given = false;
   bool flip_given = false;
@@ -77,8 +76,7 @@ void run_evaluate(const EvaluateCommand& c) {
   options.device = device;
   options.scales = c.scales;
   options.flip = c.flip;
-  adopt_recorded_inference("evaluate", c.weights, c.scales_given, c.flip_given,
-                           options.scales, options.flip);
+  adopt_recorded_inference("evaluate", c.weights, c.scales_given, c.flip_given, options.scales, options.flip);
   options.crop_size = c.crop_size;
   options.trimap_bands = c.trimap;
   options.output_dir = c.save_masks;
@@ -125,12 +123,11 @@ void register_evaluate(CLI::App& app) {
   cmd->add_flag("--voc-augmented", c->voc_augmented, "VOC labels from SegmentationClassAug");
   cmd->add_option("--classes", c->classes, "classes the weights predict (0: the dataset's)");
   cmd->add_option("--output-stride", c->output_stride, "evaluate at this output stride (where the model allows)");
-  CLI::Option *scales =
-      cmd->add_option("--scales", c->scales,
-                      "input scales whose logits are averaged, e.g. 0.5 0.75 1 "
-                      "1.25 1.5 1.75 (default: as the weights file records, "
-                      "else 1)");
-  CLI::Option *flip = cmd->add_flag("--flip,!--no-flip", c->flip,
+  CLI::Option* scales = cmd->add_option("--scales", c->scales,
+                                        "input scales whose logits are averaged, e.g. 0.5 0.75 1 "
+                                        "1.25 1.5 1.75 (default: as the weights file records, "
+                                        "else 1)");
+  CLI::Option* flip = cmd->add_flag("--flip,!--no-flip", c->flip,
                                     "also average the left-right flipped "
                                     "images' logits (default: as the weights "
                                     "file records, else no)");

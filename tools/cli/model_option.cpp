@@ -23,30 +23,21 @@ std::shared_ptr<SegmentationModel> model_for_weights(const std::string& command,
   return model;
 }
 
-void adopt_recorded_inference(const std::string &command,
-                              const std::string &weights, bool scales_given,
-                              bool flip_given, std::vector<double> &scales,
-                              bool &flip) {
-  if (scales_given && flip_given)
-    return;
-  const std::optional<RecordedInference> recorded =
-      recorded_inference(SafetensorsFile(weights));
-  if (!recorded)
-    return;
-  if (!scales_given)
-    scales = recorded->scales;
-  if (!flip_given)
-    flip = recorded->flip;
+void adopt_recorded_inference(const std::string& command, const std::string& weights, bool scales_given,
+                              bool flip_given, std::vector<double>& scales, bool& flip) {
+  if (scales_given && flip_given) return;
+  const std::optional<RecordedInference> recorded = recorded_inference(SafetensorsFile(weights));
+  if (!recorded) return;
+  if (!scales_given) scales = recorded->scales;
+  if (!flip_given) flip = recorded->flip;
   std::string text;
   for (double s : scales) {
     char number[32];
     std::snprintf(number, sizeof number, "%g", s);
     text += (text.empty() ? "" : " ") + std::string(number);
   }
-  std::printf(
-      "%s: input scales %s%s as recorded in %s (--scales / --flip override)\n",
-      command.c_str(), text.c_str(), flip ? " with flip" : ", no flip",
-      weights.c_str());
+  std::printf("%s: input scales %s%s as recorded in %s (--scales / --flip override)\n", command.c_str(), text.c_str(),
+              flip ? " with flip" : ", no flip", weights.c_str());
 }
 
 }  // namespace atrous

@@ -13,13 +13,10 @@ namespace atrous {
 std::shared_ptr<SegmentationModel> model_for_weights(const std::string& command, const std::string& model_name,
                                                      const std::string& weights, const ModelOptions& options);
 
-// The inference scales and flip a command uses: what the command line (or
-// config) gave wins; otherwise what the weights file records (the settings it
-// was validated with, models/model_metadata.h), with a line saying so;
+// The inference scales and flip a command uses: what the command line (or config) gave wins; otherwise what the
+// weights file records (the settings it was validated with, models/model_metadata.h), with a line saying so;
 // otherwise the command's defaults stay.
-void adopt_recorded_inference(const std::string &command,
-                              const std::string &weights, bool scales_given,
-                              bool flip_given, std::vector<double> &scales,
-                              bool &flip);
+void adopt_recorded_inference(const std::string& command, const std::string& weights, bool scales_given,
+                              bool flip_given, std::vector<double>& scales, bool& flip);
 
 }  // namespace atrous

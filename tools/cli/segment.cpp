@@ -28,8 +28,7 @@ struct SegmentOptions {
   std::string device = "cpu";  // the model and, with --crf, the mean field
   int classes = 0;  // 0: as the weights file says (21 with --model)
   int output_stride = 0;
-  std::vector<double> scales{
-      1.0}; // unless given: as the weights file records, else 1
+  std::vector<double> scales{1.0};  // unless given: as the weights file records, else 1
   bool flip = false;
   bool scales_given = false;
   bool flip_given = false;
@@ -51,8 +50,7 @@ void run_segment(const SegmentOptions& o) {
   InferenceOptions inference;
   inference.scales = o.scales;
   inference.flip = o.flip;
-  adopt_recorded_inference("segment", o.weights, o.scales_given, o.flip_given,
-                           inference.scales, inference.flip);
+  adopt_recorded_inference("segment", o.weights, o.scales_given, o.flip_given, inference.scales, inference.flip);
   inference.device = device;
   inference.preprocessing = model->definition().preprocessing;
   if (!o.mean.empty()) std::copy(o.mean.begin(), o.mean.end(), inference.preprocessing.mean.begin());
@@ -87,14 +85,12 @@ void register_segment(CLI::App& app) {
   cmd->add_option("--classes", o->classes,
                   "number of classes the weights were trained for (default: as the weights file records, else 21)");
   cmd->add_option("--output-stride", o->output_stride, "evaluate at this output stride (8 or 16, where the model allows)");
-  CLI::Option *scales =
-      cmd->add_option("--scales", o->scales,
-                      "input scales whose logits are averaged, e.g. 0.5 0.75 1 "
-                      "1.25 (default: as the weights file records, else 1)");
-  CLI::Option *flip =
-      cmd->add_flag("--flip,!--no-flip", o->flip,
-                    "also average the left-right flipped image's logits "
-                    "(default: as the weights file records, else no)");
+  CLI::Option* scales = cmd->add_option("--scales", o->scales,
+                                        "input scales whose logits are averaged, e.g. 0.5 0.75 1 "
+                                        "1.25 (default: as the weights file records, else 1)");
+  CLI::Option* flip = cmd->add_flag("--flip,!--no-flip", o->flip,
+                                    "also average the left-right flipped image's logits "
+                                    "(default: as the weights file records, else no)");
   cmd->add_option("--overlay", o->overlay, "also write the image blended with the colour mask (PNG)");
   cmd->add_option("--save-logits", o->save_logits, "also write the logits resized to the image (.npy, H x W x C float32)");
   cmd->add_option("--palette", o->palette, "colours: voc, camvid or cityscapes")->capture_default_str();

@@ -163,8 +163,8 @@ int run_train(TrainCommand& c) {
     settings << "# the settings of this run; `atrous train --config` takes this file\n" << settings_to_toml(s);
   }
   std::printf("train: %s (%lld parameters%s) on %s\n", s.model.c_str(),
-              static_cast<long long>(model->parameter_count()),
-              model_from_weights ? (", " + model_source).c_str() : "", train_set->describe().c_str());
+              static_cast<long long>(model->parameter_count()), model_from_weights ? (", " + model_source).c_str() : "",
+              train_set->describe().c_str());
   if (val_set) std::printf("validation: %s\n", val_set->describe().c_str());
   std::printf("batch %d x iter_size %d, crop %dx%d, lr %g %s, %lld iterations on %s, writing to %s\n", s.batch_size,
               s.iter_size, s.crop_height, s.crop_width, s.lr, s.lr_policy.c_str(),
@@ -201,7 +201,7 @@ void register_train(CLI::App& app) {
   setting(cmd, t, "--num-classes,--classes", &TrainSettings::num_classes,
           "classes the model predicts (0: the dataset's)");
   t.output_stride_option = setting(cmd, t, "--output-stride", &TrainSettings::output_stride,
-          "output stride where the model allows it (0: default)");
+                                   "output stride where the model allows it (0: default)");
   setting(cmd, t, "--init-seed", &TrainSettings::init_seed, "seed of the initial weights");
   setting(cmd, t, "--init-weights", &TrainSettings::init_weights,
           "start from these weights (ours, PyTorch or a checkpoint; what does not fit is reported)");
