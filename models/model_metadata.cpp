@@ -46,18 +46,32 @@ bool decode(const std::string& text, Preprocessing& p) {
   return !(in >> rest);
 }
 
+// The value when the whole of `text` is a number `parse` (a std::sto* call) accepts, else nothing.
+template <typename T, typename Parse>
+std::optional<T> whole_number(const std::string& text, Parse parse) {
+  size_t used = 0;
+  T value{};
+  try {
+    value = parse(text, &used);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  if (used != text.size()) return std::nullopt;
+  return value;
+}
+
 int positive_int(const SafetensorsFile& file, const char* key) {
   const std::string& text = file.metadata().at(key);
-  size_t used = 0;
-  int value = 0;
-  try {
-    value = std::stoi(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  ATROUS_CHECK(used == text.size() && value >= 1, file.path(), ": metadata '", key, "' = '", text,
-               "' is not a positive integer");
-  return value;
+  const auto value = whole_number<int>(text, [](const std::string& t, size_t* used) { return std::stoi(t, used); });
+  ATROUS_CHECK(value && *value >= 1, file.path(), ": metadata '", key, "' = '", text, "' is not a positive integer");
+  return *value;
+}
+
+bool true_or_false(const SafetensorsFile& file, const char* key) {
+  const std::string& text = file.metadata().at(key);
+  ATROUS_CHECK(text == "true" || text == "false", file.path(), ": metadata '", key, "' = '", text,
+               "' is not true or false");
+  return text == "true";
 }
 
 }  // namespace
@@ -85,10 +99,7 @@ std::optional<SavedModelInfo> saved_model_info(const SafetensorsFile& file) {
   info.name = meta.at(kName);
   info.num_classes = positive_int(file, kClasses);
   info.output_stride = positive_int(file, kOutputStride);
-  const std::string& align = meta.at(kAlignCorners);
-  ATROUS_CHECK(align == "true" || align == "false", file.path(), ": metadata '", kAlignCorners, "' = '", align,
-               "' is not true or false");
-  info.align_corners = align == "true";
+  info.align_corners = true_or_false(file, kAlignCorners);
   ATROUS_CHECK(decode(meta.at(kPreprocessing), info.preprocessing), file.path(), ": metadata '", kPreprocessing,
                "' = '", meta.at(kPreprocessing), "' is not 'rgb|bgr scale mean0 mean1 mean2 std0 std1 std2'");
   return info;
@@ -111,22 +122,14 @@ std::optional<RecordedInference> recorded_inference(const SafetensorsFile& file)
   std::istringstream in(text);
   std::string word;
   while (in >> word) {
-    size_t used = 0;
-    double scale = 0;
-    try {
-      scale = std::stod(word, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    ATROUS_CHECK(used == word.size() && std::isfinite(scale) && scale > 0, file.path(), ": metadata '",
-                 kInferenceScales, "' = '", text, "': '", word, "' is not a positive number");
-    inference.scales.push_back(scale);
+    const auto scale =
+        whole_number<double>(word, [](const std::string& w, size_t* used) { return std::stod(w, used); });
+    ATROUS_CHECK(scale && std::isfinite(*scale) && *scale > 0, file.path(), ": metadata '", kInferenceScales, "' = '",
+                 text, "': '", word, "' is not a positive number");
+    inference.scales.push_back(*scale);
   }
   ATROUS_CHECK(!inference.scales.empty(), file.path(), ": metadata '", kInferenceScales, "' lists no scale");
-  const std::string& flip = meta.at(kInferenceFlip);
-  ATROUS_CHECK(flip == "true" || flip == "false", file.path(), ": metadata '", kInferenceFlip, "' = '", flip,
-               "' is not true or false");
-  inference.flip = flip == "true";
+  inference.flip = true_or_false(file, kInferenceFlip);
   return inference;
 }
 
