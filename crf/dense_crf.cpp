@@ -9,6 +9,8 @@
 
 #include "core/error.h"
 #include "crf/host_array.h"
+#include "crf/lattice_mean_field.h"
+#include "crf/lattice_rows.h"
 
 namespace atrous::crf {
 namespace {
@@ -17,26 +19,6 @@ constexpr float kPadEnergy = 1e30f;
 constexpr int64_t kParallelRows = 16384;  // pixels below which a pass stays on one thread
 
 int64_t padded_width(int labels) { return (static_cast<int64_t>(labels) + 7) / 8 * 8; }
-
-// e^x for x in [-87, 0]: kernels::fast_exp's range reduction and degree-6 polynomial (~2 ulp) without its clamps
-// and NaN/overflow selects. GCC (with the default -ftrapping-math) will not if-convert those selects, which keeps
-// the loop scalar; the caller clamps in a loop of its own instead, which does vectorise.
-inline float exp_clamped(float x) {
-  constexpr float kLog2e = 1.44269504f;
-  constexpr float kLn2Hi = 0.693145752f;
-  constexpr float kLn2Lo = 1.42860677e-6f;
-  constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: adding and removing it rounds to nearest
-  const float n = (x * kLog2e + kRound) - kRound;
-  const float r = (x - n * kLn2Hi) - n * kLn2Lo;
-  float p = 1.0f / 720.0f;
-  p = p * r + 1.0f / 120.0f;
-  p = p * r + 1.0f / 24.0f;
-  p = p * r + 1.0f / 6.0f;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
-  return p * __builtin_bit_cast(float, (static_cast<int32_t>(n) + 127) << 23);  // times 2^n
-}
 
 // src: n x labels -> dst: n x stride, padding lanes set to `pad`.
 void load_padded(const float* src, int64_t n, int labels, int64_t stride, float pad, float* dst) {
@@ -79,24 +61,8 @@ void update_rows(int64_t i0, int64_t i1, int labels, int64_t stride, const float
         }
       }
     }
-    float top = e[0];
-#pragma omp simd reduction(max : top)
-    for (int64_t c = 0; c < s; ++c) top = e[c] > top ? e[c] : top;
-      // Arguments below -87 (padding lanes, hopeless labels) become e^-87 ~ 1.6e-38: zero next to the maximum's 1.
-#pragma omp simd
-    for (int64_t c = 0; c < s; ++c) {
-      const float x = e[c] - top;
-      e[c] = x > -87.0f ? x : -87.0f;
-    }
-#pragma omp simd
-    for (int64_t c = 0; c < s; ++c) e[c] = exp_clamped(e[c]);
-    float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-    for (int64_t c = 0; c < s; ++c) sum += e[c];
-    const float inv = 1.0f / sum;
-    float* out = q + i * s;
-#pragma omp simd
-    for (int64_t c = 0; c < s; ++c) out[c] = e[c] * inv;
+    rows::softmax<S>(e, s);
+    std::copy(e, e + s, q + i * s);
   }
 }
 
@@ -179,8 +145,35 @@ Tensor DenseCrf::mean_field(const Tensor& unary_tensor, int iterations) const {
     ATROUS_CHECK(std::isfinite(unary_data[k]), "dense CRF mean field: unary energy ", unary_data[k], " at pixel ",
                  k / labels_, " label ", k % labels_, " is not finite");
 
-  HostArray<float> unary(n * stride), q(n * stride), scratch;
+  HostArray<float> unary(n * stride);
   load_padded(unary_data, n, labels_, stride, kPadEnergy, unary.data());
+  Tensor out = Tensor::empty({height_, width_, labels_});
+  float* dst = out.data<float>();
+  const auto unpad = [&](const float* q) {
+#pragma omp parallel for schedule(static) if (n > kParallelRows)
+    for (int64_t i = 0; i < n; ++i)
+      for (int l = 0; l < labels_; ++l) dst[i * labels_ + l] = q[i * stride + l];
+  };
+
+  // Lattice kernels (the usual case): the fused mean field, Q written over the unary.
+  const bool all_lattices = std::all_of(terms_.begin(), terms_.end(), [](const Term& t) {
+    return t.kernel->method() == FilterMethod::lattice;
+  });
+  if (all_lattices) {
+    std::vector<LatticeTerm> lattice_terms;
+    for (const Term& t : terms_) {
+      const PairwiseKernel& k = *t.kernel;
+      lattice_terms.push_back({&k.lattice(), k.pre_scale().size() ? k.pre_scale().data() : nullptr,
+                               k.post_scale().size() ? k.post_scale().data() : nullptr, t.weight,
+                               t.compatibility.is_potts() ? nullptr : t.compatibility.mu.data()});
+    }
+    lattice_mean_field(lattice_terms, n, labels_, stride, iterations, unary.data());
+    unpad(unary.data());
+    return out;
+  }
+
+  // Exact kernels (tests, tiny images): filter Q whole, then update.
+  HostArray<float> q(n * stride), scratch;
   std::vector<HostArray<float>> filtered;
   std::vector<MessageTerm> messages;
   for (const Term& term : terms_) {
@@ -193,12 +186,7 @@ Tensor DenseCrf::mean_field(const Tensor& unary_tensor, int iterations) const {
     for (size_t k = 0; k < terms_.size(); ++k) terms_[k].kernel->apply(q.data(), filtered[k].data(), stride, scratch);
     update(n, labels_, stride, unary.data(), messages, q.data());
   }
-
-  Tensor out = Tensor::empty({height_, width_, labels_});
-  float* dst = out.data<float>();
-#pragma omp parallel for schedule(static) if (n > kParallelRows)
-  for (int64_t i = 0; i < n; ++i)
-    for (int l = 0; l < labels_; ++l) dst[i * labels_ + l] = q[i * stride + l];
+  unpad(q.data());
   return out;
 }
 

@@ -18,6 +18,7 @@
 
 #include "core/error.h"
 #include "crf/lattice_embedding.h"
+#include "crf/lattice_rows.h"
 
 namespace atrous::crf {
 namespace {
@@ -110,67 +111,10 @@ class KeyTable {
 
 // ---- filter passes; S > 0 is the value width known at compile time, S == 0 reads it from `stride` ----
 
-// Splat of pixels [i0, i1) into `lattice` (whose rows the caller zeroed): each pixel adds its weighted values to
-// the d+1 vertices of its simplex.
-template <int S>
-void splat_rows(int64_t i0, int64_t i1, int d1, const int32_t* vertex, const float* weight, const float* in,
-                const float* pre, int64_t stride, float* lattice) {
-  const int64_t s = S > 0 ? S : stride;
-  for (int64_t i = i0; i < i1; ++i) {
-    const float* src = in + i * s;
-    const float scale = pre ? pre[i] : 1.0f;
-    for (int k = 0; k < d1; ++k) {
-      const float w = weight[i * d1 + k] * scale;
-      float* dst = lattice + static_cast<int64_t>(vertex[i * d1 + k]) * s;
-#pragma omp simd
-      for (int64_t c = 0; c < s; ++c) dst[c] += w * src[c];
-    }
-  }
-}
-
-// One blur direction: new = old + (left + right) / 2, the [1 2 1] kernel up to a factor 2 that the slice's
-// constant absorbs. Missing neighbours point at the zero row m.
-template <int S>
-void blur_rows(int64_t p0, int64_t p1, const int32_t* neighbours, const float* src, int64_t stride, float* dst) {
-  const int64_t s = S > 0 ? S : stride;
-  for (int64_t p = p0; p < p1; ++p) {
-    const float* self = src + p * s;
-    const float* left = src + static_cast<int64_t>(neighbours[2 * p]) * s;
-    const float* right = src + static_cast<int64_t>(neighbours[2 * p + 1]) * s;
-    float* out = dst + p * s;
-#pragma omp simd
-    for (int64_t c = 0; c < s; ++c) out[c] = self[c] + 0.5f * (left[c] + right[c]);
-  }
-}
-
-// Slice: each pixel reads its simplex's vertices back with its barycentric weights.
-template <int S>
-void slice_rows(int64_t i0, int64_t i1, int d1, const int32_t* vertex, const float* weight, const float* lattice,
-                float alpha, const float* post, int64_t stride, float* out) {
-  const int64_t s = S > 0 ? S : stride;
-  constexpr int64_t kAcc = S > 0 ? S : 1;
-  for (int64_t i = i0; i < i1; ++i) {
-    float acc_fixed[kAcc];
-    float* dst = out + i * s;
-    float* acc = S > 0 ? acc_fixed : dst;  // in-place accumulation for the generic width (out never aliases lattice)
-#pragma omp simd
-    for (int64_t c = 0; c < s; ++c) acc[c] = 0.0f;
-    for (int k = 0; k < d1; ++k) {
-      const float w = weight[i * d1 + k];
-      const float* src = lattice + static_cast<int64_t>(vertex[i * d1 + k]) * s;
-#pragma omp simd
-      for (int64_t c = 0; c < s; ++c) acc[c] += w * src[c];
-    }
-    const float scale = post ? alpha * post[i] : alpha;
-#pragma omp simd
-    for (int64_t c = 0; c < s; ++c) dst[c] = acc[c] * scale;
-  }
-}
-
 struct FilterArgs {
+  const PermutohedralLattice* lattice;
   int d1;
   int64_t n, m, stride;
-  const int32_t* neighbours;
   const int32_t* vertex;
   const float* weight;
   float alpha;
@@ -190,35 +134,47 @@ void run_filter(const FilterArgs& a, int threads) {
     const int team = omp_get_num_threads(), t = omp_get_thread_num();
     float* mine = t == 0 ? a.buffer_a : a.thread_copies + (t - 1) * a.m * a.stride;
     std::fill(mine, mine + a.m * a.stride, 0.0f);
-    splat_rows<S>(a.n * t / team, a.n * (t + 1) / team, a.d1, a.vertex, a.weight, a.in, a.pre, a.stride, mine);
+    for (int64_t i = a.n * t / team; i < a.n * (t + 1) / team; ++i)
+      rows::splat<S>(a.d1, a.vertex + i * a.d1, a.weight + i * a.d1, a.pre ? a.pre[i] : 1.0f, a.in + i * a.stride,
+                     a.stride, mine);
 #pragma omp barrier
-    if (team > 1) {
+    sum_thread_copies(a.buffer_a, a.thread_copies, a.m * a.stride, team);
+    const float* blurred = a.lattice->blur(a.buffer_a, a.buffer_b, a.stride);
 #pragma omp for schedule(static)
-      for (int64_t p = 0; p < a.m; p += 64) {
-        const int64_t end = std::min(p + 64, a.m) * a.stride;
-        for (int u = 1; u < team; ++u) {
-          const float* copy = a.thread_copies + (u - 1) * a.m * a.stride;
-#pragma omp simd
-          for (int64_t e = p * a.stride; e < end; ++e) a.buffer_a[e] += copy[e];
-        }
-      }
+    for (int64_t i = 0; i < a.n; ++i) {
+      float* dst = a.out + i * a.stride;
+      std::fill(dst, dst + a.stride, 0.0f);  // out may alias in: every thread has finished splatting
+      rows::slice_add<S>(a.d1, a.vertex + i * a.d1, a.weight + i * a.d1, a.post ? a.alpha * a.post[i] : a.alpha,
+                         blurred, a.stride, dst);
     }
-    // Directions 0..d in order, ping-ponging between the two buffers (every thread derives the same parity).
-    for (int j = 0; j < a.d1; ++j) {
-      const float* src = (j % 2 == 0) ? a.buffer_a : a.buffer_b;
-      float* dst = (j % 2 == 0) ? a.buffer_b : a.buffer_a;
-      const int32_t* neighbours = a.neighbours + static_cast<int64_t>(j) * a.m * 2;
+  }
+}
+
+template <int S>
+void blur_directions(const PermutohedralLattice& lattice, float*& src, float*& dst, int64_t stride) {
+  const int64_t m = lattice.num_points();
+  for (int j = 0; j <= lattice.dims(); ++j) {
+    const int32_t* neighbours = lattice.blur_neighbours() + static_cast<int64_t>(j) * m * 2;
 #pragma omp for schedule(static)
-      for (int64_t p = 0; p < a.m; p += 64) blur_rows<S>(p, std::min(p + 64, a.m), neighbours, src, a.stride, dst);
-    }
-    const float* blurred = (a.d1 % 2 == 0) ? a.buffer_a : a.buffer_b;
-#pragma omp for schedule(static)
-    for (int64_t i = 0; i < a.n; i += 64)
-      slice_rows<S>(i, std::min(i + 64, a.n), a.d1, a.vertex, a.weight, blurred, a.alpha, a.post, a.stride, a.out);
+    for (int64_t p = 0; p < m; p += 64) rows::blur<S>(p, std::min(p + 64, m), neighbours, src, stride, dst);
+    std::swap(src, dst);
   }
 }
 
 }  // namespace
+
+void sum_thread_copies(float* total, const float* copies, int64_t size, int team) {
+  if (team <= 1) return;
+#pragma omp for schedule(static)
+  for (int64_t p = 0; p < size; p += 4096) {
+    const int64_t end = std::min(p + 4096, size);
+    for (int u = 1; u < team; ++u) {
+      const float* copy = copies + (u - 1) * size;
+#pragma omp simd
+      for (int64_t e = p; e < end; ++e) total[e] += copy[e];
+    }
+  }
+}
 
 PermutohedralLattice PermutohedralLattice::build(const float* features, int64_t n, int d) {
   ATROUS_CHECK(d >= 1 && d <= kMaxLatticeDims, "permutohedral lattice: feature dimension ", d,
@@ -367,11 +323,11 @@ void PermutohedralLattice::filter(const float* in, float* out, int64_t stride, c
   const int threads = parallel ? std::max(1, omp_get_max_threads()) : 1;
   const int64_t need = (2 * rows + (threads - 1) * m_) * stride;
   if (scratch.size() < need) scratch = HostArray<float>(need);
-  FilterArgs a{d_ + 1,
+  FilterArgs a{this,
+               d_ + 1,
                n_,
                m_,
                stride,
-               neighbours_.data(),
                vertex_.data(),
                weight_.data(),
                slice_scale(),
@@ -385,13 +341,23 @@ void PermutohedralLattice::filter(const float* in, float* out, int64_t stride, c
   std::fill(a.buffer_a + m_ * stride, a.buffer_a + rows * stride, 0.0f);
   std::fill(a.buffer_b + m_ * stride, a.buffer_b + rows * stride, 0.0f);
   switch (stride) {
-    case 1: run_filter<1>(a, threads); break;
     case 8: run_filter<8>(a, threads); break;
     case 16: run_filter<16>(a, threads); break;
     case 24: run_filter<24>(a, threads); break;
     case 32: run_filter<32>(a, threads); break;
     default: run_filter<0>(a, threads); break;
   }
+}
+
+float* PermutohedralLattice::blur(float* values, float* spare, int64_t stride) const {
+  switch (stride) {
+    case 8: blur_directions<8>(*this, values, spare, stride); break;
+    case 16: blur_directions<16>(*this, values, spare, stride); break;
+    case 24: blur_directions<24>(*this, values, spare, stride); break;
+    case 32: blur_directions<32>(*this, values, spare, stride); break;
+    default: blur_directions<0>(*this, values, spare, stride); break;
+  }
+  return values;
 }
 
 }  // namespace atrous::crf

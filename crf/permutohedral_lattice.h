@@ -32,6 +32,11 @@ class PermutohedralLattice {
   void filter(const float* in, float* out, int64_t stride, const float* pre_scale, const float* post_scale,
               HostArray<float>& scratch) const;
 
+  // The blur of all d+1 directions in place of a splatted `values` ((m+1) x stride, row m zero), using `spare` (same
+  // size, row m zero) for the ping-pong; returns whichever of the two holds the result. Inside an OpenMP parallel
+  // region every thread of the team must call it (the directions are shared loops); outside, it runs on one thread.
+  float* blur(float* values, float* spare, int64_t stride) const;
+
   // Read access for the GPU upload and the tests: per pixel the d+1 vertex indices and barycentric weights
   // (n x (d+1)), and per lattice direction j and vertex p the two neighbours ((d+1) x m x 2; m means none).
   const int32_t* vertex_of_pixel() const { return vertex_.data(); }
@@ -48,5 +53,9 @@ class PermutohedralLattice {
   HostArray<float> weight_;        // n * (d+1): barycentric weights
   HostArray<int32_t> neighbours_;  // (d+1) * m * 2
 };
+
+// total += the team's other splat copies (copies: (team - 1) x size floats), shared among the threads of an OpenMP
+// team that all call it. Summed in thread order, so a thread count always gives the same result.
+void sum_thread_copies(float* total, const float* copies, int64_t size, int team);
 
 }  // namespace atrous::crf

@@ -1,0 +1,218 @@
+// Each thread owns a contiguous block of pixels and splats them into its own copy of every lattice's values; the
+// copies are summed in thread order and blurred by the whole team, then the next pass slices the blurred values
+// (read-only) while splatting into the other buffer of the pair. One OpenMP region spans all iterations.
+#include "crf/lattice_mean_field.h"
+
+#include <omp.h>
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "crf/host_array.h"
+#include "crf/lattice_rows.h"
+
+namespace atrous::crf {
+namespace {
+
+// Below this many floats per pass the mean field stays on one thread (each pass has 2d+4 barriers per kernel).
+constexpr int64_t kParallelFloats = 1 << 18;
+
+// One kernel's lattice values: the pair the splat and blur alternate between, and the other threads' splat copies.
+struct TermBuffers {
+  HostArray<float> a, b, copies;
+};
+
+// One term as the pixel pass reads it: plain pointers, the slice constant folded into the weight.
+struct TermView {
+  int d1;
+  const int32_t* vertex;    // n x d1
+  const float* barycentric;  // n x d1
+  const float* pre;          // null: ones
+  const float* post;         // null: ones
+  float slice_weight;        // w * the lattice's slice constant (Potts); the slice constant alone for matrix terms
+  float weight;
+  const float* mu;       // null for Potts
+  const float* blurred;  // this pass's messages to slice; null on the first pass
+  float* target;         // this thread's splat target; null on the last pass
+};
+
+struct PassArgs {
+  int labels;
+  int64_t stride;
+  float* unary_then_q;
+  TermView* terms;
+  int num_terms;
+  float* energy;   // stride floats (S == 0)
+  float* message;  // stride floats, for matrix compatibilities
+};
+
+// e[l] -= w * sum_l2 mu(l, l2) message[l2]: a matrix compatibility's energy from its sliced message.
+inline void subtract_compatibility(const float* mu, int labels, float w, const float* message, float* e) {
+  for (int l = 0; l < labels; ++l) {
+    float m = 0.0f;
+    for (int l2 = 0; l2 < labels; ++l2) m += mu[l * labels + l2] * message[l2];
+    e[l] -= w * m;
+  }
+}
+
+// Energy, softmax and splat of pixels [i0, i1), for a row width S known at compile time: the pixel's energy stays
+// in registers from the slice through the softmax to the splat.
+template <int S>
+void pixel_pass(const PassArgs& a, int64_t i0, int64_t i1) {
+  using rows::Vec;
+  using rows::kLanes;
+  constexpr int kVectors = S / kLanes;
+  for (int64_t i = i0; i < i1; ++i) {
+    float* row = a.unary_then_q + i * S;
+    Vec e[kVectors];
+    for (int c = 0; c < kVectors; ++c) e[c] = -rows::load(row + c * kLanes);
+    for (int k = 0; k < a.num_terms; ++k) {
+      const TermView& t = a.terms[k];
+      if (!t.blurred) break;
+      const int32_t* vertex = t.vertex + i * t.d1;
+      const float* bary = t.barycentric + i * t.d1;
+      Vec acc[kVectors] = {};
+      for (int v = 0; v < t.d1; ++v) {
+        const Vec w = rows::broadcast(bary[v]);
+        const float* src = t.blurred + static_cast<int64_t>(vertex[v]) * S;
+        for (int c = 0; c < kVectors; ++c) acc[c] += w * rows::load(src + c * kLanes);
+      }
+      const float post = t.slice_weight * (t.post ? t.post[i] : 1.0f);
+      if (!t.mu) {
+        const Vec pv = rows::broadcast(post);
+        for (int c = 0; c < kVectors; ++c) e[c] += pv * acc[c];
+      } else {
+        for (int c = 0; c < kVectors; ++c) rows::store(a.message + c * kLanes, acc[c] * post);
+        for (int c = 0; c < kVectors; ++c) rows::store(a.energy + c * kLanes, e[c]);
+        subtract_compatibility(t.mu, a.labels, t.weight, a.message, a.energy);
+        for (int c = 0; c < kVectors; ++c) e[c] = rows::load(a.energy + c * kLanes);
+      }
+    }
+    rows::softmax_registers<kVectors>(e);
+    if (a.num_terms == 0 || !a.terms[0].target) {  // the last pass: Q replaces the unary
+      for (int c = 0; c < kVectors; ++c) rows::store(row + c * kLanes, e[c]);
+      continue;
+    }
+    for (int k = 0; k < a.num_terms; ++k) {
+      const TermView& t = a.terms[k];
+      const int32_t* vertex = t.vertex + i * t.d1;
+      const float* bary = t.barycentric + i * t.d1;
+      const float pre = t.pre ? t.pre[i] : 1.0f;
+      for (int v = 0; v < t.d1; ++v) {
+        const Vec w = rows::broadcast(bary[v] * pre);
+        float* dst = t.target + static_cast<int64_t>(vertex[v]) * S;
+        for (int c = 0; c < kVectors; ++c) rows::store(dst + c * kLanes, rows::load(dst + c * kLanes) + w * e[c]);
+      }
+    }
+  }
+}
+
+// Any row width: the same steps through the row helpers, the energy in memory.
+template <>
+void pixel_pass<0>(const PassArgs& a, int64_t i0, int64_t i1) {
+  const int64_t s = a.stride;
+  float* e = a.energy;
+  for (int64_t i = i0; i < i1; ++i) {
+    float* row = a.unary_then_q + i * s;
+    for (int64_t c = 0; c < s; ++c) e[c] = -row[c];
+    for (int k = 0; k < a.num_terms && a.terms[k].blurred; ++k) {
+      const TermView& t = a.terms[k];
+      const float post = t.slice_weight * (t.post ? t.post[i] : 1.0f);
+      float* dst = t.mu ? a.message : e;
+      if (t.mu) std::fill(a.message, a.message + s, 0.0f);
+      rows::slice_add<0>(t.d1, t.vertex + i * t.d1, t.barycentric + i * t.d1, post, t.blurred, s, dst);
+      if (t.mu) subtract_compatibility(t.mu, a.labels, t.weight, a.message, e);
+    }
+    rows::softmax<0>(e, s);
+    if (a.num_terms == 0 || !a.terms[0].target) {
+      std::copy(e, e + s, row);
+      continue;
+    }
+    for (int k = 0; k < a.num_terms; ++k) {
+      const TermView& t = a.terms[k];
+      rows::splat<0>(t.d1, t.vertex + i * t.d1, t.barycentric + i * t.d1, t.pre ? t.pre[i] : 1.0f, e, s, t.target);
+    }
+  }
+}
+
+void run_pixel_pass(const PassArgs& a, int64_t i0, int64_t i1) {
+  switch (a.stride) {
+    case 8: pixel_pass<8>(a, i0, i1); break;
+    case 16: pixel_pass<16>(a, i0, i1); break;
+    case 24: pixel_pass<24>(a, i0, i1); break;
+    case 32: pixel_pass<32>(a, i0, i1); break;
+    default: pixel_pass<0>(a, i0, i1); break;
+  }
+}
+
+}  // namespace
+
+void lattice_mean_field(const std::vector<LatticeTerm>& terms, int64_t n, int labels, int64_t stride,
+                        int iterations, float* unary_then_q) {
+  ATROUS_CHECK(stride % rows::kLanes == 0 && stride >= labels, "lattice mean field: row stride ", stride,
+               " must be a multiple of ", rows::kLanes, " and hold ", labels, " labels");
+  for (const LatticeTerm& t : terms)
+    ATROUS_CHECK(t.lattice && t.lattice->num_pixels() == n, "lattice mean field: a term's lattice covers ",
+                 t.lattice ? t.lattice->num_pixels() : 0, " pixels, not ", n);
+  if (terms.empty()) iterations = 0;  // no messages: Q = softmax(-U) at once
+  const int threads = n * stride > kParallelFloats ? std::max(1, omp_get_max_threads()) : 1;
+  std::vector<TermBuffers> buffers(terms.size());
+  for (size_t k = 0; k < terms.size(); ++k) {
+    const int64_t m = terms[k].lattice->num_points();
+    buffers[k].a = HostArray<float>((m + 1) * stride);
+    buffers[k].b = HostArray<float>((m + 1) * stride);
+    buffers[k].copies = HostArray<float>((threads - 1) * m * stride);
+    // Row m is the zero row that missing blur neighbours read; the splat and the blur never write it.
+    std::fill(buffers[k].a.data() + m * stride, buffers[k].a.data() + (m + 1) * stride, 0.0f);
+    std::fill(buffers[k].b.data() + m * stride, buffers[k].b.data() + (m + 1) * stride, 0.0f);
+  }
+
+#pragma omp parallel num_threads(threads)
+  {
+    const int team = omp_get_num_threads(), t = omp_get_thread_num();
+    HostArray<float> energy(stride), message(stride);
+    std::vector<TermView> views(terms.size());
+    std::vector<float*> shared_target(terms.size()), spare(terms.size());
+    for (size_t k = 0; k < terms.size(); ++k) {
+      const LatticeTerm& term = terms[k];
+      const float slice_scale = term.lattice->slice_scale();
+      views[k] = {term.lattice->dims() + 1,
+                  term.lattice->vertex_of_pixel(),
+                  term.lattice->weight_of_pixel(),
+                  term.pre_scale,
+                  term.post_scale,
+                  term.mu ? slice_scale : term.weight * slice_scale,
+                  term.weight,
+                  term.mu,
+                  nullptr,
+                  nullptr};
+      shared_target[k] = buffers[k].a.data();
+      spare[k] = buffers[k].b.data();
+    }
+    const PassArgs args{labels, stride, unary_then_q, views.data(), static_cast<int>(views.size()), energy.data(),
+                        message.data()};
+    for (int pass = 0; pass <= iterations; ++pass) {
+      const bool last = pass == iterations;
+      for (size_t k = 0; k < terms.size(); ++k) {
+        const int64_t m = terms[k].lattice->num_points();
+        float* mine = t == 0 ? shared_target[k] : buffers[k].copies.data() + (t - 1) * m * stride;
+        views[k].target = last ? nullptr : mine;
+        if (!last) std::fill(mine, mine + m * stride, 0.0f);
+      }
+      run_pixel_pass(args, n * t / team, n * (t + 1) / team);
+      if (last) break;
+#pragma omp barrier
+      for (size_t k = 0; k < terms.size(); ++k) {
+        const int64_t m = terms[k].lattice->num_points();
+        sum_thread_copies(shared_target[k], buffers[k].copies.data(), m * stride, team);
+        float* result = terms[k].lattice->blur(shared_target[k], spare[k], stride);
+        // The next pass slices the result and splats into the other buffer of the pair.
+        views[k].blurred = result;
+        spare[k] = result;
+        shared_target[k] = result == buffers[k].a.data() ? buffers[k].b.data() : buffers[k].a.data();
+      }
+    }
+  }
+}
+
+}  // namespace atrous::crf

@@ -1,0 +1,151 @@
+// The permutohedral filter's work on one row of values (a pixel's or a lattice vertex's labels), vectorised over the
+// row in 8-float vectors: splat, slice, one blur step, and the mean field's softmax. Shared by
+// PermutohedralLattice::filter (whole passes) and the fused mean field (all passes of a pixel at once).
+//
+// S is the row width when it is known at compile time (a multiple of 8 up to 32: up to 32 labels, every loop then
+// unrolls into registers), 0 when it is read at run time (any width; plain loops the compiler vectorises). GCC's
+// vector extensions compile to AVX-512/AVX2/SSE as the build targets (-march=native by default), so one source
+// serves every x86 CPU.
+#pragma once
+#include <cstdint>
+#include <cstring>
+
+namespace atrous::crf::rows {
+
+constexpr int kLanes = 8;
+using Vec = float __attribute__((vector_size(kLanes * sizeof(float))));
+using IntVec = int32_t __attribute__((vector_size(kLanes * sizeof(int32_t))));
+
+inline Vec load(const float* p) {
+  Vec v;
+  std::memcpy(&v, p, sizeof(v));  // an unaligned vector load
+  return v;
+}
+inline void store(float* p, Vec v) { std::memcpy(p, &v, sizeof(v)); }
+inline Vec broadcast(float x) { return Vec{} + x; }
+
+// dst += w * src.
+template <int S>
+inline void add_scaled(float* dst, const float* src, float w, int64_t stride) {
+  if constexpr (S > 0) {
+    const Vec wv = broadcast(w);
+    for (int c = 0; c < S / kLanes; ++c) store(dst + c * kLanes, load(dst + c * kLanes) + wv * load(src + c * kLanes));
+  } else {
+#pragma omp simd
+    for (int64_t c = 0; c < stride; ++c) dst[c] += w * src[c];
+  }
+}
+
+// Splat: adds scale * weight_k * values to the d+1 vertices of one pixel's simplex.
+template <int S>
+inline void splat(int d1, const int32_t* vertex, const float* weight, float scale, const float* values,
+                  int64_t stride, float* lattice) {
+  const int64_t s = S > 0 ? S : stride;
+  for (int k = 0; k < d1; ++k) add_scaled<S>(lattice + static_cast<int64_t>(vertex[k]) * s, values, weight[k] * scale, s);
+}
+
+// Slice: dst += scale * sum_k weight_k * lattice[vertex_k] for one pixel.
+template <int S>
+inline void slice_add(int d1, const int32_t* vertex, const float* weight, float scale, const float* lattice,
+                      int64_t stride, float* dst) {
+  const int64_t s = S > 0 ? S : stride;
+  if constexpr (S > 0) {
+    Vec acc[S / kLanes] = {};
+    for (int k = 0; k < d1; ++k) {
+      const Vec w = broadcast(weight[k]);
+      const float* src = lattice + static_cast<int64_t>(vertex[k]) * s;
+      for (int c = 0; c < S / kLanes; ++c) acc[c] += w * load(src + c * kLanes);
+    }
+    const Vec sv = broadcast(scale);
+    for (int c = 0; c < S / kLanes; ++c) store(dst + c * kLanes, load(dst + c * kLanes) + sv * acc[c]);
+  } else {
+    for (int k = 0; k < d1; ++k)
+      add_scaled<0>(dst, lattice + static_cast<int64_t>(vertex[k]) * s, weight[k] * scale, s);
+  }
+}
+
+// One blur step of vertex rows [p0, p1) along one lattice direction: out = self + (left + right) / 2, the [1 2 1]
+// kernel up to a factor 2 that the slice's constant absorbs. Missing neighbours point at an all-zero row.
+template <int S>
+inline void blur(int64_t p0, int64_t p1, const int32_t* neighbours, const float* src, int64_t stride, float* dst) {
+  const int64_t s = S > 0 ? S : stride;
+  for (int64_t p = p0; p < p1; ++p) {
+    const float* self = src + p * s;
+    const float* left = src + static_cast<int64_t>(neighbours[2 * p]) * s;
+    const float* right = src + static_cast<int64_t>(neighbours[2 * p + 1]) * s;
+    float* out = dst + p * s;
+    if constexpr (S > 0) {
+      const Vec half = broadcast(0.5f);
+      for (int c = 0; c < S / kLanes; ++c)
+        store(out + c * kLanes, load(self + c * kLanes) + half * (load(left + c * kLanes) + load(right + c * kLanes)));
+    } else {
+#pragma omp simd
+      for (int64_t c = 0; c < s; ++c) out[c] = self[c] + 0.5f * (left[c] + right[c]);
+    }
+  }
+}
+
+// e^x for x in [-87, 0] (the caller clamps): range reduction to r in [-ln2/2, ln2/2] and a degree-6 polynomial
+// (~2 ulp), then times 2^n through the exponent bits.
+inline Vec exp_clamped(Vec x) {
+  const Vec round = broadcast(12582912.0f);  // 1.5 * 2^23: adding and removing it rounds to nearest
+  const Vec n = (x * 1.44269504f + round) - round;
+  const Vec r = (x - n * 0.693145752f) - n * 1.42860677e-6f;
+  Vec p = broadcast(1.0f / 720.0f);
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  const IntVec bits = (__builtin_convertvector(n, IntVec) + 127) << 23;
+  return p * __builtin_bit_cast(Vec, bits);
+}
+
+// e <- softmax(e) over a row of V vectors held in registers.
+template <int V>
+inline void softmax_registers(Vec* e) {
+  Vec top = e[0];
+  for (int c = 1; c < V; ++c) top = e[c] > top ? e[c] : top;
+  float m = top[0];
+  for (int l = 1; l < kLanes; ++l) m = top[l] > m ? top[l] : m;
+  const Vec mv = broadcast(m), floor = broadcast(-87.0f);
+  Vec sum = {};
+  for (int c = 0; c < V; ++c) {
+    const Vec x = e[c] - mv;
+    e[c] = exp_clamped(x > floor ? x : floor);
+    sum += e[c];
+  }
+  float total = 0.0f;
+  for (int l = 0; l < kLanes; ++l) total += sum[l];
+  const Vec inv = broadcast(1.0f / total);
+  for (int c = 0; c < V; ++c) e[c] *= inv;
+}
+
+// In place: e <- softmax(e) over a row whose width is a multiple of 8 (the mean field pads labels). Arguments more than 87 below the maximum (padding lanes, hopeless labels)
+// become e^-87 ~ 1.6e-38: zero next to the maximum's 1.
+template <int S>
+inline void softmax(float* e, int64_t stride) {
+  const int64_t nv = (S > 0 ? S : stride) / kLanes;
+  Vec top = load(e);
+  for (int64_t c = 1; c < nv; ++c) {
+    const Vec v = load(e + c * kLanes);
+    top = v > top ? v : top;
+  }
+  float m = top[0];
+  for (int l = 1; l < kLanes; ++l) m = top[l] > m ? top[l] : m;
+  const Vec mv = broadcast(m), floor = broadcast(-87.0f);
+  Vec sum = {};
+  for (int64_t c = 0; c < nv; ++c) {
+    Vec x = load(e + c * kLanes) - mv;
+    x = exp_clamped(x > floor ? x : floor);
+    store(e + c * kLanes, x);
+    sum += x;
+  }
+  float total = 0.0f;
+  for (int l = 0; l < kLanes; ++l) total += sum[l];
+  const Vec inv = broadcast(1.0f / total);
+  for (int64_t c = 0; c < nv; ++c) store(e + c * kLanes, load(e + c * kLanes) * inv);
+}
+
+}  // namespace atrous::crf::rows
