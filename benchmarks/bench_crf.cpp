@@ -4,86 +4,29 @@
 // The peer is Kraehenbuehl's densecrf, run side by side by tools/compare_densecrf.py (0.6-0.7 s single-threaded for the
 // VOC case on our 2-core machine, REFERENCE.md).
 //
-// Inputs are synthetic but image-like (smooth shading, 24 coloured ellipses, sensor noise of sd 5; logits that favour
-// the true region, with noise), giving lattice sizes like real photos' (bilateral: 0.26 vertices per pixel here, 0.24
-// on a CamVid photo). Counters: lattice vertices per pixel for each
-// kernel, the CRF's memory (lattices, normalisation and the mean-field buffers, computed) and the process's max
-// RSS (meaningful when one case runs per process: --benchmark_filter=<case>$).
+// Inputs: benchmarks/crf_inputs.h (synthetic, with a photo's lattice density). Counters: lattice vertices per pixel
+// for each kernel, the CRF's memory (lattices, normalisation and the mean field's buffers, computed) and the
+// process's max RSS (meaningful when one case runs per process: --benchmark_filter=<case>$).
 #include <benchmark/benchmark.h>
 #include <omp.h>
 #include <sys/resource.h>
 
-#include <cmath>
-#include <random>
-
 #include "core/tensor.h"
 #include "crf/cuda_dense_crf.h"
 #include "crf/dense_crf.h"
+#include "benchmarks/crf_inputs.h"
 
 using namespace atrous;
 using namespace atrous::crf;
 
 namespace {
 
-struct CrfInputs {
-  Tensor image;  // u8 [H,W,3]
-  Tensor unary;  // f32 [H,W,L]
-};
-
-CrfInputs make_inputs(int height, int width, int labels) {
-  std::mt19937 gen(42);
-  std::uniform_real_distribution<float> u(0.0f, 1.0f);
-  std::normal_distribution<float> noise(0.0f, 1.0f);
-  struct Ellipse {
-    float cx, cy, rx, ry, rgb[3];
-    int label;
-  };
-  std::vector<Ellipse> shapes;
-  for (int s = 0; s < 24; ++s)
-    shapes.push_back({u(gen) * width,
-                      u(gen) * height,
-                      (0.05f + 0.2f * u(gen)) * width,
-                      (0.05f + 0.2f * u(gen)) * height,
-                      {255 * u(gen), 255 * u(gen), 255 * u(gen)},
-                      1 + static_cast<int>(u(gen) * (labels - 1))});
-  CrfInputs in{Tensor::empty({height, width, 3}, DType::u8), Tensor::empty({height, width, labels})};
-  uint8_t* rgb = in.image.data<uint8_t>();
-  std::vector<float> logits(static_cast<size_t>(labels));
-  float* unary = in.unary.data<float>();
-  for (int y = 0; y < height; ++y) {
-    for (int x = 0; x < width; ++x) {
-      float c[3] = {80.0f + 60.0f * x / width, 100.0f + 50.0f * y / height, 120.0f};
-      int label = 0;
-      for (const Ellipse& e : shapes) {
-        const float dx = (x - e.cx) / e.rx, dy = (y - e.cy) / e.ry;
-        if (dx * dx + dy * dy < 1.0f) {
-          label = e.label;
-          for (int k = 0; k < 3; ++k) c[k] = e.rgb[k] * (0.8f + 0.2f * dx);
-        }
-      }
-      const int64_t i = int64_t(y) * width + x;
-      for (int k = 0; k < 3; ++k)
-        rgb[i * 3 + k] = static_cast<uint8_t>(std::clamp(c[k] + 5.0f * noise(gen), 0.0f, 255.0f));
-      // A network's logits: blurry near boundaries, wrong at some pixels.
-      float top = -1e30f;
-      for (int l = 0; l < labels; ++l) {
-        logits[l] = (l == label ? 2.5f : 0.0f) + 1.2f * noise(gen);
-        top = std::max(top, logits[l]);
-      }
-      double sum = 0.0;
-      for (int l = 0; l < labels; ++l) sum += std::exp(logits[l] - top);
-      for (int l = 0; l < labels; ++l) unary[i * labels + l] = static_cast<float>(top + std::log(sum) - logits[l]);
-    }
-  }
-  return in;
-}
-
 const CrfInputs& inputs(int which) {
   if (which == 0) {
-    static const CrfInputs voc = make_inputs(375, 500, 21);
+    static const CrfInputs voc = synthetic_crf_inputs(375, 500, 21);
     return voc;
   }
-  static const CrfInputs cityscapes = make_inputs(1024, 2048, 19);
+  static const CrfInputs cityscapes = synthetic_crf_inputs(1024, 2048, 19);
   return cityscapes;
 }
 

@@ -4,17 +4,25 @@
 // (DENSECRF_API 2: the 2.x release with Eigen matrices; 1: the 2011 release DeepLab's Caffe forked).
 //
 //   compare_densecrf IMAGE SCORES.npy logits|probs W1 SIGMA_ALPHA SIGMA_BETA W2 SIGMA_GAMMA ITERATIONS NORMALIZATION
+//                    [WIDTHxHEIGHT]
+// IMAGE may be synthetic:WIDTHxHEIGHTxLABELS (benchmarks/crf_inputs.h; SCORES is then ignored). WIDTHxHEIGHT resizes
+// the image and the scores bilinearly first (e.g. 2048x1024 to time a photo at Cityscapes size).
 #include <omp.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "benchmarks/crf_inputs.h"
 #include "core/npy.h"
 #include "crf/dense_crf.h"
 #include "data/image_io.h"
+#include "kernels/resize.h"
 #include "densecrf.h"
 
 using namespace atrous;
@@ -36,6 +44,25 @@ std::vector<int> argmax(const float* values, int64_t n, int labels, bool lowest)
     x[i] = best;
   }
   return x;
+}
+
+// Bilinear resize of an f32 [H,W,C] map (half-pixel centres).
+Tensor resize_scores(const Tensor& scores, int height, int width) {
+  const Tensor x = scores.contiguous();
+  kernels::ResizeShape shape{1, x.size(0), x.size(1), height, width, x.size(2), false};
+  Tensor y = Tensor::empty({height, width, x.size(2)});
+  std::vector<float> workspace(static_cast<size_t>(kernels::resize_bilinear_forward_workspace_size(shape)));
+  kernels::resize_bilinear_forward_cpu<float>(x.data<float>(), y.data<float>(), workspace.data(), shape);
+  return y;
+}
+
+Tensor resize_image(const Tensor& rgb, int height, int width) {
+  const Tensor resized = resize_scores(rgb.to(DType::f32), height, width);
+  Tensor out = Tensor::empty({height, width, 3}, DType::u8);
+  const float* src = resized.data<float>();
+  uint8_t* dst = out.data<uint8_t>();
+  for (int64_t k = 0; k < out.numel(); ++k) dst[k] = static_cast<uint8_t>(std::clamp(std::lround(src[k]), 0L, 255L));
+  return out;
 }
 
 // densecrf on the same unary (n x labels, pixel-major energies) and RGB image; returns its labels.
@@ -79,19 +106,38 @@ std::vector<int> run_densecrf(const float* unary, const uint8_t* rgb, int width,
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 11) {
+  if (argc != 11 && argc != 12) {
     std::fprintf(stderr,
-                 "usage: %s IMAGE SCORES.npy logits|probs W1 SIGMA_ALPHA SIGMA_BETA W2 SIGMA_GAMMA ITERATIONS "
-                 "NORMALIZATION\n",
+                 "usage: %s IMAGE|synthetic:WxHxL SCORES.npy logits|probs W1 SIGMA_ALPHA SIGMA_BETA W2 SIGMA_GAMMA "
+                 "ITERATIONS NORMALIZATION [WIDTHxHEIGHT]\n",
                  argv[0]);
     return 2;
   }
   try {
-    const Tensor image = read_image_rgb(argv[1]);
-    Tensor scores = load_npy(argv[2]);
-    if (scores.dtype() == DType::f64) scores = scores.to(DType::f32);
-    const std::string kind = argv[3];
-    const Tensor unary = kind == "probs" ? crf::unary_from_probabilities(scores) : crf::unary_from_logits(scores);
+    Tensor image, unary;
+    const std::string source = argv[1];
+    if (source.rfind("synthetic:", 0) == 0) {
+      int width = 0, height = 0, labels = 0;
+      if (std::sscanf(source.c_str() + 10, "%dx%dx%d", &width, &height, &labels) != 3 || width < 1 || height < 1 ||
+          labels < 1)
+        throw std::runtime_error("bad synthetic input '" + source + "' (want synthetic:WIDTHxHEIGHTxLABELS)");
+      CrfInputs in = synthetic_crf_inputs(height, width, labels);
+      image = in.image;
+      unary = in.unary;
+    } else {
+      image = read_image_rgb(argv[1]);
+      Tensor scores = load_npy(argv[2]);
+      if (scores.dtype() == DType::f64) scores = scores.to(DType::f32);
+      if (argc == 12) {
+        int width = 0, height = 0;
+        if (std::sscanf(argv[11], "%dx%d", &width, &height) != 2 || width < 1 || height < 1)
+          throw std::runtime_error(std::string("bad size '") + argv[11] + "' (want WIDTHxHEIGHT)");
+        image = resize_image(image, height, width);
+        scores = resize_scores(scores, height, width);
+      }
+      const std::string kind = argv[3];
+      unary = kind == "probs" ? crf::unary_from_probabilities(scores) : crf::unary_from_logits(scores);
+    }
     crf::DenseCrfParams p;
     p.bilateral_weight = std::stof(argv[4]);
     p.bilateral_xy = std::stof(argv[5]);

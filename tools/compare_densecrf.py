@@ -1,17 +1,21 @@
 #!/usr/bin/env python3
 """Runs our dense CRF and Kraehenbuehl's densecrf side by side on the same inputs: time ratio and label agreement.
 
-    python3 tools/compare_densecrf.py --densecrf DIR --build BUILD_DIR (--pair IMAGE SCORES.npy ... |
-                                      --images DIR --scores DIR [--limit N]) [--scores-kind logits|probs]
+    python3 tools/compare_densecrf.py --densecrf DIR --build BUILD_DIR [--pair IMAGE SCORES.npy ... |
+                                      --images DIR --scores DIR [--limit N]] [--synthetic] [--cityscapes]
+                                      [--scores-kind logits|probs]
                                       [--preset NAME] [--w1 --sa --sb --w2 --sg --iterations --normalization]
                                       [--api 1|2] [--include DIR ...] [--lib FILE ...] [--json OUT]
 
 We do not vendor or download densecrf: DIR is the user's own checkout and build of it (the 2.x release with
 include/densecrf.h and a built libdensecrf.a, or the 2011 release / DeepLab's fork with densecrf.h beside
-libdensecrf.a; --api picks the interface, detected from the header otherwise). BUILD_DIR is an atrous build whose
-libatrous.a the driver links (for image and .npy loading and our CRF). The script compiles
-tools/compare_densecrf.cpp against both into BUILD_DIR/compare_densecrf and runs it once per image pair; each run
-times both on the same unary (ours on one thread and on all, densecrf single-threaded), after a warm-up run of each.
+libdensecrf.a; --api picks the interface, detected from the header otherwise). BUILD_DIR is a configured and built atrous
+build tree (CPU-only or CUDA), used as a CMake package: the script compiles tools/compare_densecrf.cpp against it
+and densecrf into BUILD_DIR/compare_densecrf_driver and runs it once per input; each run times both on the same
+unary (ours on one thread and on all, densecrf single-threaded), after a warm-up run of each.
+
+Inputs: image/score pairs; --synthetic adds bench_crf's synthetic photos at VOC size (500x375, 21 labels) and
+Cityscapes size (2048x1024, 19 labels); --cityscapes also runs every pair resized to 2048x1024.
 
 Reported per image and in total: seconds, ratio densecrf / ours (> 1: we are faster), pixel agreement of the label
 maps, and agreement on the pixels either CRF changed relative to the scores' argmax (the CRF changes only a few
@@ -75,27 +79,63 @@ def densecrf_flags(args):
     return includes, libs, api
 
 
+DRIVER_PROJECT = """cmake_minimum_required(VERSION 3.22)
+project(compare_densecrf LANGUAGES CXX)
+find_package(atrous REQUIRED CONFIG PATHS "{build}" NO_DEFAULT_PATH)
+add_executable(compare_densecrf "{source}")
+target_compile_definitions(compare_densecrf PRIVATE DENSECRF_API={api})
+target_include_directories(compare_densecrf PRIVATE {includes})
+target_link_libraries(compare_densecrf PRIVATE atrous::atrous {libs})
+"""
+
+
 def build_driver(args, includes, libs, api):
-    library = os.path.join(args.build, "libatrous.a")
-    if not os.path.exists(library):
-        sys.exit(f"compare_densecrf: {library} not found (build the atrous target in {args.build} first)")
-    out = os.path.join(args.build, "compare_densecrf")
+    """Compiles tools/compare_densecrf.cpp against the atrous build tree's CMake package (which carries every
+    dependency of libatrous.a, CUDA's too in a CUDA build) and the user's densecrf."""
+    build = os.path.abspath(args.build)
+    if not os.path.exists(os.path.join(build, "atrousTargets.cmake")):
+        sys.exit(f"compare_densecrf: {build} is not a configured atrous build (no atrousTargets.cmake; "
+                 "configure it with this checkout's CMakeLists.txt and build the atrous target)")
+    project = os.path.join(build, "compare_densecrf_driver")
+    os.makedirs(project, exist_ok=True)
+    quote = lambda paths: " ".join(f'"{os.path.abspath(p)}"' for p in paths)
+    with open(os.path.join(project, "CMakeLists.txt"), "w") as f:
+        f.write(DRIVER_PROJECT.format(build=build, source=os.path.join(HERE, "compare_densecrf.cpp"), api=api,
+                                      includes=quote(includes), libs=quote(libs)))
     # No -march=native by default: Eigen matrices cross into the 2.x library, and Eigen's alignment (hence its
     # allocation ABI) follows the instruction set, so the driver must be compiled like densecrf was (--cxxflags).
     # Our CRF is already compiled, inside libatrous.a.
-    cmd = [args.cxx, "-O2", "-fopenmp", "-std=c++17", f"-DDENSECRF_API={api}", f"-I{ROOT}"] + args.cxxflags.split()
-    cmd += [f"-I{d}" for d in includes]
-    cmd += [os.path.join(HERE, "compare_densecrf.cpp"), library] + libs + ["-lpng", "-ljpeg", "-o", out]
-    print("building the driver:", " ".join(cmd), file=sys.stderr)
-    subprocess.run(cmd, check=True)
-    return out
+    configure = ["cmake", "-S", project, "-B", os.path.join(project, "build"), "-DCMAKE_BUILD_TYPE=Release",
+                 f"-DCMAKE_CXX_COMPILER={args.cxx}", f"-DCMAKE_CXX_FLAGS={args.cxxflags}"]
+    print("building the driver:", " ".join(configure), file=sys.stderr)
+    for cmd in (configure, ["cmake", "--build", os.path.join(project, "build")]):
+        result = subprocess.run(cmd, capture_output=True, text=True)
+        if result.returncode != 0:
+            sys.exit(f"compare_densecrf: {' '.join(cmd)} failed:\n{result.stdout[-4000:]}{result.stderr[-4000:]}")
+    return os.path.join(project, "build", "compare_densecrf")
+
+
+def inputs_from_args(args):
+    """(image, scores, size or None) per run."""
+    pairs = pairs_from_args(args)
+    runs = [(image, scores, None) for image, scores in pairs]
+    if args.cityscapes:
+        runs += [(image, scores, "2048x1024") for image, scores in pairs]
+    if args.synthetic:
+        runs += [("synthetic:500x375x21", "-", None), ("synthetic:2048x1024x19", "-", None)]
+    if not runs:
+        sys.exit("compare_densecrf: give --pair IMAGE SCORES.npy (repeatable), --images DIR --scores DIR, "
+                 "or --synthetic")
+    return runs
 
 
 def pairs_from_args(args):
     if args.pair:
         return [tuple(p) for p in args.pair]
+    if not (args.images or args.scores):
+        return []
     if not (args.images and args.scores):
-        sys.exit("compare_densecrf: give --pair IMAGE SCORES.npy (repeatable) or --images DIR --scores DIR")
+        sys.exit("compare_densecrf: --images and --scores go together")
     pairs = []
     for npy in sorted(glob.glob(os.path.join(args.scores, "*.npy"))):
         stem = os.path.splitext(os.path.basename(npy))[0]
@@ -115,6 +155,8 @@ def main():
     parser.add_argument("--images", help="folder of <id>.jpg/.png")
     parser.add_argument("--scores", help="folder of <id>.npy (H x W x C float32)")
     parser.add_argument("--limit", type=int, default=0)
+    parser.add_argument("--synthetic", action="store_true", help="add the synthetic VOC- and Cityscapes-size inputs")
+    parser.add_argument("--cityscapes", action="store_true", help="also run every pair resized to 2048x1024")
     parser.add_argument("--scores-kind", choices=["logits", "probs"], default="logits")
     parser.add_argument("--preset", default="deeplab-v1-largefov", choices=sorted(PRESETS))
     for name in ("w1", "sa", "sb", "w2", "sg"):
@@ -140,18 +182,19 @@ def main():
     driver = build_driver(args, includes, libs, api)
 
     rows = []
-    print(f"{'image':<40} {'size':>10} {'ours 1t s':>10} {'ours s':>8} {'densecrf s':>10} {'ratio 1t':>8} "
+    print(f"{'image':<40} {'size':>13} {'ours 1t s':>10} {'ours s':>8} {'densecrf s':>10} {'ratio 1t':>8} "
           f"{'agree':>8} {'changed':>8} {'agree on changed':>17}")
-    for image, scores in pairs_from_args(args):
+    for image, scores, size in inputs_from_args(args):
         cmd = [driver, image, scores, args.scores_kind] + [str(v) for v in params] + [str(args.iterations),
                                                                                        normalization]
+        cmd += [size] if size else []
         result = subprocess.run(cmd, capture_output=True, text=True)
         if result.returncode != 0:
             sys.exit(f"compare_densecrf: {' '.join(cmd)} failed:\n{result.stderr}")
         row = json.loads(result.stdout.strip().splitlines()[-1])
         rows.append(row)
         changed = max(row["changed"], 1)
-        print(f"{os.path.basename(image):<40} {row['width']:>4}x{row['height']:<5} {row['ours_1t_s']:>10.3f} "
+        print(f"{os.path.basename(image):<40} {row['width']:>4}x{row['height']}x{row['labels']:<3} {row['ours_1t_s']:>10.3f} "
               f"{row['ours_s']:>8.3f} {row['densecrf_s']:>10.3f} {row['densecrf_s'] / row['ours_1t_s']:>7.2f}x "
               f"{100 * row['agree'] / row['pixels']:>7.3f}% {100 * row['changed'] / row['pixels']:>7.2f}% "
               f"{100 * row['agree_changed'] / changed:>16.3f}%")
