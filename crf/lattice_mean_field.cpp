@@ -4,6 +4,9 @@
 #include "crf/lattice_mean_field.h"
 
 #include <omp.h>
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
 
 #include <algorithm>
 
@@ -20,6 +23,22 @@ constexpr int64_t kParallelFloats = 1 << 18;
 // One kernel's lattice values: the pair the splat and blur alternate between, and the other threads' splat copies.
 struct TermBuffers {
   HostArray<float> a, b, copies;
+};
+
+// Denormals (below 1.2e-38) are flushed to zero on this thread while it lives: labels a pixel has all but ruled
+// out carry probabilities that, times the splat and blur weights, fall below the normal range, and x86 arithmetic
+// on denormals is about 100x slower (the whole mean field ran 2-3x slower). Their contribution is below float
+// precision next to any normal message.
+class FlushDenormals {
+ public:
+#if defined(__SSE__)
+  FlushDenormals() : saved_(_mm_getcsr()) { _mm_setcsr(saved_ | kFlushToZero | kDenormalsAreZero); }
+  ~FlushDenormals() { _mm_setcsr(saved_); }
+
+ private:
+  static constexpr unsigned kFlushToZero = 0x8000, kDenormalsAreZero = 0x0040;
+  unsigned saved_;
+#endif
 };
 
 // One term as the pixel pass reads it: plain pointers, the slice constant folded into the weight.
@@ -55,56 +74,66 @@ inline void subtract_compatibility(const float* mu, int labels, float w, const f
   }
 }
 
-// Energy, softmax and splat of pixels [i0, i1), for a row width S known at compile time: the pixel's energy stays
-// in registers from the slice through the softmax to the splat.
-template <int S>
-void pixel_pass(const PassArgs& a, int64_t i0, int64_t i1) {
-  using rows::Vec;
+// Energy, softmax and splat of the P pixels i..i+P-1, for a row width S known at compile time. The energies stay in
+// registers from the slice through the softmax to the splat, and the P pixels' steps are interleaved: one pixel is
+// a chain of dependent latencies (lattice loads, the slice's sums, max, exp, sum, division) longer than the
+// core's reorder window, so a single pixel leaves most of the core idle.
+template <int S, int P>
+inline void pixel_group(const PassArgs& a, int64_t i) {
   using rows::kLanes;
+  using rows::Vec;
   constexpr int kVectors = S / kLanes;
-  for (int64_t i = i0; i < i1; ++i) {
-    float* row = a.unary_then_q + i * S;
-    Vec e[kVectors];
-    for (int c = 0; c < kVectors; ++c) e[c] = -rows::load(row + c * kLanes);
-    for (int k = 0; k < a.num_terms; ++k) {
-      const TermView& t = a.terms[k];
-      if (!t.blurred) break;
-      const int32_t* vertex = t.vertex + i * t.d1;
-      const float* bary = t.barycentric + i * t.d1;
-      Vec acc[kVectors] = {};
-      for (int v = 0; v < t.d1; ++v) {
-        const Vec w = rows::broadcast(bary[v]);
-        const float* src = t.blurred + static_cast<int64_t>(vertex[v]) * S;
-        for (int c = 0; c < kVectors; ++c) acc[c] += w * rows::load(src + c * kLanes);
+  Vec e[P][kVectors];
+  for (int p = 0; p < P; ++p)
+    for (int c = 0; c < kVectors; ++c) e[p][c] = -rows::load(a.unary_then_q + (i + p) * S + c * kLanes);
+  for (int k = 0; k < a.num_terms && a.terms[k].blurred; ++k) {
+    const TermView& t = a.terms[k];
+    Vec acc[P][kVectors] = {};
+    for (int v = 0; v < t.d1; ++v) {
+      for (int p = 0; p < P; ++p) {
+        const Vec w = rows::broadcast(t.barycentric[(i + p) * t.d1 + v]);
+        const float* src = t.blurred + static_cast<int64_t>(t.vertex[(i + p) * t.d1 + v]) * S;
+        for (int c = 0; c < kVectors; ++c) acc[p][c] += w * rows::load(src + c * kLanes);
       }
-      const float post = t.slice_weight * (t.post ? t.post[i] : 1.0f);
+    }
+    for (int p = 0; p < P; ++p) {
+      const float post = t.slice_weight * (t.post ? t.post[i + p] : 1.0f);
       if (!t.mu) {
         const Vec pv = rows::broadcast(post);
-        for (int c = 0; c < kVectors; ++c) e[c] += pv * acc[c];
+        for (int c = 0; c < kVectors; ++c) e[p][c] += pv * acc[p][c];
       } else {
-        for (int c = 0; c < kVectors; ++c) rows::store(a.message + c * kLanes, acc[c] * post);
-        for (int c = 0; c < kVectors; ++c) rows::store(a.energy + c * kLanes, e[c]);
+        for (int c = 0; c < kVectors; ++c) rows::store(a.message + c * kLanes, acc[p][c] * post);
+        for (int c = 0; c < kVectors; ++c) rows::store(a.energy + c * kLanes, e[p][c]);
         subtract_compatibility(t.mu, a.labels, t.weight, a.message, a.energy);
-        for (int c = 0; c < kVectors; ++c) e[c] = rows::load(a.energy + c * kLanes);
-      }
-    }
-    rows::softmax_registers<kVectors>(e);
-    if (a.num_terms == 0 || !a.terms[0].target) {  // the last pass: Q replaces the unary
-      for (int c = 0; c < kVectors; ++c) rows::store(row + c * kLanes, e[c]);
-      continue;
-    }
-    for (int k = 0; k < a.num_terms; ++k) {
-      const TermView& t = a.terms[k];
-      const int32_t* vertex = t.vertex + i * t.d1;
-      const float* bary = t.barycentric + i * t.d1;
-      const float pre = t.pre ? t.pre[i] : 1.0f;
-      for (int v = 0; v < t.d1; ++v) {
-        const Vec w = rows::broadcast(bary[v] * pre);
-        float* dst = t.target + static_cast<int64_t>(vertex[v]) * S;
-        for (int c = 0; c < kVectors; ++c) rows::store(dst + c * kLanes, rows::load(dst + c * kLanes) + w * e[c]);
+        for (int c = 0; c < kVectors; ++c) e[p][c] = rows::load(a.energy + c * kLanes);
       }
     }
   }
+  rows::softmax_registers<kVectors, P>(e);
+  if (a.num_terms == 0 || !a.terms[0].target) {  // the last pass: Q replaces the unary
+    for (int p = 0; p < P; ++p)
+      for (int c = 0; c < kVectors; ++c) rows::store(a.unary_then_q + (i + p) * S + c * kLanes, e[p][c]);
+    return;
+  }
+  for (int k = 0; k < a.num_terms; ++k) {
+    const TermView& t = a.terms[k];
+    for (int p = 0; p < P; ++p) {  // in pixel order, as PermutohedralLattice::filter adds them
+      const float pre = t.pre ? t.pre[i + p] : 1.0f;
+      for (int v = 0; v < t.d1; ++v) {
+        const Vec w = rows::broadcast(t.barycentric[(i + p) * t.d1 + v] * pre);
+        float* dst = t.target + static_cast<int64_t>(t.vertex[(i + p) * t.d1 + v]) * S;
+        for (int c = 0; c < kVectors; ++c) rows::store(dst + c * kLanes, rows::load(dst + c * kLanes) + w * e[p][c]);
+      }
+    }
+  }
+}
+
+template <int S>
+void pixel_pass(const PassArgs& a, int64_t i0, int64_t i1) {
+  constexpr int kInterleaved = 2;
+  int64_t i = i0;
+  for (; i + kInterleaved <= i1; i += kInterleaved) pixel_group<S, kInterleaved>(a, i);
+  for (; i < i1; ++i) pixel_group<S, 1>(a, i);
 }
 
 // Any row width: the same steps through the row helpers, the energy in memory.
@@ -169,6 +198,7 @@ void lattice_mean_field(const std::vector<LatticeTerm>& terms, int64_t n, int la
 
 #pragma omp parallel num_threads(threads)
   {
+    const FlushDenormals flush;
     const int team = omp_get_num_threads(), t = omp_get_thread_num();
     HostArray<float> energy(stride), message(stride);
     std::vector<TermView> views(terms.size());

@@ -102,28 +102,50 @@ inline Vec exp_clamped(Vec x) {
   return p * __builtin_bit_cast(Vec, bits);
 }
 
-// e <- softmax(e) over a row of V vectors held in registers.
-template <int V>
-inline void softmax_registers(Vec* e) {
-  Vec top = e[0];
-  for (int c = 1; c < V; ++c) top = e[c] > top ? e[c] : top;
-  float m = top[0];
-  for (int l = 1; l < kLanes; ++l) m = top[l] > m ? top[l] : m;
-  const Vec mv = broadcast(m), floor = broadcast(-87.0f);
-  Vec sum = {};
-  for (int c = 0; c < V; ++c) {
-    const Vec x = e[c] - mv;
-    e[c] = exp_clamped(x > floor ? x : floor);
-    sum += e[c];
-  }
-  float total = 0.0f;
-  for (int l = 0; l < kLanes; ++l) total += sum[l];
-  const Vec inv = broadcast(1.0f / total);
-  for (int c = 0; c < V; ++c) e[c] *= inv;
+// Every lane of the result holds the maximum (the sum) of v's lanes: three butterfly steps, not a scalar chain.
+inline Vec max_across(Vec v) {
+  Vec t = __builtin_shufflevector(v, v, 4, 5, 6, 7, 0, 1, 2, 3);
+  v = v > t ? v : t;
+  t = __builtin_shufflevector(v, v, 2, 3, 0, 1, 6, 7, 4, 5);
+  v = v > t ? v : t;
+  t = __builtin_shufflevector(v, v, 1, 0, 3, 2, 5, 4, 7, 6);
+  return v > t ? v : t;
+}
+inline Vec sum_across(Vec v) {
+  v += __builtin_shufflevector(v, v, 4, 5, 6, 7, 0, 1, 2, 3);
+  v += __builtin_shufflevector(v, v, 2, 3, 0, 1, 6, 7, 4, 5);
+  return v + __builtin_shufflevector(v, v, 1, 0, 3, 2, 5, 4, 7, 6);
 }
 
-// In place: e <- softmax(e) over a row whose width is a multiple of 8 (the mean field pads labels). Arguments more than 87 below the maximum (padding lanes, hopeless labels)
-// become e^-87 ~ 1.6e-38: zero next to the maximum's 1.
+// e[p] <- softmax(e[p]) for P rows of V vectors held in registers, as softmax() below; the P rows' steps are
+// interleaved so that their latencies overlap.
+template <int V, int P>
+inline void softmax_registers(Vec (&e)[P][V]) {
+  const Vec floor = broadcast(-87.0f);
+  Vec top[P], sum[P];
+  for (int p = 0; p < P; ++p) {
+    top[p] = e[p][0];
+    for (int c = 1; c < V; ++c) top[p] = e[p][c] > top[p] ? e[p][c] : top[p];
+  }
+  for (int p = 0; p < P; ++p) top[p] = max_across(top[p]);
+  for (int p = 0; p < P; ++p) sum[p] = Vec{};
+  for (int c = 0; c < V; ++c) {
+    for (int p = 0; p < P; ++p) {
+      const Vec x = e[p][c] - top[p];
+      e[p][c] = x > floor ? exp_clamped(x > floor ? x : floor) : Vec{};
+      sum[p] += e[p][c];
+    }
+  }
+  for (int p = 0; p < P; ++p) {
+    const Vec inv = 1.0f / sum_across(sum[p]);
+    for (int c = 0; c < V; ++c) e[p][c] *= inv;
+  }
+}
+
+// In place: e <- softmax(e) over a row whose width is a multiple of 8 (the mean field pads labels). Labels more
+// than 87 below the maximum (padding lanes, hopeless labels) get exactly 0, not e^-87 ~ 1.6e-38: scaled by the
+// splat's weights that would be a denormal, and arithmetic on denormals is ~100x slower on x86 (the lattice's
+// padding lanes would fill with them).
 template <int S>
 inline void softmax(float* e, int64_t stride) {
   const int64_t nv = (S > 0 ? S : stride) / kLanes;
@@ -132,19 +154,16 @@ inline void softmax(float* e, int64_t stride) {
     const Vec v = load(e + c * kLanes);
     top = v > top ? v : top;
   }
-  float m = top[0];
-  for (int l = 1; l < kLanes; ++l) m = top[l] > m ? top[l] : m;
-  const Vec mv = broadcast(m), floor = broadcast(-87.0f);
+  top = max_across(top);
+  const Vec floor = broadcast(-87.0f);
   Vec sum = {};
   for (int64_t c = 0; c < nv; ++c) {
-    Vec x = load(e + c * kLanes) - mv;
-    x = exp_clamped(x > floor ? x : floor);
-    store(e + c * kLanes, x);
-    sum += x;
+    const Vec x = load(e + c * kLanes) - top;
+    const Vec y = x > floor ? exp_clamped(x > floor ? x : floor) : Vec{};
+    store(e + c * kLanes, y);
+    sum += y;
   }
-  float total = 0.0f;
-  for (int l = 0; l < kLanes; ++l) total += sum[l];
-  const Vec inv = broadcast(1.0f / total);
+  const Vec inv = 1.0f / sum_across(sum);
   for (int64_t c = 0; c < nv; ++c) store(e + c * kLanes, load(e + c * kLanes) * inv);
 }
 
