@@ -4,10 +4,14 @@
 // (DENSECRF_API 2: the 2.x release with Eigen matrices; 1: the 2011 release DeepLab's Caffe forked).
 //
 //   compare_densecrf IMAGE SCORES.npy logits|probs W1 SIGMA_ALPHA SIGMA_BETA W2 SIGMA_GAMMA ITERATIONS NORMALIZATION
-//                    [WIDTHxHEIGHT]
-// IMAGE may be synthetic:WIDTHxHEIGHTxLABELS (benchmarks/crf_inputs.h; SCORES is then ignored). WIDTHxHEIGHT resizes
-// the image and the scores bilinearly first (e.g. 2048x1024 to time a photo at Cityscapes size).
+//                    [--size WIDTHxHEIGHT] [--repeats N] [--only ours|densecrf]
+// IMAGE may be synthetic:WIDTHxHEIGHTxLABELS (benchmarks/crf_inputs.h; SCORES is then ignored). --size resizes the
+// image and the scores bilinearly first (e.g. 2048x1024 to time a photo at Cityscapes size). Each of the N repeats
+// times ours on one thread, ours on every thread and densecrf in turn (after one warm-up run of each), so that a
+// shared machine's slow spells fall on all three alike; the medians are reported. --only runs one side once, for
+// its peak memory (max RSS, in the output).
 #include <omp.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -31,6 +35,11 @@ namespace {
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
 }
 
 std::vector<int> argmax(const float* values, int64_t n, int labels, bool lowest) {
@@ -106,14 +115,31 @@ std::vector<int> run_densecrf(const float* unary, const uint8_t* rgb, int width,
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 11 && argc != 12) {
+  if (argc < 11) {
     std::fprintf(stderr,
                  "usage: %s IMAGE|synthetic:WxHxL SCORES.npy logits|probs W1 SIGMA_ALPHA SIGMA_BETA W2 SIGMA_GAMMA "
-                 "ITERATIONS NORMALIZATION [WIDTHxHEIGHT]\n",
+                 "ITERATIONS NORMALIZATION [--size WIDTHxHEIGHT] [--repeats N] [--only ours|densecrf]\n",
                  argv[0]);
     return 2;
   }
   try {
+    std::string size, only;
+    int repeats = 3;
+    for (int k = 11; k < argc; k += 2) {
+      const std::string flag = argv[k];
+      if (k + 1 >= argc) throw std::runtime_error("option " + flag + " needs a value");
+      if (flag == "--size") {
+        size = argv[k + 1];
+      } else if (flag == "--repeats") {
+        repeats = std::stoi(argv[k + 1]);
+      } else if (flag == "--only") {
+        only = argv[k + 1];
+        if (only != "ours" && only != "densecrf") throw std::runtime_error("--only takes ours or densecrf");
+      } else {
+        throw std::runtime_error("unknown option " + flag);
+      }
+    }
+    if (repeats < 1) throw std::runtime_error("--repeats must be at least 1");
     Tensor image, unary;
     const std::string source = argv[1];
     if (source.rfind("synthetic:", 0) == 0) {
@@ -128,10 +154,10 @@ int main(int argc, char** argv) {
       image = read_image_rgb(argv[1]);
       Tensor scores = load_npy(argv[2]);
       if (scores.dtype() == DType::f64) scores = scores.to(DType::f32);
-      if (argc == 12) {
+      if (!size.empty()) {
         int width = 0, height = 0;
-        if (std::sscanf(argv[11], "%dx%d", &width, &height) != 2 || width < 1 || height < 1)
-          throw std::runtime_error(std::string("bad size '") + argv[11] + "' (want WIDTHxHEIGHT)");
+        if (std::sscanf(size.c_str(), "%dx%d", &width, &height) != 2 || width < 1 || height < 1)
+          throw std::runtime_error("bad size '" + size + "' (want WIDTHxHEIGHT)");
         image = resize_image(image, height, width);
         scores = resize_scores(scores, height, width);
       }
@@ -150,22 +176,43 @@ int main(int argc, char** argv) {
     const int labels = static_cast<int>(unary.size(2));
     const int64_t n = int64_t(height) * width;
 
-    // Ours, single-threaded (densecrf's setting) and on every thread; each run includes building the lattices.
     const int threads = omp_get_max_threads();
-    omp_set_num_threads(1);
-    crf::dense_crf_inference(image, unary, p);  // warm-up: caches, allocator
-    auto start = std::chrono::steady_clock::now();
-    const crf::DenseCrfResult ours = crf::dense_crf_inference(image, unary, p);
-    const double ours_1t = seconds_since(start);
-    omp_set_num_threads(threads);
-    start = std::chrono::steady_clock::now();
-    crf::dense_crf_inference(image, unary, p);
-    const double ours_all = seconds_since(start);
+    if (!only.empty()) {  // one side, once: its peak memory
+      omp_set_num_threads(1);
+      if (only == "ours") {
+        crf::dense_crf_inference(image, unary, p);
+      } else {
+        run_densecrf(unary.data<float>(), image.data<uint8_t>(), width, height, labels, p);
+      }
+      rusage usage{};
+      getrusage(RUSAGE_SELF, &usage);
+      std::printf("{\"only\": \"%s\", \"max_rss_mb\": %.1f}\n", only.c_str(), usage.ru_maxrss / 1024.0);
+      return 0;
+    }
 
-    run_densecrf(unary.data<float>(), image.data<uint8_t>(), width, height, labels, p);  // warm-up
-    start = std::chrono::steady_clock::now();
-    const std::vector<int> theirs = run_densecrf(unary.data<float>(), image.data<uint8_t>(), width, height, labels, p);
-    const double theirs_s = seconds_since(start);
+    // Ours, single-threaded (densecrf's setting) and on every thread, and densecrf, in turn; each run of ours
+    // includes building the lattices, as densecrf's includes building its own.
+    const auto ours_on = [&](int t) {
+      omp_set_num_threads(t);
+      return crf::dense_crf_inference(image, unary, p);
+    };
+    const auto theirs_run = [&] { return run_densecrf(unary.data<float>(), image.data<uint8_t>(), width, height, labels, p); };
+    const crf::DenseCrfResult ours = ours_on(1);  // warm-ups: caches, allocators
+    ours_on(threads);
+    const std::vector<int> theirs = theirs_run();
+    std::vector<double> ours_1t_s, ours_all_s, theirs_s;
+    for (int r = 0; r < repeats; ++r) {
+      auto start = std::chrono::steady_clock::now();
+      ours_on(1);
+      ours_1t_s.push_back(seconds_since(start));
+      start = std::chrono::steady_clock::now();
+      ours_on(threads);
+      ours_all_s.push_back(seconds_since(start));
+      start = std::chrono::steady_clock::now();
+      theirs_run();
+      theirs_s.push_back(seconds_since(start));
+    }
+    const double ours_1t = median(ours_1t_s), ours_all = median(ours_all_s), theirs_median = median(theirs_s);
 
     const std::vector<int> before = argmax(unary.data<float>(), n, labels, /*lowest=*/true);
     const int32_t* x = ours.labels.data<int32_t>();
@@ -183,10 +230,10 @@ int main(int argc, char** argv) {
     std::printf(
         "{\"image\": \"%s\", \"width\": %d, \"height\": %d, \"labels\": %d, \"threads\": %d, \"ours_1t_s\": %.6f, "
         "\"ours_s\": %.6f, \"densecrf_s\": %.6f, \"pixels\": %lld, \"agree\": %lld, \"changed\": %lld, "
-        "\"agree_changed\": %lld, \"changed_ours\": %lld, \"changed_densecrf\": %lld}\n",
-        argv[1], width, height, labels, threads, ours_1t, ours_all, theirs_s, static_cast<long long>(n),
+        "\"agree_changed\": %lld, \"changed_ours\": %lld, \"changed_densecrf\": %lld, \"repeats\": %d}\n",
+        argv[1], width, height, labels, threads, ours_1t, ours_all, theirs_median, static_cast<long long>(n),
         static_cast<long long>(agree), static_cast<long long>(changed), static_cast<long long>(agree_changed),
-        static_cast<long long>(changed_ours), static_cast<long long>(changed_theirs));
+        static_cast<long long>(changed_ours), static_cast<long long>(changed_theirs), repeats);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

@@ -12,12 +12,13 @@ include/densecrf.h and a built libdensecrf.a, or the 2011 release / DeepLab's fo
 libdensecrf.a; --api picks the interface, detected from the header otherwise). BUILD_DIR is a configured and built atrous
 build tree (CPU-only or CUDA), used as a CMake package: the script compiles tools/compare_densecrf.cpp against it
 and densecrf into BUILD_DIR/compare_densecrf_driver and runs it once per input; each run times both on the same
-unary (ours on one thread and on all, densecrf single-threaded), after a warm-up run of each.
+unary (ours on one thread and on all, densecrf single-threaded) --repeats times in turn, after a warm-up run of
+each, and reports the medians; --memory adds each side's peak resident memory, measured alone.
 
 Inputs: image/score pairs; --synthetic adds bench_crf's synthetic photos at VOC size (500x375, 21 labels) and
 Cityscapes size (2048x1024, 19 labels); --cityscapes also runs every pair resized to 2048x1024.
 
-Reported per image and in total: seconds, ratio densecrf / ours (> 1: we are faster), pixel agreement of the label
+Reported per input and in total: median seconds, ratio densecrf / ours (> 1: we are faster), pixel agreement of the label
 maps, and agreement on the pixels either CRF changed relative to the scores' argmax (the CRF changes only a few
 percent of the pixels, so overall agreement alone would hide disagreements there). The 2011 API normalises kernels
 "after" (D^-1 K), so with --api 1 ours runs with --normalization after. Goals (DESIGN.md): ours >= 3x faster on one
@@ -147,6 +148,13 @@ def pairs_from_args(args):
     return pairs[: args.limit] if args.limit > 0 else pairs
 
 
+def run_driver(cmd):
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"compare_densecrf: {' '.join(cmd)} failed:\n{result.stderr}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--densecrf", required=True, help="the user's densecrf checkout with its build")
@@ -157,6 +165,8 @@ def main():
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--synthetic", action="store_true", help="add the synthetic VOC- and Cityscapes-size inputs")
     parser.add_argument("--cityscapes", action="store_true", help="also run every pair resized to 2048x1024")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per side and input (medians reported)")
+    parser.add_argument("--memory", action="store_true", help="also measure each side's peak memory, alone")
     parser.add_argument("--scores-kind", choices=["logits", "probs"], default="logits")
     parser.add_argument("--preset", default="deeplab-v1-largefov", choices=sorted(PRESETS))
     for name in ("w1", "sa", "sb", "w2", "sg"):
@@ -182,22 +192,26 @@ def main():
     driver = build_driver(args, includes, libs, api)
 
     rows = []
-    print(f"{'image':<40} {'size':>13} {'ours 1t s':>10} {'ours s':>8} {'densecrf s':>10} {'ratio 1t':>8} "
-          f"{'agree':>8} {'changed':>8} {'agree on changed':>17}")
+    print(f"{'image':<32} {'size':>13} {'ours 1t s':>10} {'ours s':>8} {'densecrf s':>10} {'ratio 1t':>8} "
+          f"{'ratio':>6} {'agree':>8} {'changed':>8} {'agree on changed':>17}" +
+          (f" {'ours MB':>8} {'densecrf MB':>11}" if args.memory else ""))
     for image, scores, size in inputs_from_args(args):
         cmd = [driver, image, scores, args.scores_kind] + [str(v) for v in params] + [str(args.iterations),
                                                                                        normalization]
-        cmd += [size] if size else []
-        result = subprocess.run(cmd, capture_output=True, text=True)
-        if result.returncode != 0:
-            sys.exit(f"compare_densecrf: {' '.join(cmd)} failed:\n{result.stderr}")
-        row = json.loads(result.stdout.strip().splitlines()[-1])
+        cmd += ["--size", size] if size else []
+        row = run_driver(cmd + ["--repeats", str(args.repeats)])
+        if args.memory:  # each side alone in a fresh process: its peak resident memory
+            for side in ("ours", "densecrf"):
+                row[f"{side}_max_rss_mb"] = run_driver(cmd + ["--only", side])["max_rss_mb"]
         rows.append(row)
         changed = max(row["changed"], 1)
-        print(f"{os.path.basename(image):<40} {row['width']:>4}x{row['height']}x{row['labels']:<3} {row['ours_1t_s']:>10.3f} "
-              f"{row['ours_s']:>8.3f} {row['densecrf_s']:>10.3f} {row['densecrf_s'] / row['ours_1t_s']:>7.2f}x "
+        print(f"{os.path.basename(image):<32} {row['width']:>4}x{row['height']}x{row['labels']:<3} "
+              f"{row['ours_1t_s']:>10.3f} {row['ours_s']:>8.3f} {row['densecrf_s']:>10.3f} "
+              f"{row['densecrf_s'] / row['ours_1t_s']:>7.2f}x {row['densecrf_s'] / row['ours_s']:>5.2f}x "
               f"{100 * row['agree'] / row['pixels']:>7.3f}% {100 * row['changed'] / row['pixels']:>7.2f}% "
-              f"{100 * row['agree_changed'] / changed:>16.3f}%")
+              f"{100 * row['agree_changed'] / changed:>16.3f}%" +
+              (f" {row['ours_max_rss_mb']:>8.0f} {row['densecrf_max_rss_mb']:>11.0f}" if args.memory else ""),
+              flush=True)
     if not rows:
         sys.exit("compare_densecrf: no inputs")
     total = {k: sum(r[k] for r in rows) for k in ("ours_1t_s", "ours_s", "densecrf_s", "pixels", "agree", "changed",
