@@ -167,7 +167,7 @@ Tensor DenseCrf::mean_field(const Tensor& unary_tensor, int iterations) const {
                                k.post_scale().size() ? k.post_scale().data() : nullptr, t.weight,
                                t.compatibility.is_potts() ? nullptr : t.compatibility.mu.data()});
     }
-    lattice_mean_field(lattice_terms, n, labels_, stride, iterations, unary.data());
+    lattice_mean_field(lattice_terms, height_, width_, labels_, stride, iterations, unary.data());
     unpad(unary.data());
     return out;
   }

@@ -20,11 +20,11 @@ struct LatticeTerm {
   const float* mu;          // labels x labels compatibility energies, null for Potts
 };
 
-// unary_then_q: n rows of `stride` floats (stride a multiple of 8 >= labels; padding lanes hold a huge energy)
+// unary_then_q: height x width rows of `stride` floats (stride a multiple of 8 >= labels; padding lanes hold a huge energy)
 // with -log P on entry and Q after `iterations` updates on return. Q0 = softmax(-U); each update is
 // Q <- softmax(-U + sum_k w_k Kn_k Q) for Potts terms (-w_k mu_k Kn_k Q for matrix ones). Runs on the OpenMP
 // threads; a given thread count always gives the same result.
-void lattice_mean_field(const std::vector<LatticeTerm>& terms, int64_t n, int labels, int64_t stride,
-                        int iterations, float* unary_then_q);
+void lattice_mean_field(const std::vector<LatticeTerm>& terms, int64_t height, int64_t width, int labels,
+                        int64_t stride, int iterations, float* unary_then_q);
 
 }  // namespace atrous::crf

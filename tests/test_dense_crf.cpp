@@ -1,15 +1,19 @@
 // Dense CRF: mean field against a naive O(n^2) reference written from the paper's equations (exact kernels, full
-// Potts/matrix sums, double), the lattice against that exact mean field, KL/energy, invariances (constant image,
+// Potts/matrix sums, double), the lattice against that exact mean field, the fused lattice mean field against
+// filtering whole images and updating (every row width, threads), KL/energy, invariances (constant image,
 // zero weights), improvement on a noisy synthetic segmentation, presets, and bad input.
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
+#include <memory>
 #include <random>
 #include <vector>
 
 #include "core/random.h"
 #include "crf/dense_crf.h"
+#include "crf/host_array.h"
 #include "support/test_helpers.h"
 
 using namespace atrous;
@@ -342,6 +346,96 @@ TEST(DenseCrf, ThreadCountsAgree) {
   omp_set_num_threads(saved);
   EXPECT_TRUE(atrous::testing::bitwise_equal(two, again));  // deterministic for a given thread count
   atrous::testing::expect_close(one, two, 1e-4);
+}
+
+// The mean field the slow way: Kn Q for each kernel by PermutohedralLattice::filter (PairwiseKernel::apply), then
+// Q = softmax(-U + messages) in double. The fused, tiled, vectorised mean field must compute the same.
+std::vector<double> filter_then_update_mean_field(const std::vector<std::shared_ptr<PairwiseKernel>>& kernels,
+                                                  const std::vector<float>& weights,
+                                                  const std::vector<std::vector<float>>& mu, const Tensor& unary,
+                                                  int iterations) {
+  const int64_t n = unary.size(0) * unary.size(1);
+  const int labels = static_cast<int>(unary.size(2));
+  const float* u = unary.data<float>();
+  std::vector<double> q(n * labels);
+  std::vector<float> qf(n * labels);
+  HostArray<float> scratch;
+  // Messages for every pixel first (the filter works on whole images), then the update.
+  for (int it = 0; it <= iterations; ++it) {
+    std::vector<std::vector<float>> messages;
+    for (size_t k = 0; it > 0 && k < kernels.size(); ++k) {
+      messages.emplace_back(n * labels);
+      kernels[k]->apply(qf.data(), messages.back().data(), labels, scratch);
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      std::vector<double> e(labels);
+      for (int l = 0; l < labels; ++l) e[l] = -u[i * labels + l];
+      for (size_t k = 0; k < messages.size(); ++k) {
+        const float* m = messages[k].data() + i * labels;
+        for (int l = 0; l < labels; ++l) {
+          if (mu[k].empty()) {
+            e[l] += weights[k] * m[l];
+          } else {
+            double sum = 0.0;
+            for (int l2 = 0; l2 < labels; ++l2) sum += mu[k][l * labels + l2] * m[l2];
+            e[l] -= weights[k] * sum;
+          }
+        }
+      }
+      const double top = *std::max_element(e.begin(), e.end());
+      double total = 0.0;
+      for (int l = 0; l < labels; ++l) total += e[l] = std::exp(e[l] - top);
+      for (int l = 0; l < labels; ++l) {
+        q[i * labels + l] = e[l] / total;
+        qf[i * labels + l] = static_cast<float>(q[i * labels + l]);
+      }
+    }
+  }
+  return q;
+}
+
+TEST(DenseCrf, FusedMeanFieldMatchesFilterThenUpdate) {
+  // Not a multiple of the 64-pixel tiles; large enough for the threaded path (> 2^18 floats per pass) on 2 threads.
+  const int h = 150, w = 203;
+  const Tensor image = disc_image(h, w, 21);
+  const int saved = omp_get_max_threads();
+  for (int labels : {3, 11, 21, 30, 37}) {  // row widths 8, 16, 24, 32 and one read at run time (40)
+    SCOPED_TRACE("labels " + std::to_string(labels));
+    const Tensor unary = unary_from_probabilities(noisy_probabilities(disc_truth(h, w), h, w, labels, 0.3, 22));
+    std::vector<float> mu(labels * labels);
+    for (int l = 0; l < labels; ++l)
+      for (int l2 = 0; l2 < labels; ++l2) mu[l * labels + l2] = l == l2 ? -0.5f : 0.2f + 0.05f * ((l + 2 * l2) % 5);
+    const std::vector<std::shared_ptr<PairwiseKernel>> kernels = {
+        make_gaussian_kernel(h, w, 3.0f, KernelNormalization::symmetric),
+        make_bilateral_kernel(image, 30.0f, 13.0f, KernelNormalization::after)};
+    const std::vector<float> weights = {3.0f, 5.0f};
+    DenseCrf crf(h, w, labels);
+    crf.add_pairwise(kernels[0], weights[0]);
+    crf.add_pairwise(kernels[1], weights[1], LabelCompatibility::matrix(labels, mu));
+    const std::vector<double> expected = filter_then_update_mean_field(kernels, weights, {{}, mu}, unary, 5);
+    for (int threads : {1, 2}) {
+      omp_set_num_threads(threads);
+      const Tensor q = crf.mean_field(unary, 5);
+      const float* got = q.data<float>();
+      double worst = 0.0;
+      for (size_t k = 0; k < expected.size(); ++k) worst = std::max(worst, std::abs(got[k] - expected[k]));
+      EXPECT_LT(worst, 2e-4) << threads << " threads";
+    }
+  }
+  omp_set_num_threads(saved);
+}
+
+TEST(DenseCrf, MeanFieldWithoutPairwiseTermsIsTheUnarySoftmax) {
+  const int h = 9, w = 13, labels = 5;
+  const Tensor unary = unary_from_probabilities(noisy_probabilities(disc_truth(h, w), h, w, labels, 0.3, 5));
+  const Tensor q = DenseCrf(h, w, labels).mean_field(unary, 4);
+  const float* u = unary.data<float>();
+  const float* got = q.data<float>();
+  for (int64_t i = 0; i < h * w; ++i) {
+    double total = 0.0;
+    for (int l = 0; l < labels; ++l) total += std::exp(-double(u[i * labels + l]));
+    for (int l = 0; l < labels; ++l) EXPECT_NEAR(got[i * labels + l], std::exp(-double(u[i * labels + l])) / total, 1e-6);
+  }
 }
 
 TEST(DenseCrf, PresetsAreNamedAndChecked) {
