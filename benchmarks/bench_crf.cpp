@@ -30,15 +30,20 @@ const CrfInputs& inputs(int which) {
   return cityscapes;
 }
 
-size_t mean_field_bytes(const CrfInputs& in) {
-  const int64_t n = in.image.size(0) * in.image.size(1), stride = (in.unary.size(2) + 7) / 8 * 8;
-  return static_cast<size_t>(n * stride * 4 * sizeof(float));  // unary, Q and one filtered buffer per kernel
+// The mean field's buffers (crf/lattice_mean_field.cpp): the padded unary that becomes Q, the output, and per kernel
+// a pair of lattice value buffers plus one splat copy per extra thread.
+size_t mean_field_bytes(const CrfInputs& in, const std::vector<std::shared_ptr<const PairwiseKernel>>& kernels) {
+  const int64_t n = in.image.size(0) * in.image.size(1), labels = in.unary.size(2), stride = (labels + 7) / 8 * 8;
+  int64_t floats = n * stride + n * labels;
+  for (const auto& kernel : kernels)
+    floats += (2 + omp_get_max_threads() - 1) * (kernel->lattice().num_points() + 1) * stride;
+  return static_cast<size_t>(floats) * sizeof(float);
 }
 
 void set_counters(benchmark::State& state, const DenseCrf& crf, const CrfInputs& in,
                   const std::vector<std::shared_ptr<const PairwiseKernel>>& kernels) {
   const double n = static_cast<double>(in.image.size(0) * in.image.size(1));
-  size_t bytes = mean_field_bytes(in);
+  size_t bytes = mean_field_bytes(in, kernels);
   for (size_t k = 0; k < kernels.size(); ++k) {
     bytes += kernels[k]->memory_bytes();
     state.counters[kernels[k]->dims() == 2 ? "vertices_per_px_xy" : "vertices_per_px_bilateral"] =
