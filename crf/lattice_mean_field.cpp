@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "crf/host_array.h"
 #include "crf/lattice_rows.h"
+#include "crf/pixel_order.h"
 
 namespace atrous::crf {
 namespace {
@@ -172,24 +173,6 @@ void run_pixel_pass(const PassArgs& a, int64_t i0, int64_t i1) {
     case 32: pixel_pass<32>(a, i0, i1); break;
     default: pixel_pass<0>(a, i0, i1); break;
   }
-}
-
-// Pixels are visited tile by tile (64 x 64), each tile row by row: a tile's pixels touch a small part of each
-// lattice, which then stays in the cache while the tile is done (raster order sweeps whole image rows, whose
-// bilateral vertices are spread over the lattice; on a 2048 x 1024 image tiles were ~10-30% faster).
-constexpr int64_t kTile = 64;
-
-struct PixelRun {
-  int64_t begin, end;  // pixel indices, one tile's part of one image row
-};
-
-std::vector<PixelRun> tile_order(int64_t height, int64_t width) {
-  std::vector<PixelRun> runs;
-  for (int64_t ty = 0; ty < height; ty += kTile)
-    for (int64_t tx = 0; tx < width; tx += kTile)
-      for (int64_t y = ty; y < std::min(ty + kTile, height); ++y)
-        runs.push_back({y * width + tx, y * width + std::min(tx + kTile, width)});
-  return runs;
 }
 
 }  // namespace

@@ -34,12 +34,12 @@ KernelNormalization normalization_by_name(const std::string& name) {
 }
 
 PairwiseKernel::PairwiseKernel(std::vector<float> features, int64_t n, int d, KernelNormalization normalization,
-                               FilterMethod method)
+                               FilterMethod method, const std::vector<PixelRun>& visit_order)
     : n_(n), d_(d), normalization_(normalization), method_(method) {
   ATROUS_CHECK(n >= 1 && d >= 1 && static_cast<int64_t>(features.size()) == n * d,
                "dense CRF kernel: ", features.size(), " feature values for ", n, " points of dimension ", d);
   if (method == FilterMethod::lattice) {
-    lattice_ = PermutohedralLattice::build(features.data(), n, d);
+    lattice_ = PermutohedralLattice::build(features.data(), n, d, visit_order);
   } else {
     for (float v : features) ATROUS_CHECK(std::isfinite(v), "dense CRF kernel: non-finite feature (a zero sigma?)");
     features_ = std::move(features);
@@ -124,14 +124,14 @@ std::vector<float> bilateral_features(const Tensor& image_rgb, float sigma_xy, f
 std::shared_ptr<PairwiseKernel> make_gaussian_kernel(int64_t height, int64_t width, float sigma_xy,
                                                      KernelNormalization normalization, FilterMethod method) {
   return std::make_shared<PairwiseKernel>(gaussian_features(height, width, sigma_xy), height * width, 2, normalization,
-                                          method);
+                                          method, tile_order(height, width));
 }
 
 std::shared_ptr<PairwiseKernel> make_bilateral_kernel(const Tensor& image_rgb, float sigma_xy, float sigma_rgb,
                                                       KernelNormalization normalization, FilterMethod method) {
   std::vector<float> f = bilateral_features(image_rgb, sigma_xy, sigma_rgb);
   return std::make_shared<PairwiseKernel>(std::move(f), image_rgb.size(0) * image_rgb.size(1), 5, normalization,
-                                          method);
+                                          method, tile_order(image_rgb.size(0), image_rgb.size(1)));
 }
 
 }  // namespace atrous::crf

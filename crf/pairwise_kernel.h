@@ -24,9 +24,10 @@ enum class FilterMethod { lattice, exact };
 
 class PairwiseKernel {
  public:
-  // features: n rows of d floats, already divided by their sigmas.
+  // features: n rows of d floats, already divided by their sigmas. visit_order: see PermutohedralLattice::build
+  // (the make_*_kernel functions pass the image's tile_order, the order the mean field visits pixels in).
   PairwiseKernel(std::vector<float> features, int64_t n, int d, KernelNormalization normalization,
-                 FilterMethod method = FilterMethod::lattice);
+                 FilterMethod method = FilterMethod::lattice, const std::vector<PixelRun>& visit_order = {});
 
   // out = Kn in, for n rows of `stride` floats (all filtered). in and out must differ. `scratch` is reused.
   void apply(const float* in, float* out, int64_t stride, HostArray<float>& scratch) const;

@@ -176,7 +176,8 @@ void sum_thread_copies(float* total, const float* copies, int64_t size, int team
   }
 }
 
-PermutohedralLattice PermutohedralLattice::build(const float* features, int64_t n, int d) {
+PermutohedralLattice PermutohedralLattice::build(const float* features, int64_t n, int d,
+                                                 const std::vector<PixelRun>& visit_order) {
   ATROUS_CHECK(d >= 1 && d <= kMaxLatticeDims, "permutohedral lattice: feature dimension ", d,
                " is outside the supported range [1, ", kMaxLatticeDims, "]");
   ATROUS_CHECK(n >= 1, "permutohedral lattice: needs at least one point, got ", n);
@@ -194,13 +195,36 @@ PermutohedralLattice PermutohedralLattice::build(const float* features, int64_t 
 
   // 1. Each thread embeds a contiguous chunk of points and hashes their simplex corners into its own table.
   const int threads = n >= kParallelBuildPixels ? std::max(1, omp_get_max_threads()) : 1;
-  std::vector<int64_t> chunk(threads + 1);
-  for (int t = 0; t <= threads; ++t) chunk[t] = n * t / threads;
+  std::vector<PixelRun> runs = visit_order;
+  if (runs.empty()) {
+    for (int t = 0; t < threads; ++t) runs.push_back({n * t / threads, n * (t + 1) / threads});
+  } else {
+    std::vector<bool> visited(static_cast<size_t>(n), false);
+    for (const PixelRun& r : runs) {
+      ATROUS_CHECK(r.begin >= 0 && r.begin <= r.end && r.end <= n, "permutohedral lattice: visit run [", r.begin, ", ",
+                   r.end, ") is outside the ", n, " points");
+      for (int64_t i = r.begin; i < r.end; ++i) {
+        ATROUS_CHECK(!visited[i], "permutohedral lattice: the visit order visits point ", i, " twice");
+        visited[i] = true;
+      }
+    }
+    const int64_t missing = std::find(visited.begin(), visited.end(), false) - visited.begin();
+    ATROUS_CHECK(missing == n, "permutohedral lattice: the visit order never visits point ", missing);
+  }
+  // Each thread a contiguous share of the runs, about n / threads points each.
+  std::vector<int64_t> chunk(threads + 1), chunk_points(threads, 0);
+  chunk[threads] = static_cast<int64_t>(runs.size());
+  for (int64_t r = 0, t = 0, before = 0; r < static_cast<int64_t>(runs.size()); ++r) {
+    while (t + 1 < threads && before >= n * (t + 1) / threads) chunk[++t] = r;
+    chunk_points[t] += runs[r].end - runs[r].begin;
+    before += runs[r].end - runs[r].begin;
+  }
+  for (int t = 1; t < threads; ++t) chunk[t] = std::max(chunk[t], chunk[t - 1]);
   std::vector<KeyTable> tables;
   tables.reserve(threads);
   // Sized for a typical lattice (a few vertices per ten pixels) and grown on demand: a table sized for the worst
   // case (d+1 vertices per pixel) is mostly empty and misses the cache on every probe.
-  for (int t = 0; t < threads; ++t) tables.emplace_back(d, (chunk[t + 1] - chunk[t]) / 4 + 64);
+  for (int t = 0; t < threads; ++t) tables.emplace_back(d, chunk_points[t] / 4 + 64);
   std::vector<int64_t> first_bad(threads, -1);
 #pragma omp parallel num_threads(threads)
   {
@@ -214,7 +238,7 @@ PermutohedralLattice PermutohedralLattice::build(const float* features, int64_t 
     int32_t previous_rem0[kMaxLatticeDims + 1], previous_rank[kMaxLatticeDims + 1];
     int32_t previous_vertex[kMaxLatticeDims + 1];
     bool have_previous = false;
-    for (int64_t i = chunk[t]; i < chunk[t + 1]; ++i) {
+    for (int64_t r = chunk[t]; r < chunk[t + 1]; ++r) for (int64_t i = runs[r].begin; i < runs[r].end; ++i) {
       bool ok = true;
       for (int j = 0; j < d; ++j) {
         scaled[j] = features[i * d + j] * scale[j];
@@ -268,7 +292,8 @@ PermutohedralLattice PermutohedralLattice::build(const float* features, int64_t 
     {
       const int t = omp_get_thread_num();
       const int32_t* map = to_global[t].data();
-      for (int64_t e = chunk[t] * d1; e < chunk[t + 1] * d1; ++e) lattice.vertex_[e] = map[lattice.vertex_[e]];
+      for (int64_t r = chunk[t]; r < chunk[t + 1]; ++r)
+        for (int64_t e = runs[r].begin * d1; e < runs[r].end * d1; ++e) lattice.vertex_[e] = map[lattice.vertex_[e]];
     }
   }
   tables.clear();

@@ -7,7 +7,10 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <vector>
+
 #include "crf/host_array.h"
+#include "crf/pixel_order.h"
 
 namespace atrous::crf {
 
@@ -17,7 +20,11 @@ class PermutohedralLattice {
 
   // features: n rows of d floats, each already divided by its kernel's sigma. Errors on d outside
   // [1, kMaxLatticeDims], non-finite features, or features so large that lattice coordinates would overflow.
-  static PermutohedralLattice build(const float* features, int64_t n, int d);
+  // visit_order: runs of point indices covering every point once (e.g. an image's tile_order); vertices are
+  // numbered in the order these visits first touch them, so that filtering in the same order finds each stretch
+  // of points' vertices close together in memory. Empty: points in index order.
+  static PermutohedralLattice build(const float* features, int64_t n, int d,
+                                    const std::vector<PixelRun>& visit_order = {});
 
   int dims() const { return d_; }
   int64_t num_pixels() const { return n_; }
