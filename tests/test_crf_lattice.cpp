@@ -1,9 +1,11 @@
 // Permutohedral lattice: the simplex embedding (barycentric weights reconstruct the elevated point), the filter
 // against a naive std::map lattice (same math, no hashing, threads or value widths), against exact Gaussian
-// filtering (relative error bounds, d = 2 and 5), densecrf's impulse response, thread counts, bad input.
+// filtering (relative error bounds, d = 2 and 5), densecrf's impulse response, thread counts, the tile visit order
+// (renumbers vertices, changes no result), bad input.
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <random>
@@ -273,6 +275,44 @@ TEST(CrfLattice, ThreadCountsAgree) {
   EXPECT_EQ(one.num_points(), three.num_points());
   EXPECT_EQ(out_three, again);
   for (size_t i = 0; i < out_one.size(); ++i) ASSERT_NEAR(out_one[i], out_three[i], 1e-5 * (1 + std::fabs(out_one[i])));
+}
+
+TEST(CrfLattice, VisitOrderRenumbersVerticesOnly) {
+  // Tiles that do not divide the image; above the parallel thresholds on 2 threads.
+  const int h = 150, w = 100, d = 5;
+  const std::vector<float> f = image_features(h, w, d, 8.0f, 10.0f, 31);
+  const std::vector<float> in = random_values(h * w * 16, 32);
+  const std::vector<PixelRun> tiles = tile_order(h, w);
+  ASSERT_EQ(tiles.front().begin, 0);
+  ASSERT_EQ(tiles.front().end, kPixelTile);  // the first tile's first row, then its second
+  ASSERT_EQ(tiles[1].begin, w);
+  const int saved = omp_get_max_threads();
+  for (int threads : {1, 2}) {
+    omp_set_num_threads(threads);
+    const PermutohedralLattice raster = PermutohedralLattice::build(f.data(), h * w, d);
+    const PermutohedralLattice tiled = PermutohedralLattice::build(f.data(), h * w, d, tiles);
+    EXPECT_EQ(raster.num_points(), tiled.num_points());
+    // The pixel at the origin is the first visited either way: its vertices are the first numbers.
+    EXPECT_LT(tiled.vertex_of_pixel()[0], d + 1);
+    // The first pixel of the second tile row (y = 64) is visited early in raster order, late in tile order.
+    const int64_t corner = int64_t(kPixelTile) * w * (d + 1);
+    const int32_t* early = raster.vertex_of_pixel() + corner;
+    const int32_t* late = tiled.vertex_of_pixel() + corner;
+    EXPECT_LT(*std::max_element(early, early + d + 1), *std::max_element(late, late + d + 1));
+    const std::vector<float> a = lattice_filter(raster, in, 16), b = lattice_filter(tiled, in, 16);
+    for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], 1e-5 * (1 + std::fabs(a[i])));
+  }
+  omp_set_num_threads(saved);
+  std::vector<PixelRun> twice = tiles;
+  twice.back().end = twice.back().begin + 1;
+  twice.push_back({0, 1});
+  atrous::testing::expect_error([&] { PermutohedralLattice::build(f.data(), h * w, d, twice); }, {"point 0 twice"});
+  std::vector<PixelRun> short_of_one = tiles;
+  --short_of_one.back().end;
+  atrous::testing::expect_error([&] { PermutohedralLattice::build(f.data(), h * w, d, short_of_one); },
+                                {"never visits point", std::to_string(h * w - 1)});
+  atrous::testing::expect_error([&] { PermutohedralLattice::build(f.data(), h * w, d, {{0, h * w + 1}}); },
+                                {"outside the"});
 }
 
 TEST(CrfLattice, BadInputIsAnError) {
