@@ -294,8 +294,9 @@ TEST(CrfLattice, VisitOrderRenumbersVerticesOnly) {
     EXPECT_EQ(raster.num_points(), tiled.num_points());
     // The pixel at the origin is the first visited either way: its vertices are the first numbers.
     EXPECT_LT(tiled.vertex_of_pixel()[0], d + 1);
-    // The first pixel of the second tile row (y = 64) is visited early in raster order, late in tile order.
-    const int64_t corner = int64_t(kPixelTile) * w * (d + 1);
+    // Pixel (0, 64), the second tile's first, is visited 65th in raster order, after the whole first tile in tile
+    // order: the vertices it is the first to touch get later numbers.
+    const int64_t corner = int64_t(kPixelTile) * (d + 1);
     const int32_t* early = raster.vertex_of_pixel() + corner;
     const int32_t* late = tiled.vertex_of_pixel() + corner;
     EXPECT_LT(*std::max_element(early, early + d + 1), *std::max_element(late, late + d + 1));
