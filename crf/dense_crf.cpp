@@ -1,6 +1,7 @@
 // Dense-CRF mean field on the CPU. Label vectors are padded to a multiple of 8 floats (21 VOC labels -> 24) so
 // every per-pixel loop runs over a compile-time width that vectorises without remainders; padding lanes carry a
-// huge unary energy, so their probability is ~1e-38 (e^-87 relative to the top label) and so are their messages.
+// huge unary energy, so their probability is exactly 0 (crf/lattice_rows.h's softmax) and so are their messages.
+// Lattice kernels take the fused mean field (crf/lattice_mean_field.h); exact kernels filter whole images.
 #include "crf/dense_crf.h"
 
 #include <algorithm>
@@ -54,11 +55,7 @@ void update_rows(int64_t i0, int64_t i1, int labels, int64_t stride, const float
 #pragma omp simd
         for (int64_t c = 0; c < s; ++c) e[c] += w * t[c];
       } else {
-        for (int l = 0; l < labels; ++l) {
-          float m = 0.0f;
-          for (int k = 0; k < labels; ++k) m += term.mu[l * labels + k] * t[k];
-          e[l] -= term.weight * m;
-        }
+        rows::subtract_compatibility(term.mu, labels, term.weight, t, e);
       }
     }
     rows::softmax<S>(e, s);

@@ -66,15 +66,6 @@ struct PassArgs {
   float* message;  // stride floats, for matrix compatibilities
 };
 
-// e[l] -= w * sum_l2 mu(l, l2) message[l2]: a matrix compatibility's energy from its sliced message.
-inline void subtract_compatibility(const float* mu, int labels, float w, const float* message, float* e) {
-  for (int l = 0; l < labels; ++l) {
-    float m = 0.0f;
-    for (int l2 = 0; l2 < labels; ++l2) m += mu[l * labels + l2] * message[l2];
-    e[l] -= w * m;
-  }
-}
-
 // Energy, softmax and splat of the P pixels i..i+P-1, for a row width S known at compile time. The energies stay in
 // registers from the slice through the softmax to the splat, and the P pixels' steps are interleaved: one pixel is
 // a chain of dependent latencies (lattice loads, the slice's sums, max, exp, sum, division) longer than the
@@ -105,7 +96,7 @@ inline void pixel_group(const PassArgs& a, int64_t i) {
       } else {
         for (int c = 0; c < kVectors; ++c) rows::store(a.message + c * kLanes, acc[p][c] * post);
         for (int c = 0; c < kVectors; ++c) rows::store(a.energy + c * kLanes, e[p][c]);
-        subtract_compatibility(t.mu, a.labels, t.weight, a.message, a.energy);
+        rows::subtract_compatibility(t.mu, a.labels, t.weight, a.message, a.energy);
         for (int c = 0; c < kVectors; ++c) e[p][c] = rows::load(a.energy + c * kLanes);
       }
     }
@@ -151,7 +142,7 @@ void pixel_pass<0>(const PassArgs& a, int64_t i0, int64_t i1) {
       float* dst = t.mu ? a.message : e;
       if (t.mu) std::fill(a.message, a.message + s, 0.0f);
       rows::slice_add<0>(t.d1, t.vertex + i * t.d1, t.barycentric + i * t.d1, post, t.blurred, s, dst);
-      if (t.mu) subtract_compatibility(t.mu, a.labels, t.weight, a.message, e);
+      if (t.mu) rows::subtract_compatibility(t.mu, a.labels, t.weight, a.message, e);
     }
     rows::softmax<0>(e, s);
     if (a.num_terms == 0 || !a.terms[0].target) {

@@ -85,6 +85,16 @@ inline void blur(int64_t p0, int64_t p1, const int32_t* neighbours, const float*
   }
 }
 
+// e[l] -= w * sum_l2 mu(l, l2) message[l2]: a matrix compatibility's energy from its filtered message (Potts
+// terms need no matrix: their message adds to the energy as it is).
+inline void subtract_compatibility(const float* mu, int labels, float w, const float* message, float* e) {
+  for (int l = 0; l < labels; ++l) {
+    float m = 0.0f;
+    for (int l2 = 0; l2 < labels; ++l2) m += mu[l * labels + l2] * message[l2];
+    e[l] -= w * m;
+  }
+}
+
 // e^x for x in [-87, 0] (the caller clamps): range reduction to r in [-ln2/2, ln2/2] and a degree-6 polynomial
 // (~2 ulp), then times 2^n through the exponent bits.
 inline Vec exp_clamped(Vec x) {
