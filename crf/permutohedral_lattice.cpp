@@ -161,6 +161,58 @@ void blur_directions(const PermutohedralLattice& lattice, float*& src, float*& d
   }
 }
 
+// Embeds the points of runs [r0, r1) and hashes their simplex corners into `table`: per point the d+1 vertex
+// indices (the table's) and barycentric weights. D > 0 is the dimension at compile time (the CRF's 2 and 5): every
+// loop unrolls and the simplex stays in registers, where a run-time d kept it in memory and chained its updates
+// through stores (~2x slower). D == 0 reads d. Returns the first point whose features are not finite or too large,
+// or -1.
+template <int D>
+int64_t embed_points(const float* features, int d_runtime, const std::vector<PixelRun>& runs, int64_t r0, int64_t r1,
+                     KeyTable& table, int32_t* vertex, float* weight) {
+  constexpr int kMax = D > 0 ? D : kMaxLatticeDims;
+  const int d = D > 0 ? D : d_runtime, d1 = d + 1;
+  float scale[kMax];
+  for (int j = 0; j < d; ++j) scale[j] = lattice_axis_scale(d, j);
+  EnclosingSimplex<kMax> simplex;
+  float scaled[kMax];
+  int32_t key[kMax];
+  // Neighbouring pixels often fall in the same simplex (features change slowly along a row): the previous pixel's
+  // simplex and vertex indices answer those without hashing.
+  int32_t previous_rem0[kMax + 1] = {}, previous_rank[kMax + 1] = {}, previous_vertex[kMax + 1] = {};
+  bool have_previous = false;
+  int64_t first_bad = -1;
+  for (int64_t r = r0; r < r1; ++r) {
+    for (int64_t i = runs[r].begin; i < runs[r].end; ++i) {
+      bool ok = true;
+      for (int j = 0; j < d; ++j) {
+        scaled[j] = features[i * d + j] * scale[j];
+        ok = ok && std::isfinite(scaled[j]) && std::fabs(scaled[j]) < kMaxScaledFeature;
+      }
+      if (!ok) {
+        if (first_bad < 0) first_bad = i;
+        have_previous = false;
+        for (int k = 0; k < d1; ++k) vertex[i * d1 + k] = 0, weight[i * d1 + k] = 0.0f;
+        continue;
+      }
+      find_enclosing_simplex(d, scaled, simplex);
+      bool same_simplex = have_previous;
+      for (int j = 0; j < d1; ++j)
+        same_simplex = same_simplex && simplex.rem0[j] == previous_rem0[j] && simplex.rank[j] == previous_rank[j];
+      for (int k = 0; k < d1; ++k) {
+        if (!same_simplex) {
+          simplex_vertex_key(d, simplex, k, key);
+          previous_vertex[k] = table.insert(key, lattice_key_hash(d, key));
+        }
+        vertex[i * d1 + k] = previous_vertex[k];
+        weight[i * d1 + k] = simplex.barycentric[k];
+      }
+      for (int j = 0; j < d1; ++j) previous_rem0[j] = simplex.rem0[j], previous_rank[j] = simplex.rank[j];
+      have_previous = true;
+    }
+  }
+  return first_bad;
+}
+
 }  // namespace
 
 void sum_thread_copies(float* total, const float* copies, int64_t size, int team) {
@@ -190,8 +242,6 @@ PermutohedralLattice PermutohedralLattice::build(const float* features, int64_t 
   lattice.vertex_ = HostArray<int32_t>(n * d1);
   lattice.weight_ = HostArray<float>(n * d1);
 
-  float scale[kMaxLatticeDims];
-  for (int j = 0; j < d; ++j) scale[j] = lattice_axis_scale(d, j);
 
   // 1. Each thread embeds a contiguous chunk of points and hashes their simplex corners into its own table.
   const int threads = n >= kParallelBuildPixels ? std::max(1, omp_get_max_threads()) : 1;
@@ -229,41 +279,12 @@ PermutohedralLattice PermutohedralLattice::build(const float* features, int64_t 
 #pragma omp parallel num_threads(threads)
   {
     const int t = omp_get_thread_num();
-    KeyTable& table = tables[t];
-    EnclosingSimplex<kMaxLatticeDims> simplex;
-    float scaled[kMaxLatticeDims];
-    int32_t key[kMaxLatticeDims];
-    // Neighbouring pixels mostly fall in the same simplex (features change slowly along a row): the previous
-    // pixel's simplex and vertex indices answer those without hashing.
-    int32_t previous_rem0[kMaxLatticeDims + 1], previous_rank[kMaxLatticeDims + 1];
-    int32_t previous_vertex[kMaxLatticeDims + 1];
-    bool have_previous = false;
-    for (int64_t r = chunk[t]; r < chunk[t + 1]; ++r) for (int64_t i = runs[r].begin; i < runs[r].end; ++i) {
-      bool ok = true;
-      for (int j = 0; j < d; ++j) {
-        scaled[j] = features[i * d + j] * scale[j];
-        ok = ok && std::isfinite(scaled[j]) && std::fabs(scaled[j]) < kMaxScaledFeature;
-      }
-      if (!ok) {
-        if (first_bad[t] < 0) first_bad[t] = i;
-        have_previous = false;
-        for (int k = 0; k < d1; ++k) lattice.vertex_[i * d1 + k] = 0, lattice.weight_[i * d1 + k] = 0.0f;
-        continue;
-      }
-      find_enclosing_simplex(d, scaled, simplex);
-      bool same_simplex = have_previous;
-      for (int j = 0; j < d1 && same_simplex; ++j)
-        same_simplex = simplex.rem0[j] == previous_rem0[j] && simplex.rank[j] == previous_rank[j];
-      for (int k = 0; k < d1; ++k) {
-        if (!same_simplex) {
-          simplex_vertex_key(d, simplex, k, key);
-          previous_vertex[k] = table.insert(key, lattice_key_hash(d, key));
-        }
-        lattice.vertex_[i * d1 + k] = previous_vertex[k];
-        lattice.weight_[i * d1 + k] = simplex.barycentric[k];
-      }
-      for (int j = 0; j < d1; ++j) previous_rem0[j] = simplex.rem0[j], previous_rank[j] = simplex.rank[j];
-      have_previous = true;
+    int32_t* vertex = lattice.vertex_.data();
+    float* weight = lattice.weight_.data();
+    switch (d) {
+      case 2: first_bad[t] = embed_points<2>(features, d, runs, chunk[t], chunk[t + 1], tables[t], vertex, weight); break;
+      case 5: first_bad[t] = embed_points<5>(features, d, runs, chunk[t], chunk[t + 1], tables[t], vertex, weight); break;
+      default: first_bad[t] = embed_points<0>(features, d, runs, chunk[t], chunk[t + 1], tables[t], vertex, weight);
     }
   }
   for (int t = 0; t < threads; ++t) {
