@@ -3,7 +3,8 @@
 // PermutohedralLattice::filter (whole passes) and the fused mean field (all passes of a pixel at once).
 //
 // S is the row width when it is known at compile time (a multiple of 8 up to 32: up to 32 labels, every loop then
-// unrolls into registers), 0 when it is read at run time (any width; plain loops the compiler vectorises). GCC's
+// unrolls into registers; or 1, the normalisation's single value), 0 when it is read at run time (any width; plain
+// loops the compiler vectorises). GCC's
 // vector extensions compile to AVX-512/AVX2/SSE as the build targets (-march=native by default), so one source
 // serves every x86 CPU.
 #pragma once
@@ -13,6 +14,9 @@
 namespace atrous::crf::rows {
 
 constexpr int kLanes = 8;
+// Whether rows of S floats take the vector code.
+template <int S>
+constexpr bool kVectorRows = S > 0 && S % kLanes == 0;
 using Vec = float __attribute__((vector_size(kLanes * sizeof(float))));
 using IntVec = int32_t __attribute__((vector_size(kLanes * sizeof(int32_t))));
 
@@ -27,12 +31,13 @@ inline Vec broadcast(float x) { return Vec{} + x; }
 // dst += w * src.
 template <int S>
 inline void add_scaled(float* dst, const float* src, float w, int64_t stride) {
-  if constexpr (S > 0) {
+  if constexpr (kVectorRows<S>) {
     const Vec wv = broadcast(w);
     for (int c = 0; c < S / kLanes; ++c) store(dst + c * kLanes, load(dst + c * kLanes) + wv * load(src + c * kLanes));
   } else {
+    const int64_t s = S > 0 ? S : stride;
 #pragma omp simd
-    for (int64_t c = 0; c < stride; ++c) dst[c] += w * src[c];
+    for (int64_t c = 0; c < s; ++c) dst[c] += w * src[c];
   }
 }
 
@@ -49,7 +54,7 @@ template <int S>
 inline void slice_add(int d1, const int32_t* vertex, const float* weight, float scale, const float* lattice,
                       int64_t stride, float* dst) {
   const int64_t s = S > 0 ? S : stride;
-  if constexpr (S > 0) {
+  if constexpr (kVectorRows<S>) {
     Vec acc[S / kLanes] = {};
     for (int k = 0; k < d1; ++k) {
       const Vec w = broadcast(weight[k]);
@@ -59,8 +64,7 @@ inline void slice_add(int d1, const int32_t* vertex, const float* weight, float 
     const Vec sv = broadcast(scale);
     for (int c = 0; c < S / kLanes; ++c) store(dst + c * kLanes, load(dst + c * kLanes) + sv * acc[c]);
   } else {
-    for (int k = 0; k < d1; ++k)
-      add_scaled<0>(dst, lattice + static_cast<int64_t>(vertex[k]) * s, weight[k] * scale, s);
+    for (int k = 0; k < d1; ++k) add_scaled<S>(dst, lattice + static_cast<int64_t>(vertex[k]) * s, weight[k] * scale, s);
   }
 }
 
@@ -74,7 +78,7 @@ inline void blur(int64_t p0, int64_t p1, const int32_t* neighbours, const float*
     const float* left = src + static_cast<int64_t>(neighbours[2 * p]) * s;
     const float* right = src + static_cast<int64_t>(neighbours[2 * p + 1]) * s;
     float* out = dst + p * s;
-    if constexpr (S > 0) {
+    if constexpr (kVectorRows<S>) {
       const Vec half = broadcast(0.5f);
       for (int c = 0; c < S / kLanes; ++c)
         store(out + c * kLanes, load(self + c * kLanes) + half * (load(left + c * kLanes) + load(right + c * kLanes)));

@@ -387,6 +387,7 @@ void PermutohedralLattice::filter(const float* in, float* out, int64_t stride, c
   std::fill(a.buffer_a + m_ * stride, a.buffer_a + rows * stride, 0.0f);
   std::fill(a.buffer_b + m_ * stride, a.buffer_b + rows * stride, 0.0f);
   switch (stride) {
+    case 1: run_filter<1>(a, threads); break;  // the normalisation's D = K 1
     case 8: run_filter<8>(a, threads); break;
     case 16: run_filter<16>(a, threads); break;
     case 24: run_filter<24>(a, threads); break;
@@ -397,6 +398,7 @@ void PermutohedralLattice::filter(const float* in, float* out, int64_t stride, c
 
 float* PermutohedralLattice::blur(float* values, float* spare, int64_t stride) const {
   switch (stride) {
+    case 1: blur_directions<1>(*this, values, spare, stride); break;
     case 8: blur_directions<8>(*this, values, spare, stride); break;
     case 16: blur_directions<16>(*this, values, spare, stride); break;
     case 24: blur_directions<24>(*this, values, spare, stride); break;
