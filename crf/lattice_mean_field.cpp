@@ -26,10 +26,11 @@ struct TermBuffers {
   HostArray<float> a, b, copies;
 };
 
-// Denormals (below 1.2e-38) are flushed to zero on this thread while it lives: labels a pixel has all but ruled
-// out carry probabilities that, times the splat and blur weights, fall below the normal range, and x86 arithmetic
-// on denormals is about 100x slower (the whole mean field ran 2-3x slower). Their contribution is below float
-// precision next to any normal message.
+// Denormals (below 1.2e-38) are flushed to zero on this thread while it lives. The softmax already gives ruled-out
+// labels exactly 0 (with e^-87 there, their splatted products were denormals and the spatial kernel's mean field
+// ran ~1.5x slower); this guards the remaining case of tiny but normal probabilities times small weights, where
+// x86 arithmetic on denormals is ~100x slower. Their contribution is below float precision next to any normal
+// message.
 class FlushDenormals {
  public:
 #if defined(__SSE__)
@@ -67,9 +68,9 @@ struct PassArgs {
 };
 
 // Energy, softmax and splat of the P pixels i..i+P-1, for a row width S known at compile time. The energies stay in
-// registers from the slice through the softmax to the splat, and the P pixels' steps are interleaved: one pixel is
-// a chain of dependent latencies (lattice loads, the slice's sums, max, exp, sum, division) longer than the
-// core's reorder window, so a single pixel leaves most of the core idle.
+// registers from the slice through the softmax to the splat, and the P pixels' steps are interleaved, because one
+// pixel is a chain of dependent latencies (lattice loads, the slice's sums, max, exp, sum, division); on our noisy
+// 2-core VM the gain of P = 2 over P = 1 was within the noise (0-5%).
 template <int S, int P>
 inline void pixel_group(const PassArgs& a, int64_t i) {
   using rows::kLanes;
@@ -109,7 +110,7 @@ inline void pixel_group(const PassArgs& a, int64_t i) {
   }
   for (int k = 0; k < a.num_terms; ++k) {
     const TermView& t = a.terms[k];
-    for (int p = 0; p < P; ++p) {  // in pixel order, as PermutohedralLattice::filter adds them
+    for (int p = 0; p < P; ++p) {  // pixel after pixel: a fixed order of addition, hence deterministic sums
       const float pre = t.pre ? t.pre[i + p] : 1.0f;
       for (int v = 0; v < t.d1; ++v) {
         const Vec w = rows::broadcast(t.barycentric[(i + p) * t.d1 + v] * pre);

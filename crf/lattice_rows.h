@@ -4,9 +4,8 @@
 //
 // S is the row width when it is known at compile time (a multiple of 8 up to 32: up to 32 labels, every loop then
 // unrolls into registers; or 1, the normalisation's single value), 0 when it is read at run time (any width; plain
-// loops the compiler vectorises). GCC's
-// vector extensions compile to AVX-512/AVX2/SSE as the build targets (-march=native by default), so one source
-// serves every x86 CPU.
+// loops the compiler vectorises). GCC's vector extensions compile to AVX-512/AVX2/SSE as the build targets
+// (-march=native by default), so one source serves every x86 CPU.
 #pragma once
 #include <cstdint>
 #include <cstring>
@@ -17,6 +16,7 @@ constexpr int kLanes = 8;
 // Whether rows of S floats take the vector code.
 template <int S>
 constexpr bool kVectorRows = S > 0 && S % kLanes == 0;
+
 using Vec = float __attribute__((vector_size(kLanes * sizeof(float))));
 using IntVec = int32_t __attribute__((vector_size(kLanes * sizeof(int32_t))));
 
