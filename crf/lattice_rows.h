@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/cpu/fast_exp.h"
+
 namespace atrous::crf::rows {
 
 constexpr int kLanes = 8;
@@ -99,22 +101,8 @@ inline void subtract_compatibility(const float* mu, int labels, float w, const f
   }
 }
 
-// e^x for x in [-87, 0] (the caller clamps): range reduction to r in [-ln2/2, ln2/2] and a degree-6 polynomial
-// (~2 ulp), then times 2^n through the exponent bits.
-inline Vec exp_clamped(Vec x) {
-  const Vec round = broadcast(12582912.0f);  // 1.5 * 2^23: adding and removing it rounds to nearest
-  const Vec n = (x * 1.44269504f + round) - round;
-  const Vec r = (x - n * 0.693145752f) - n * 1.42860677e-6f;
-  Vec p = broadcast(1.0f / 720.0f);
-  p = p * r + 1.0f / 120.0f;
-  p = p * r + 1.0f / 24.0f;
-  p = p * r + 1.0f / 6.0f;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
-  const IntVec bits = (__builtin_convertvector(n, IntVec) + 127) << 23;
-  return p * __builtin_bit_cast(Vec, bits);
-}
+// e^x for x in [-87, 0] (the caller clamps), ~2 ulp: kernels::fast_exp's polynomial on a vector.
+inline Vec exp_clamped(Vec x) { return kernels::exp_in_range<Vec, IntVec>(x); }
 
 // Every lane of the result holds the maximum (the sum) of v's lanes: three butterfly steps, not a scalar chain.
 inline Vec max_across(Vec v) {

@@ -249,17 +249,19 @@ PermutohedralLattice PermutohedralLattice::build(const float* features, int64_t 
   if (runs.empty()) {
     for (int t = 0; t < threads; ++t) runs.push_back({n * t / threads, n * (t + 1) / threads});
   } else {
-    std::vector<bool> visited(static_cast<size_t>(n), false);
-    for (const PixelRun& r : runs) {
+    // The runs, sorted by start, must tile [0, n): an overlap visits a point twice, a gap never visits one.
+    std::vector<PixelRun> sorted = runs;
+    std::sort(sorted.begin(), sorted.end(), [](const PixelRun& a, const PixelRun& b) { return a.begin < b.begin; });
+    int64_t next = 0;  // the first point no run has visited so far
+    for (const PixelRun& r : sorted) {
       ATROUS_CHECK(r.begin >= 0 && r.begin <= r.end && r.end <= n, "permutohedral lattice: visit run [", r.begin, ", ",
                    r.end, ") is outside the ", n, " points");
-      for (int64_t i = r.begin; i < r.end; ++i) {
-        ATROUS_CHECK(!visited[i], "permutohedral lattice: the visit order visits point ", i, " twice");
-        visited[i] = true;
-      }
+      if (r.begin == r.end) continue;
+      ATROUS_CHECK(r.begin >= next, "permutohedral lattice: the visit order visits point ", r.begin, " twice");
+      ATROUS_CHECK(r.begin == next, "permutohedral lattice: the visit order never visits point ", next);
+      next = r.end;
     }
-    const int64_t missing = std::find(visited.begin(), visited.end(), false) - visited.begin();
-    ATROUS_CHECK(missing == n, "permutohedral lattice: the visit order never visits point ", missing);
+    ATROUS_CHECK(next == n, "permutohedral lattice: the visit order never visits point ", next);
   }
   // Each thread a contiguous share of the runs, about n / threads points each.
   std::vector<int64_t> chunk(threads + 1), chunk_points(threads, 0);

@@ -24,9 +24,9 @@
 
 #include "benchmarks/crf_inputs.h"
 #include "core/npy.h"
+#include "core/ops/resize.h"
 #include "crf/dense_crf.h"
 #include "data/image_io.h"
-#include "kernels/resize.h"
 #include "densecrf.h"
 
 using namespace atrous;
@@ -58,11 +58,9 @@ std::vector<int> argmax(const float* values, int64_t n, int labels, bool lowest)
 // Bilinear resize of an f32 [H,W,C] map (half-pixel centres).
 Tensor resize_scores(const Tensor& scores, int height, int width) {
   const Tensor x = scores.contiguous();
-  kernels::ResizeShape shape{1, x.size(0), x.size(1), height, width, x.size(2), false};
-  Tensor y = Tensor::empty({height, width, x.size(2)});
-  std::vector<float> workspace(static_cast<size_t>(kernels::resize_bilinear_forward_workspace_size(shape)));
-  kernels::resize_bilinear_forward_cpu<float>(x.data<float>(), y.data<float>(), workspace.data(), shape);
-  return y;
+  return resize_bilinear(x.reshape({1, x.size(0), x.size(1), x.size(2)}),
+                         ResizeParams::to_size(height, width, /*align_corners=*/false))
+      .reshape({height, width, x.size(2)});
 }
 
 Tensor resize_image(const Tensor& rgb, int height, int width) {
