@@ -36,11 +36,20 @@ def load_runs(paths):
     return context, best
 
 
+# Segments Google Benchmark appends to a registered name: "min_time:0.200", "iterations:20", "manual_time", ...
+TIMING_SUFFIXES = ("manual_time", "real_time", "process_time")
+
+
+def case_name(run_name):
+    """'conv/fc6/fwd/ours/min_time:0.200/manual_time' -> 'conv/fc6/fwd/ours' (the name as registered)."""
+    return "/".join(p for p in run_name.split("/") if ":" not in p and p not in TIMING_SUFFIXES)
+
+
 def collect_best(data, best):
     for run in data.get("benchmarks", []):
         if run.get("run_type", "iteration") != "iteration" or run.get("error_occurred"):
             continue
-        name = run.get("run_name", run["name"])
+        name = case_name(run.get("run_name", run["name"]))
         if name not in best or to_ms(run) < to_ms(best[name]):
             best[name] = run
 
@@ -99,6 +108,9 @@ def build_records(runs):
 def markdown(context, records, copy_gbps):
     lines = [
         f"# CUDA kernels vs cuDNN on {context.get('device', '?')}",
+        "",
+        f"measured {context.get('date', '?')} by `{os.path.basename(context.get('executable', 'bench_cuda_conv'))}`; "
+        f"host CPU: {context.get('num_cpus', '?')} cores",
         "",
         f"driver {context.get('cuda_driver', '?')}, CUDA runtime {context.get('cuda_runtime', '?')}, "
         f"cuDNN {context.get('cudnn', '?')}, SMs {context.get('sm_count', '?')}; "

@@ -9,8 +9,9 @@
 #   nlohmann-json, CLI11; ~4 MB) into .gpu-deps/, which .gitignore keeps out of git; the GPU machine cannot reach
 #   any package registry.
 # Then, through the device tool:  run(command="bash tools/gpu_run.sh", carry=[".gpu-deps"], timeout_s=600)
-#   Stage limits add up to the 570 s budget (GPU_RUN_BUDGET): configure 40 + build 200, tests 90, memcheck 50 +
-#   racecheck 40, training 40, benchmarks 70 fp32 + 25 tf32 + 15 CRF; each is also cut to what is left, so the call
+#   Stage limits add up to the 570 s budget (GPU_RUN_BUDGET): configure 30 + build 120, tests 60, memcheck 40 +
+#   racecheck 40, training 30, benchmarks 130 fp32 + 80 tf32 + 40 CRF (first H200 run, 16 cores: configure 8 s,
+#   build 29 s, tests 3 s, sanitizers 20 s, training 2 s, fp32 benchmarks ~75 s); each is also cut to what is left, so the call
 #   ends inside the tool's 10 minutes, and a stage with no time left is skipped and says so. GPU_RUN_STAGES="build
 #   tests sanitize train bench" picks stages: a second call on the still-warm machine (build-gpu/ is kept) can skip
 #   the build. The exit code is 0 only when every stage that ran passed.
@@ -106,21 +107,21 @@ export ATROUS_REQUIRE_GPU=1
 if [[ " $stages " == *" build "* ]]; then
   generator=()
   command -v ninja > /dev/null && generator=(-G Ninja)
-  stage configure 40 cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DATROUS_CUDA=ON \
+  stage configure 30 cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DATROUS_CUDA=ON \
     -DCMAKE_CUDA_ARCHITECTURES=90 -DATROUS_BUILD_EXAMPLES=OFF -DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc
-  stage build 200 cmake --build "$build" -j"${GPU_RUN_JOBS:-16}" --target "${tests[@]}" atrous_cli bench_cuda_conv \
+  stage build 120 cmake --build "$build" -j"${GPU_RUN_JOBS:-16}" --target "${tests[@]}" atrous_cli bench_cuda_conv \
     bench_crf
 fi
 
 if [[ " $stages " == *" tests "* ]]; then
   # One stage for all of them: a test binary's failures are in the log, its XML in $OUT for test_cuda_ops.
-  stage cuda_tests 90 bash -c 'rc=0; for t in "$@"; do echo "-- $t"; "$0/tests/$t" || rc=1; done; exit $rc' \
+  stage cuda_tests 60 bash -c 'rc=0; for t in "$@"; do echo "-- $t"; "$0/tests/$t" || rc=1; done; exit $rc' \
     "$build" "${tests[@]}"
 fi
 
 if [[ " $stages " == *" sanitize "* ]] && command -v compute-sanitizer > /dev/null; then
   # The out-of-memory test makes cudaMalloc fail on purpose, which memcheck would report as an API error.
-  stage memcheck 50 compute-sanitizer --tool memcheck --error-exitcode 1 --log-file "$OUT/sanitizer.log" \
+  stage memcheck 40 compute-sanitizer --tool memcheck --error-exitcode 1 --log-file "$OUT/sanitizer.log" \
     "$build/tests/test_cuda_ops" --gtest_filter='-CudaAllocator.OutOfMemoryNamesTheSize'
   stage racecheck 40 compute-sanitizer --tool racecheck --error-exitcode 1 \
     "$build/tests/test_cuda_ops" --gtest_filter='CudaOps.Conv2d*:CudaOps.BatchNorm*:CudaOps.SoftmaxCross*:CudaOps.Elementwise'
@@ -128,14 +129,14 @@ fi
 
 if [[ " $stages " == *" train "* ]]; then
   # The README's quickstart on the GPU: trains, evaluates, must still learn.
-  stage train_quickstart 40 "$build/atrous" quickstart --device cuda --steps 300 --min-miou 0.45 --out-dir ""
+  stage train_quickstart 30 "$build/atrous" quickstart --device cuda --steps 300 --min-miou 0.45 --out-dir ""
 fi
 
 if [[ " $stages " == *" bench "* ]]; then
   # Two runs, so that the fp32 results survive if the tf32 half is cut short by the budget.
-  stage bench_fp32 70 "$build/benchmarks/bench_cuda_conv" --benchmark_filter='^(conv|bn|bw)/' \
+  stage bench_fp32 130 "$build/benchmarks/bench_cuda_conv" --benchmark_filter='^(conv|bn|bw)/' \
     --benchmark_out="$OUT/bench_cuda_conv.json" --benchmark_out_format=json
-  stage bench_tf32 25 "$build/benchmarks/bench_cuda_conv" --benchmark_filter='^conv_tf32/' \
+  stage bench_tf32 80 "$build/benchmarks/bench_cuda_conv" --benchmark_filter='^conv_tf32/' \
     --benchmark_out="$OUT/bench_cuda_conv_tf32.json" --benchmark_out_format=json
   if [[ -s "$OUT/bench_cuda_conv.json" ]]; then
     python3 "$root/tools/compare_cudnn.py" "$OUT"/bench_cuda_conv*.json --out-dir "$OUT/results" >> "$log" 2>&1
@@ -143,7 +144,7 @@ if [[ " $stages " == *" bench "* ]]; then
     for f in "$OUT"/results/*; do mv "$f" "$OUT/results_$(basename "$f")"; done
     rmdir "$OUT/results" 2>/dev/null
   fi
-  stage bench_crf_cuda 15 "$build/benchmarks/bench_crf" --benchmark_filter='^BM_CrfCuda'  # table in the log
+  stage bench_crf_cuda 40 "$build/benchmarks/bench_crf" --benchmark_filter='^BM_CrfCuda'  # table in the log
 fi
 
 echo
