@@ -371,6 +371,17 @@ Tensor Tensor::grad() const {
 
 void Tensor::zero_grad() { checked_impl(), impl_->grad.reset(); }
 
+void Tensor::set_grad(const Tensor& gradient) {
+  const TensorImpl& t = checked_impl();
+  ATROUS_CHECK(t.grad_fn == nullptr && t.requires_grad, "set_grad: only a leaf that requires grad has a gradient, got ",
+               description());
+  ATROUS_CHECK(gradient.defined() && gradient.shape() == shape() && gradient.dtype() == dtype() &&
+                   gradient.device() == device(),
+               "set_grad: the gradient must match the tensor ", description(), ", got ",
+               gradient.defined() ? gradient.description() : std::string("an undefined tensor"));
+  impl_->grad = gradient.detach().impl();
+}
+
 const std::shared_ptr<Node>& Tensor::grad_fn() const { return checked_impl().grad_fn; }
 
 Tensor Tensor::detach() const {

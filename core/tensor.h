@@ -99,6 +99,8 @@ class Tensor {
   bool is_leaf() const;
   Tensor grad() const;  // undefined until backward reached this leaf
   void zero_grad();
+  // Replaces a leaf's gradient (data-parallel training writes the all-reduced one); same shape, dtype and device.
+  void set_grad(const Tensor& gradient);
   const std::shared_ptr<Node>& grad_fn() const;
   // Backpropagates from this tensor. A scalar needs no gradient; others need one of the same shape.
   // Without retain_graph the saved tensors are freed, and a second backward through them is an error.

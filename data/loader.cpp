@@ -14,6 +14,7 @@
 #include <map>
 #include <mutex>
 #include <numeric>
+#include <string>
 #include <thread>
 
 #include "core/error.h"
@@ -79,6 +80,11 @@ struct DataLoader::State {
 
   State(const SegmentationDataset& d, LoaderOptions o) : dataset(d), options(std::move(o)) {}
 
+  // The position in the epoch's order of this shard's `position`-th sample (see LoaderOptions::shard_index).
+  int64_t epoch_position(int64_t position) const {
+    const int64_t b = options.batch_size;
+    return (position / b) * b * options.shard_count + options.shard_index * b + position % b;
+  }
   int64_t batch_length(int64_t k) const { return std::min<int64_t>(options.batch_size, size - k * options.batch_size); }
   bool can_claim() const {
     return started && next_position < positions &&
@@ -142,7 +148,7 @@ void DataLoader::State::worker_loop() {
     const int64_t position = next_position++;
     const uint64_t gen = generation;
     const int64_t k = position / options.batch_size, slot = position % options.batch_size;
-    const int64_t index = order[static_cast<size_t>(position)], sample_epoch = epoch;
+    const int64_t index = order[static_cast<size_t>(epoch_position(position))], sample_epoch = epoch;
     PendingBatch& created = pending[k];
     if (created.samples.empty()) {
       const int64_t length = batch_length(k);
@@ -208,9 +214,15 @@ DataLoader::DataLoader(const SegmentationDataset& dataset, LoaderOptions options
   if (o.augment) draw_augmentation(o.augmentation, o.seed, 0);  // checks the crop and scale options now
   s.size = dataset.size();
   ATROUS_CHECK(s.size >= 1, "DataLoader: dataset ", dataset.describe(), " is empty");
-  s.batches = o.drop_last ? s.size / o.batch_size : (s.size + o.batch_size - 1) / o.batch_size;
+  ATROUS_CHECK(o.shard_count >= 1 && o.shard_index >= 0 && o.shard_index < o.shard_count,
+               "DataLoader: shard_index must be in [0, shard_count), got shard ", o.shard_index, " of ", o.shard_count);
+  ATROUS_CHECK(o.shard_count == 1 || o.drop_last, "DataLoader: sharding (", o.shard_count,
+               " shards) needs drop_last: every shard must get a full slice of every global batch");
+  const int64_t global_batch = static_cast<int64_t>(o.batch_size) * o.shard_count;
+  s.batches = o.drop_last ? s.size / global_batch : (s.size + o.batch_size - 1) / o.batch_size;
   ATROUS_CHECK(s.batches >= 1, "DataLoader: dataset ", dataset.describe(), " has fewer images (", s.size,
-               ") than one batch (", o.batch_size, ") and drop_last is set");
+               ") than one batch (", o.batch_size, o.shard_count > 1 ? " x " + std::to_string(o.shard_count) : "",
+               " shards) and drop_last is set");
   s.positions = std::min(s.size, s.batches * o.batch_size);
   s.workers.reserve(static_cast<size_t>(o.workers));
   try {

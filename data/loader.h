@@ -25,6 +25,12 @@ struct LoaderOptions {
   // Batches in pinned host memory (Tensor::empty_pinned), so that to(cuda, /*non_blocking=*/true) copies them to a
   // device without staging; the Trainer turns it on when it trains on CUDA. Plain host memory without a CUDA device.
   bool pin_memory = false;
+  // Data-parallel shards: the epoch's order is cut into global batches of batch_size * shard_count samples, and
+  // this loader yields shard `shard_index`'s slice of each (samples [shard_index * batch_size, +batch_size) of it).
+  // The shards together see exactly the samples, order and augmentation of one loader with the global batch size
+  // (augmentation is drawn per sample from the seed, epoch and dataset index). Needs drop_last.
+  int shard_index = 0;
+  int shard_count = 1;
 };
 
 struct Batch {

@@ -1,5 +1,7 @@
 #include "layers/batch_norm2d.h"
 
+#include "dist/sync_batch_norm.h"
+
 namespace atrous {
 
 BatchNorm2d::BatchNorm2d(const BatchNorm2dOptions& options)
@@ -22,8 +24,13 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
   params.momentum = options_.momentum;
   params.eps = options_.eps;
   params.mode = options_.frozen ? BatchNormMode::Frozen : is_training() ? BatchNormMode::Train : BatchNormMode::Eval;
-  return batch_norm(x, weight_ ? *weight_ : Tensor(), bias_ ? *bias_ : Tensor(), running_mean_, running_var_, params);
+  const Tensor weight = weight_ ? *weight_ : Tensor(), bias = bias_ ? *bias_ : Tensor();
+  if (sync_ && sync_->size() > 1)
+    return dist::sync_batch_norm(x, weight, bias, running_mean_, running_var_, params, *sync_);
+  return batch_norm(x, weight, bias, running_mean_, running_var_, params);
 }
+
+void BatchNorm2d::set_sync(std::shared_ptr<dist::Communicator> ranks) { sync_ = std::move(ranks); }
 
 void BatchNorm2d::set_frozen(bool frozen) {
   options_.frozen = frozen;

@@ -2,7 +2,10 @@
 // Trainable (batch statistics in train mode), or frozen (running statistics and fixed affine always, as DeepLab
 // fine-tunes ResNet with small batches).
 #pragma once
+#include <memory>
+
 #include "core/ops/batch_norm.h"
+#include "dist/communicator.h"
 #include "layers/module.h"
 
 namespace atrous {
@@ -32,6 +35,9 @@ class BatchNorm2d : public Module {
   void set_frozen(bool frozen);
   bool frozen() const { return options_.frozen; }
   void set_momentum(double momentum);
+  // Synchronized BN: batch statistics over every rank of `ranks` (dist/sync_batch_norm.h); null: this process's.
+  void set_sync(std::shared_ptr<dist::Communicator> ranks);
+  bool synchronized() const { return sync_ != nullptr; }
   const BatchNorm2dOptions& options() const { return options_; }
 
  private:
@@ -40,6 +46,7 @@ class BatchNorm2d : public Module {
   Tensor* bias_ = nullptr;
   Tensor& running_mean_;
   Tensor& running_var_;
+  std::shared_ptr<dist::Communicator> sync_;
 };
 
 }  // namespace atrous

@@ -111,7 +111,8 @@ EvaluationResult evaluate(SegmentationModel& model, const SegmentationDataset& d
   const auto start = std::chrono::steady_clock::now();
   const int64_t n = options.limit > 0 ? std::min(options.limit, dataset.size()) : dataset.size();
   const bool stderr_is_terminal = isatty(fileno(stderr)) != 0;
-  for (int64_t i = 0; i < n; ++i) {
+  const int rank = options.ranks ? options.ranks->rank() : 0, ranks = options.ranks ? options.ranks->size() : 1;
+  for (int64_t i = rank; i < n; i += ranks) {
     const LabeledImage item = dataset.get(i);
     const int64_t h = item.image.size(0), w = item.image.size(1);
     Tensor logits = infer_image(model, item.image, options);
@@ -144,12 +145,18 @@ EvaluationResult evaluate(SegmentationModel& model, const SegmentationDataset& d
     ++result.images;
     if (options.progress) {
       // A terminal gets one line rewritten in place; a log file a line per tenth of the set, not a pile of '\r's.
-      const bool last = i + 1 == n;
+      const bool last = i + ranks >= n;
       if (stderr_is_terminal || last || (i + 1) % std::max<int64_t>(1, n / 10) == 0)
         std::fprintf(stderr, "%sevaluate: %lld/%lld images, mIoU so far %s%s", stderr_is_terminal ? "\r" : "",
                      static_cast<long long>(i + 1), static_cast<long long>(n),
                      percent(result.confusion.mean_iou()).c_str(), stderr_is_terminal && !last ? "" : "\n");
     }
+  }
+  if (ranks > 1) {
+    dist::Communicator& comm = *options.ranks;
+    comm.all_reduce_sum(result.confusion.counts().data(), static_cast<int64_t>(result.confusion.counts().size()));
+    for (ConfusionMatrix& band : trimap) comm.all_reduce_sum(band.counts().data(), static_cast<int64_t>(band.counts().size()));
+    comm.all_reduce_sum(&result.images, 1);
   }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   for (size_t b = 0; b < options.trimap_bands.size(); ++b)

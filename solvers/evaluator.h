@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "data/dataset.h"
+#include "dist/communicator.h"
 #include "models/segmentation_model.h"
 #include "solvers/metrics.h"
 
@@ -28,6 +29,9 @@ struct EvaluationOptions {
   // Optional post-processing of each image's logits [H,W,C] given its RGB image (the dense CRF plugs in here).
   std::function<Tensor(const Tensor& image_rgb, const Tensor& logits)> refine;
   bool progress = false;            // print a progress line to stderr
+  // Data-parallel evaluation: with more than one rank, rank r infers images r, r + size, ... and the confusion
+  // matrices and image counts are summed over ranks, so every rank returns the whole set's result.
+  std::shared_ptr<dist::Communicator> ranks;
 };
 
 struct EvaluationResult {

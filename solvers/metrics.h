@@ -17,6 +17,9 @@ class ConfusionMatrix {
   // Adds another matrix's counts (e.g. one per worker or per shard); both must have the same classes and ignore.
   void merge(const ConfusionMatrix& other);
 
+  // The counts, [truth * num_classes + predicted]: data-parallel evaluation sums them over ranks in place.
+  std::vector<int64_t>& counts() { return counts_; }
+
   int num_classes() const { return num_classes_; }
   int ignore_index() const { return ignore_index_; }
   int64_t count(int truth, int predicted) const { return counts_[truth * num_classes_ + predicted]; }

@@ -201,7 +201,7 @@ void validate_settings(const TrainSettings& s) {
   };
   one_of("dataset", s.dataset, {"voc", "camvid", "cityscapes", "synthetic"});
   one_of("lr_policy", s.lr_policy, {"poly", "step", "constant"});
-  one_of("bn_mode", s.bn_mode, {"model", "train", "frozen", "decay"});
+  one_of("bn_mode", s.bn_mode, {"model", "train", "frozen", "decay", "sync"});
   one_of("loss_resolution", s.loss_resolution, {"output", "input"});
   one_of("class_weighting", s.class_weighting, {"none", "median-frequency"});
   one_of("momentum_style", s.momentum_style, {"pytorch", "caffe"});

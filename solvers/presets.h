@@ -54,7 +54,7 @@ struct TrainSettings {
   double weight_decay = 5e-4;
   bool nesterov = false;
   std::string momentum_style = "pytorch";  // pytorch: v = m v + g, w -= lr v | caffe: v = m v + lr g, w -= v
-  std::string bn_mode = "model";           // model (as the model built it) | train | frozen | decay
+  std::string bn_mode = "model";           // model (as the model built it) | train | frozen | decay | sync
   double bn_decay = 0.9997;                // bn_mode decay: running = decay * running + (1 - decay) * batch
   std::string loss_resolution = "output";  // output: labels subsampled to the logits; input: logits upsampled
   std::string class_weighting = "none";    // none | median-frequency

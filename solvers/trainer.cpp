@@ -10,6 +10,7 @@
 
 #include "core/atrous.h"
 #include "core/device_name.h"
+#include "dist/gradient_reduction.h"
 #include "models/model_metadata.h"
 #include "solvers/checkpoint.h"
 #include "solvers/progress.h"
@@ -74,6 +75,30 @@ Tensor loss_logits(const Tensor& output, const Tensor& labels, LossResolution re
 Tensor loss_labels(const Tensor& output, const Tensor& labels, LossResolution resolution, bool align_corners) {
   if (resolution == LossResolution::Input) return labels;
   return resize_labels_nearest(labels, output.size(1), output.size(2), align_corners);
+}
+
+// Every rank must hold the same model: rank 0's initial parameters and buffers become everybody's. The models are
+// compared first (every rank sees every rank's counts, so all of them fail together instead of some waiting).
+void start_from_root(Module& model, dist::Communicator& ranks) {
+  const std::vector<NamedTensor> params = model.named_parameters(), buffers = model.named_buffers();
+  const int64_t mine[3] = {static_cast<int64_t>(params.size()), static_cast<int64_t>(buffers.size()),
+                           model.parameter_count()};
+  const std::vector<uint8_t> all = ranks.all_gather(mine, sizeof mine);
+  const auto* counts = reinterpret_cast<const int64_t*>(all.data());
+  for (int r = 1; r < ranks.size(); ++r)
+    ATROUS_CHECK(std::equal(counts, counts + 3, counts + 3 * r), "Trainer: rank ", r, "'s model has ",
+                 counts[3 * r], " parameter tensors, ", counts[3 * r + 1], " buffers and ", counts[3 * r + 2],
+                 " parameters, rank 0's ", counts[0], ", ", counts[1], " and ", counts[2],
+                 "; every rank must build the same model");
+  NoGradGuard no_grad;
+  for (const NamedTensor& p : params) {
+    Tensor t = p.tensor;
+    dist::broadcast(ranks, t, 0);
+  }
+  for (const NamedTensor& b : buffers) {
+    Tensor t = b.tensor;
+    dist::broadcast(ranks, t, 0);
+  }
 }
 
 }  // namespace
@@ -155,6 +180,8 @@ struct Trainer::Impl {
   int64_t batch_in_epoch = 0;
   bool loader_started = false;
   int64_t batches_consumed = 0;
+  std::vector<Tensor> params;  // the optimiser's, in its order: every rank reduces gradients in this order
+  int64_t bytes_all_reduced_per_step = 0;
 
   // Timing of this run.
   double data_wait_seconds = 0;
@@ -209,12 +236,18 @@ Trainer::Trainer(SegmentationModel& model, const SegmentationDataset& train, con
   ATROUS_CHECK(options_.class_weights.empty() || static_cast<int>(options_.class_weights.size()) == model.num_classes(),
                "Trainer: ", options_.class_weights.size(), " class weights for ", model.num_classes(), " classes");
   require_device_available(options_.device, "Trainer");
+  if (!options_.ranks) options_.ranks = std::make_shared<dist::SingleProcess>();
+  dist::Communicator& ranks = *options_.ranks;
+  if (!ranks.is_root()) options_.progress = false;
   // Validation must not move the model: the optimizer below holds the parameters of this device.
   options_.validation.device = options_.device;
+  options_.validation.ranks = options_.ranks;
   model_.to(options_.device);
   // On CUDA the loader fills pinned batches, which reach the device without staging or waiting.
   LoaderOptions loader_options = loader;
   loader_options.pin_memory = loader_options.pin_memory || options_.device.is_cuda();
+  loader_options.shard_index = ranks.rank();
+  loader_options.shard_count = ranks.size();
   impl_ = std::make_unique<Impl>(train, val, loader_options);
   impl_->loss_params.ignore_index = train.ignore_index();
   if (!options_.class_weights.empty())
@@ -224,12 +257,15 @@ Trainer::Trainer(SegmentationModel& model, const SegmentationDataset& train, con
   // Frozen BN parameters must be out of the optimiser's groups, so the policy goes first.
   if (options_.bn) {
     options_.bn->validate();
-    apply_bn_policy(model_, *options_.bn);
+    apply_bn_policy(model_, *options_.bn, options_.ranks);
   }
+  if (ranks.size() > 1) start_from_root(model_, ranks);
   model_.train(true);
   SgdOptions sgd = options_.sgd;
   sgd.lr = options_.lr_policy.lr_at(0);
   sgd_ = std::make_unique<Sgd>(model_.param_groups(), sgd);
+  for (const ParamGroup& group : sgd_->groups())
+    impl_->params.insert(impl_->params.end(), group.params.begin(), group.params.end());
   default_generator().set_state(options_.dropout_seed, 0);
 }
 
@@ -244,6 +280,15 @@ void Trainer::resume(const std::string& checkpoint_path) {
   ATROUS_CHECK(state.data_rng.seed == impl_->loader_options.seed, "Trainer::resume: ", checkpoint_path,
                " was trained with data seed ", state.data_rng.seed, " but the loader has seed ",
                impl_->loader_options.seed, "; an exact resume needs the same seed");
+  const auto global_batch = state.extra.find("global_batch");
+  const int64_t our_global_batch =
+      static_cast<int64_t>(impl_->loader_options.batch_size) * impl_->loader_options.shard_count;
+  ATROUS_CHECK(global_batch == state.extra.end() || std::stoll(global_batch->second) == our_global_batch,
+               "Trainer::resume: ", checkpoint_path, " was trained with a global batch of ",
+               global_batch == state.extra.end() ? std::string("?") : global_batch->second, " images (ranks x batch "
+               "size); resuming with ", impl_->loader_options.shard_count, " ranks x ",
+               impl_->loader_options.batch_size, " = ", our_global_batch,
+               " would change the data order: choose the batch size so that the product stays the same");
   const auto position = state.extra.find("batch_in_epoch");
   ATROUS_CHECK(position != state.extra.end(), "Trainer::resume: ", checkpoint_path,
                " has no loader position (extra.batch_in_epoch); it was not written by a Trainer");
@@ -255,7 +300,7 @@ void Trainer::resume(const std::string& checkpoint_path) {
   state.dropout_rng.restore(default_generator());
   ATROUS_CHECK(iteration_ <= options_.max_iterations, "Trainer::resume: ", checkpoint_path, " is at iteration ",
                iteration_, ", beyond max_iterations ", options_.max_iterations);
-  if (!options_.out_dir.empty()) {
+  if (!options_.out_dir.empty() && options_.ranks->is_root()) {
     impl_->log = std::make_unique<TrainingLog>(options_.out_dir, iteration_);
     if (!impl_->log->rows().empty()) impl_->elapsed_before = impl_->log->rows().back().elapsed_seconds;
   }
@@ -287,8 +332,8 @@ double Trainer::step() {
     ATROUS_CHECK(!outputs.empty(), "Trainer: ", model_.definition().name, " returned no outputs");
     if (j == 0) {
       share.assign(outputs.size(), std::vector<double>(k, 0.0));
+      std::vector<double> totals(outputs.size(), 0.0);
       for (size_t o = 0; o < outputs.size(); ++o) {
-        double total = 0;
         for (int b = 0; b < k; ++b) {
           ATROUS_CHECK(batches[b].labels.size(1) == batches[0].labels.size(1) &&
                            batches[b].labels.size(2) == batches[0].labels.size(2),
@@ -296,10 +341,13 @@ double Trainer::step() {
                        batches[0].labels.description(), " and ", batches[b].labels.description());
           share[o][b] = valid_weight(loss_labels(outputs[o], batches[b].labels, options_.loss_resolution, align),
                                      m.ignore_index, options_.class_weights);
-          total += share[o][b];
+          totals[o] += share[o][b];
         }
-        for (int b = 0; b < k; ++b) share[o][b] = total > 0 ? share[o][b] / total : 0.0;
       }
+      // Data-parallel: shares of the global batch, the valid pixels of every rank's slice together.
+      options_.ranks->all_reduce_sum(totals.data(), static_cast<int64_t>(totals.size()));
+      for (size_t o = 0; o < outputs.size(); ++o)
+        for (int b = 0; b < k; ++b) share[o][b] = totals[o] > 0 ? share[o][b] / totals[o] : 0.0;
     }
     ATROUS_CHECK(outputs.size() == share.size(), "Trainer: the model returned ", outputs.size(),
                  " outputs for one batch and ", share.size(), " for another");
@@ -320,17 +368,23 @@ double Trainer::step() {
     step_loss += value;
     loss.backward();
   }
+  if (options_.ranks->size() > 1) {
+    // Each rank's loss is its share of the global batch's, so the sums are one process's gradient and loss.
+    m.bytes_all_reduced_per_step = dist::all_reduce_gradients(*options_.ranks, m.params).bytes;
+    options_.ranks->all_reduce_sum(&step_loss, 1);
+  }
   sgd_->step();
   ++iteration_;
   m.step_seconds += seconds_since(compute_start);
-  for (const Batch& b : batches) m.images_this_run += b.images.size(0);
+  for (const Batch& b : batches) m.images_this_run += b.images.size(0) * options_.ranks->size();
   return step_loss;
 }
 
 TrainResult Trainer::train() {
   Impl& m = *impl_;
   TrainResult result;
-  const bool writing = !options_.out_dir.empty();
+  dist::Communicator& ranks = *options_.ranks;
+  const bool writing = !options_.out_dir.empty() && ranks.is_root();
   if (writing) {
     std::filesystem::create_directories(options_.out_dir);
     if (!m.log) m.log = std::make_unique<TrainingLog>(options_.out_dir, -1);
@@ -360,6 +414,8 @@ TrainResult Trainer::train() {
     state.dropout_rng = GeneratorState::of(default_generator());
     state.extra["batch_in_epoch"] = std::to_string(m.batch_in_epoch);
     state.extra["model"] = model_.definition().name;
+    state.extra["global_batch"] = std::to_string(int64_t(m.loader_options.batch_size) * ranks.size());
+    state.extra["ranks"] = std::to_string(ranks.size());
     save_checkpoint(checkpoint_path(), model_, *sgd_, state, inference_metadata(validated_as));
     result.checkpoint = checkpoint_path();
     if (options_.progress)
@@ -395,7 +451,10 @@ TrainResult Trainer::train() {
     if (options_.on_step) options_.on_step(iteration_, loss, lr);
 
     const bool last = iteration_ == options_.max_iterations;
-    const bool stop = training_stop_requested();
+    // Ctrl-C reaches one rank or all of them; every rank must stop after the same step.
+    int64_t stop_votes = training_stop_requested() ? 1 : 0;
+    ranks.all_reduce_sum(&stop_votes, 1);
+    const bool stop = stop_votes > 0;
     // Ctrl-C skips a due validation: the user wants the checkpoint now, not after a pass over the validation set.
     const bool validate_now =
         m.val_set && !stop && (last || (options_.validate_every > 0 && iteration_ % options_.validate_every == 0));
@@ -456,6 +515,8 @@ TrainResult Trainer::train() {
 
   result.iterations = iteration_;
   result.steps_this_run = iteration_ - first_iteration;
+  result.ranks = ranks.size();
+  result.bytes_all_reduced_per_step = m.bytes_all_reduced_per_step;
   result.seconds = seconds_since(run_start);
   const double train_seconds = result.seconds - validation_seconds;
   result.images_per_second = train_seconds > 0 ? m.images_this_run / train_seconds : 0;

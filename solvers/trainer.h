@@ -13,6 +13,7 @@
 #include "core/ops/cross_entropy.h"
 #include "data/dataset.h"
 #include "data/loader.h"
+#include "dist/communicator.h"
 #include "models/segmentation_model.h"
 #include "solvers/bn_policy.h"
 #include "solvers/evaluator.h"
@@ -51,6 +52,12 @@ struct TrainerOptions {
   bool progress = true;       // progress bar / lines on stderr
   bool handle_sigint = true;  // Ctrl-C finishes the step, checkpoints and returns
   bool write_plot = true;
+  // Data-parallel training: this process is one rank of `ranks` (null: one process). Every rank starts from rank 0's
+  // parameters and buffers, loads its slice of each global batch (the loader's batch_size is per rank; shards in
+  // LoaderOptions), weights its loss by its share of the global batch's valid pixels and sums gradients over ranks
+  // before each step, so N ranks of batch B train as one process of batch N x B. Rank 0 alone writes files and
+  // progress; validation is split over ranks; Ctrl-C on any rank stops every rank after the same step.
+  std::shared_ptr<dist::Communicator> ranks;
   // Called after every optimizer step (tests; a caller's own logging).
   std::function<void(int64_t iteration, double loss, double lr)> on_step;
 };
@@ -66,6 +73,8 @@ struct TrainResult {
   double images_per_second = 0;                // training throughput (loader waits included)
   double data_wait_fraction = 0;               // share of the step time spent waiting for the loader
   std::string checkpoint;                      // the last checkpoint written, if any
+  int ranks = 1;                               // processes that trained together
+  int64_t bytes_all_reduced_per_step = 0;      // gradient payload each rank sent through all-reduce per step
 };
 
 // Ctrl-C: the SIGINT handler (installed while Trainer::train runs, when handle_sigint) only sets this flag; the loop

@@ -8,7 +8,8 @@ set -euo pipefail
 packages=(build-essential cmake git pkg-config
           libeigen3-dev libgtest-dev googletest libgmock-dev libbenchmark-dev
           libcli11-dev nlohmann-json3-dev libpng-dev libjpeg-dev
-          libboost-context-dev)  # Boost.Context: the fibers of the CUDA simulator
+          libboost-context-dev   # Boost.Context: the fibers of the CUDA simulator
+          libopenmpi-dev openmpi-bin)  # data-parallel training over MPI (mpirun)
 for option in "$@"; do
   case "$option" in
     --with-pytorch) packages+=(python3 python3-numpy python3-torch python3-torchvision) ;;

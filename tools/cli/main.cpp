@@ -2,7 +2,19 @@
 #include <iostream>
 
 #include "core/error.h"
+#include "dist/communicator.h"
 #include "tools/cli/commands.h"
+
+namespace {
+
+// In an mpirun job a rank that fails must end the others, which would otherwise wait for it in a collective.
+int fail(const std::string& message) {
+  if (atrous::dist::launched_by_mpi() && atrous::dist::mpi_built()) atrous::dist::world()->abort(message, 1);
+  std::cerr << message << "\n";
+  return 1;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"atrous: DeepLab semantic segmentation on our own tensor engine (CPU and CUDA)"};
@@ -22,11 +34,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const atrous::Error& e) {
-    std::cerr << "error: " << e.what() << "\n";
-    return 1;
+    return fail(std::string("error: ") + e.what());
   } catch (const std::exception& e) {
-    std::cerr << "error: " << e.what() << "\n";
-    return 1;
+    return fail(std::string("error: ") + e.what());
   }
   return 0;
 }

@@ -16,6 +16,7 @@
 #include "solvers/presets.h"
 #include "solvers/trainer.h"
 #include "solvers/training_log.h"
+#include "dist/communicator.h"
 #include "tools/cli/commands.h"
 #include "tools/cli/config_file.h"
 #include "tools/cli/device_option.h"
@@ -97,6 +98,9 @@ void print_summary(const TrainResult& r, const std::string& out_dir) {
   if (r.validation) std::printf("%s", r.validation->table().c_str());
   if (!r.checkpoint.empty()) std::printf("checkpoint: %s (continue with --resume auto)\n", r.checkpoint.c_str());
   std::printf("logs: %s/train_log.csv, %s/train_log.jsonl\n", out_dir.c_str(), out_dir.c_str());
+  if (r.ranks > 1)
+    std::printf("%d ranks; %.1f MB of gradients all-reduced per step by each rank\n", r.ranks,
+                r.bytes_all_reduced_per_step / 1e6);
 }
 
 int run_train(TrainCommand& c) {
@@ -137,6 +141,9 @@ int run_train(TrainCommand& c) {
   }
   // Settings only check the device's spelling (they print anywhere); training needs it here, before any data loads.
   const Device device = device_option_value(s.device);
+  // Under mpirun every rank runs this; rank 0 alone speaks (and the Trainer lets it alone write files).
+  const std::shared_ptr<dist::Communicator> ranks = dist::world();
+  if (!ranks->is_root() && !std::freopen("/dev/null", "w", stdout)) std::fclose(stdout);
 
   const auto train_set = open_dataset(train_dataset_spec(s));
   std::unique_ptr<SegmentationDataset> val_set;
@@ -151,14 +158,15 @@ int run_train(TrainCommand& c) {
   }
   const LoaderOptions loader = loader_options(s, model->definition().preprocessing);
   TrainerOptions options = trainer_options(s);
+  options.ranks = ranks;
   if (s.class_weighting == "median-frequency") {
     options.class_weights = median_frequency_weights(*train_set);
     std::printf("class weights (median frequency):");
     for (float w : options.class_weights) std::printf(" %.3f", w);
     std::printf("\n");
   }
-  std::filesystem::create_directories(s.out_dir);
-  {
+  if (ranks->is_root()) {
+    std::filesystem::create_directories(s.out_dir);
     std::ofstream settings(s.out_dir + "/settings.toml");
     settings << "# the settings of this run; `atrous train --config` takes this file\n" << settings_to_toml(s);
   }
@@ -169,6 +177,9 @@ int run_train(TrainCommand& c) {
   std::printf("batch %d x iter_size %d, crop %dx%d, lr %g %s, %lld iterations on %s, writing to %s\n", s.batch_size,
               s.iter_size, s.crop_height, s.crop_width, s.lr, s.lr_policy.c_str(),
               static_cast<long long>(s.max_iterations), device.str().c_str(), s.out_dir.c_str());
+  if (ranks->size() > 1)
+    std::printf("data-parallel over %d ranks (%s): %d images per rank, a global batch of %d\n", ranks->size(),
+                ranks->backend().c_str(), s.batch_size, s.batch_size * ranks->size());
   std::fflush(stdout);
 
   Trainer trainer(*model, *train_set, loader, options, val_set.get());
@@ -216,7 +227,8 @@ void register_train(CLI::App& app) {
   setting(cmd, t, "--synthetic-size", &TrainSettings::synthetic_size, "synthetic images' side");
   setting(cmd, t, "--synthetic-classes", &TrainSettings::synthetic_classes, "synthetic classes (with background)");
   setting(cmd, t, "--synthetic-count", &TrainSettings::synthetic_count, "synthetic training images");
-  setting(cmd, t, "--batch-size", &TrainSettings::batch_size, "images per batch");
+  setting(cmd, t, "--batch-size", &TrainSettings::batch_size,
+          "images per batch (per rank under mpirun: the global batch is ranks x batch-size)");
   setting(cmd, t, "--iter-size", &TrainSettings::iter_size,
           "batches accumulated into one step (effective batch = batch-size x iter-size)");
   auto crop = std::make_shared<int>(0);
@@ -246,7 +258,7 @@ void register_train(CLI::App& app) {
   switch_setting(cmd, t, "--nesterov,!--no-nesterov", &TrainSettings::nesterov, "Nesterov momentum");
   setting(cmd, t, "--momentum-style", &TrainSettings::momentum_style,
           "pytorch (v = m v + g; w -= lr v) | caffe (v = m v + lr g; w -= v: DeepLab v1/v2's Caffe)");
-  setting(cmd, t, "--bn-mode", &TrainSettings::bn_mode, "model (as built) | train | frozen | decay");
+  setting(cmd, t, "--bn-mode", &TrainSettings::bn_mode, "model (as built) | train | frozen | decay | sync (statistics over every rank of an mpirun job)");
   setting(cmd, t, "--bn-decay", &TrainSettings::bn_decay, "bn-mode decay: running-average decay (DeepLabv3: 0.9997)");
   setting(cmd, t, "--loss-resolution", &TrainSettings::loss_resolution,
           "output: labels subsampled to the logits (v1/v2); input: logits upsampled (v3)");

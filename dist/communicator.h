@@ -1,0 +1,69 @@
+// The processes of a data-parallel job and the collectives training needs from them: rank, size, all-reduce (sum),
+// broadcast, barrier and all-gather of small buffers. Backends: one process (always), MPI (when the build found
+// MPI and the process was started by mpirun / srun). Collectives work on host memory; the tensor helpers below
+// stage device tensors through the host, so CUDA (and simulated CUDA) training runs over the MPI backend too.
+//
+// Every rank must call the same collectives in the same order with the same counts; a rank that dies or throws ends
+// the job (MpiCommunicator::abort), it never leaves the others waiting.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace atrous::dist {
+
+class Communicator {
+ public:
+  virtual ~Communicator() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  virtual std::string backend() const = 0;  // "single" | "mpi"
+  bool is_root() const { return rank() == 0; }
+
+  // In place: afterwards every rank holds the element-wise sum of all ranks' `count` values.
+  virtual void all_reduce_sum(float* data, int64_t count) = 0;
+  virtual void all_reduce_sum(double* data, int64_t count) = 0;
+  virtual void all_reduce_sum(int64_t* data, int64_t count) = 0;
+  // Rank `root`'s `bytes` bytes copied to every rank.
+  virtual void broadcast(void* data, int64_t bytes, int root) = 0;
+  virtual void barrier() = 0;
+  // Every rank's `bytes` bytes, in rank order: `size() * bytes` bytes.
+  virtual std::vector<uint8_t> all_gather(const void* data, int64_t bytes) = 0;
+  // Ends every rank of the job with `code` after printing `message` (a failed rank must not leave the others
+  // blocked in a collective). The single-process backend exits.
+  [[noreturn]] virtual void abort(const std::string& message, int code) = 0;
+};
+
+// One process: collectives are identities.
+class SingleProcess final : public Communicator {
+ public:
+  int rank() const override { return 0; }
+  int size() const override { return 1; }
+  std::string backend() const override { return "single"; }
+  void all_reduce_sum(float*, int64_t) override {}
+  void all_reduce_sum(double*, int64_t) override {}
+  void all_reduce_sum(int64_t*, int64_t) override {}
+  void broadcast(void*, int64_t, int) override {}
+  void barrier() override {}
+  std::vector<uint8_t> all_gather(const void* data, int64_t bytes) override;
+  [[noreturn]] void abort(const std::string& message, int code) override;
+};
+
+// Whether this build has the MPI backend, and whether this process was started by an MPI launcher (mpirun, srun:
+// their environment variables say so; MPI is not initialised to find out).
+bool mpi_built();
+bool launched_by_mpi();
+
+// The job this process belongs to: the MPI world when launched by an MPI launcher (initialised on first call,
+// finalised at exit), else a single process. Launched by mpirun in a build without MPI is an error saying so.
+std::shared_ptr<Communicator> world();
+
+// Tensor collectives on a contiguous tensor on any device (device tensors go through host memory); all_reduce_sum
+// takes f32 or f64, broadcast any dtype.
+void all_reduce_sum(Communicator& comm, Tensor& tensor);
+void broadcast(Communicator& comm, Tensor& tensor, int root);
+
+}  // namespace atrous::dist
