@@ -279,6 +279,45 @@ TEST(Loader, BadUseIsAnError) {
   expect_error([&] { loader.next(); }, {"start_epoch"});
 }
 
+// Data-parallel shards: shard r of n yields images [r*b, (r+1)*b) of each global batch of n*b, with the very
+// augmentation one loader of batch n*b gives them (so N ranks see what one process would).
+TEST(Loader, ShardsSplitEveryGlobalBatchAndKeepItsAugmentation) {
+  ScriptedDataset ds(27);
+  LoaderOptions global = small_options(2);
+  global.batch_size = 6;
+  DataLoader whole(ds, global);
+  LoaderOptions shard = small_options(2);
+  shard.batch_size = 2;
+  shard.shard_count = 3;
+  std::vector<std::vector<Batch>> shards;
+  for (int r = 0; r < 3; ++r) {
+    shard.shard_index = r;
+    DataLoader loader(ds, shard);
+    EXPECT_EQ(loader.batches_per_epoch(), 4);  // 27 / 6: the global batch decides what is dropped
+    shards.push_back(whole_epoch(loader, 1, /*skip=*/1));
+  }
+  const std::vector<Batch> expected = whole_epoch(whole, 1, 1);
+  ASSERT_EQ(expected.size(), 3u);
+  for (size_t k = 0; k < expected.size(); ++k) {
+    for (int r = 0; r < 3; ++r) {
+      SCOPED_TRACE("batch " + std::to_string(k) + ", shard " + std::to_string(r));
+      const Batch& mine = shards[r][k];
+      EXPECT_EQ(mine.index_in_epoch, expected[k].index_in_epoch);
+      EXPECT_EQ(mine.ids, std::vector<std::string>(expected[k].ids.begin() + 2 * r, expected[k].ids.begin() + 2 * r + 2));
+      EXPECT_TRUE(bitwise_equal(mine.images, expected[k].images.slice(0, 2 * r, 2 * r + 2)));
+      EXPECT_TRUE(bitwise_equal(mine.labels, expected[k].labels.slice(0, 2 * r, 2 * r + 2)));
+    }
+  }
+  shard.shard_index = 3;
+  expect_error([&] { DataLoader loader(ds, shard); }, {"shard_index", "3 of 3"});
+  shard.shard_index = 0;
+  shard.drop_last = false;
+  expect_error([&] { DataLoader loader(ds, shard); }, {"drop_last", "3 shards"});
+  shard.drop_last = true;
+  shard.batch_size = 10;
+  expect_error([&] { DataLoader loader(ds, shard); }, {"fewer images (27)", "batch (10 x 3 shards)"});
+}
+
 TEST(Loader, SyntheticDatasetEndToEnd) {
   DatasetSpec spec;
   spec.kind = "synthetic";
