@@ -220,9 +220,10 @@ DataLoader::DataLoader(const SegmentationDataset& dataset, LoaderOptions options
                " shards) needs drop_last: every shard must get a full slice of every global batch");
   const int64_t global_batch = static_cast<int64_t>(o.batch_size) * o.shard_count;
   s.batches = o.drop_last ? s.size / global_batch : (s.size + o.batch_size - 1) / o.batch_size;
+  const std::string batch_text =
+      std::to_string(o.batch_size) + (o.shard_count > 1 ? " x " + std::to_string(o.shard_count) + " shards" : "");
   ATROUS_CHECK(s.batches >= 1, "DataLoader: dataset ", dataset.describe(), " has fewer images (", s.size,
-               ") than one batch (", o.batch_size, o.shard_count > 1 ? " x " + std::to_string(o.shard_count) : "",
-               " shards) and drop_last is set");
+               ") than one batch (", batch_text, ") and drop_last is set");
   s.positions = std::min(s.size, s.batches * o.batch_size);
   s.workers.reserve(static_cast<size_t>(o.workers));
   try {

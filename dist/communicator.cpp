@@ -27,6 +27,12 @@ bool launched_by_mpi() {
   return false;
 }
 
+int local_rank() {
+  for (const char* name : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"})
+    if (const char* value = std::getenv(name)) return std::atoi(value);
+  return 0;
+}
+
 std::shared_ptr<Communicator> world() {
   static std::once_flag once;
   static std::shared_ptr<Communicator> instance;
@@ -65,23 +71,29 @@ void on_host_values(Tensor& tensor, F&& on_host) {
 
 }  // namespace
 
-void all_reduce_sum(Communicator& comm, Tensor& tensor) {
-  check_collective_tensor("all_reduce_sum", tensor, true);
-  if (comm.size() == 1) return;
+void Communicator::all_reduce_tensor(Tensor& tensor) {
   on_host_values(tensor, [&](Tensor& host) {
     if (host.dtype() == DType::f32)
-      comm.all_reduce_sum(host.data<float>(), host.numel());
+      all_reduce_sum(host.data<float>(), host.numel());
     else
-      comm.all_reduce_sum(host.data<double>(), host.numel());
+      all_reduce_sum(host.data<double>(), host.numel());
   });
+}
+
+void Communicator::broadcast_tensor(Tensor& tensor, int root) {
+  on_host_values(tensor, [&](Tensor& host) {
+    broadcast(host.raw_data(), host.numel() * static_cast<int64_t>(dtype_size(host.dtype())), root);
+  });
+}
+
+void all_reduce_sum(Communicator& comm, Tensor& tensor) {
+  check_collective_tensor("all_reduce_sum", tensor, true);
+  if (comm.size() > 1) comm.all_reduce_tensor(tensor);
 }
 
 void broadcast(Communicator& comm, Tensor& tensor, int root) {
   check_collective_tensor("broadcast", tensor, false);
-  if (comm.size() == 1) return;
-  on_host_values(tensor, [&](Tensor& host) {
-    comm.broadcast(host.raw_data(), host.numel() * static_cast<int64_t>(dtype_size(host.dtype())), root);
-  });
+  if (comm.size() > 1) comm.broadcast_tensor(tensor, root);
 }
 
 }  // namespace atrous::dist

@@ -1,7 +1,9 @@
 // The processes of a data-parallel job and the collectives training needs from them: rank, size, all-reduce (sum),
 // broadcast, barrier and all-gather of small buffers. Backends: one process (always), MPI (when the build found
-// MPI and the process was started by mpirun / srun). Collectives work on host memory; the tensor helpers below
-// stage device tensors through the host, so CUDA (and simulated CUDA) training runs over the MPI backend too.
+// MPI and the process was started by mpirun / srun), NCCL for CUDA tensors (dist/nccl_communicator.h, bootstrapped
+// through MPI). The pointer collectives work on host memory; the tensor collectives below take tensors on any
+// device: a backend without device collectives (MPI) stages them through host memory, so CUDA (and simulated CUDA)
+// training runs over MPI too.
 //
 // Every rank must call the same collectives in the same order with the same counts; a rank that dies or throws ends
 // the job (MpiCommunicator::abort), it never leaves the others waiting.
@@ -35,6 +37,11 @@ class Communicator {
   // Ends every rank of the job with `code` after printing `message` (a failed rank must not leave the others
   // blocked in a collective). The single-process backend exits.
   [[noreturn]] virtual void abort(const std::string& message, int code) = 0;
+
+  // Tensor collectives (see all_reduce_sum / broadcast below, which check the tensor first). The defaults copy
+  // device tensors to the host and back; NCCL reduces device memory in place on the device's stream.
+  virtual void all_reduce_tensor(Tensor& tensor);
+  virtual void broadcast_tensor(Tensor& tensor, int root);
 };
 
 // One process: collectives are identities.
@@ -56,6 +63,9 @@ class SingleProcess final : public Communicator {
 // their environment variables say so; MPI is not initialised to find out).
 bool mpi_built();
 bool launched_by_mpi();
+// This process's index among the ranks on its machine (mpirun's and srun's variables; 0 when not launched so):
+// ranks of one machine use GPU local_rank % devices.
+int local_rank();
 
 // The job this process belongs to: the MPI world when launched by an MPI launcher (initialised on first call,
 // finalised at exit), else a single process. Launched by mpirun in a build without MPI is an error saying so.

@@ -1,7 +1,5 @@
 #include "dist/gradient_reduction.h"
 
-#include <cstring>
-
 #include "core/error.h"
 
 namespace atrous::dist {
@@ -9,13 +7,14 @@ namespace {
 
 constexpr int64_t kBucketBytes = int64_t(16) << 20;
 
-// Consecutive parameters of one dtype, at most kBucketBytes together (a larger one alone).
+// Consecutive parameters of one dtype and device, at most kBucketBytes together (a larger one alone).
 std::vector<std::vector<size_t>> make_buckets(const std::vector<Tensor>& params) {
   std::vector<std::vector<size_t>> buckets;
   int64_t bytes = 0;
   for (size_t i = 0; i < params.size(); ++i) {
     const int64_t size = params[i].numel() * static_cast<int64_t>(dtype_size(params[i].dtype()));
-    const bool fits = !buckets.empty() && params[buckets.back().front()].dtype() == params[i].dtype() &&
+    const Tensor& head = buckets.empty() ? params[i] : params[buckets.back().front()];
+    const bool fits = !buckets.empty() && head.dtype() == params[i].dtype() && head.device() == params[i].device() &&
                       bytes + size <= kBucketBytes;
     if (!fits) {
       buckets.emplace_back();
@@ -27,31 +26,27 @@ std::vector<std::vector<size_t>> make_buckets(const std::vector<Tensor>& params)
   return buckets;
 }
 
-template <typename T>
+// One bucket: the gradients flattened into one tensor on their device (zeros where this rank has none), summed over
+// ranks in place (NCCL on the device, or MPI through host memory), and written back.
 void reduce_bucket(Communicator& comm, const std::vector<Tensor>& params, const std::vector<size_t>& bucket,
                    const std::vector<int64_t>& reached) {
   int64_t total = 0;
   for (size_t i : bucket) total += params[i].numel();
-  std::vector<T> flat(static_cast<size_t>(total), T(0));
+  const Tensor& first = params[bucket.front()];
+  Tensor flat = Tensor::zeros({total}, first.dtype(), first.device());
   int64_t offset = 0;
   for (size_t i : bucket) {
+    const int64_t n = params[i].numel();
     const Tensor g = params[i].grad();
-    if (g.defined()) {
-      const Tensor host = g.to(Device::cpu()).contiguous();
-      std::memcpy(flat.data() + offset, host.data<T>(), sizeof(T) * host.numel());
-    }
-    offset += params[i].numel();
+    if (g.defined()) flat.slice(0, offset, offset + n).copy_(g.contiguous().reshape({n}));
+    offset += n;
   }
-  comm.all_reduce_sum(flat.data(), total);
+  all_reduce_sum(comm, flat);
   offset = 0;
   for (size_t i : bucket) {
     Tensor p = params[i];
     const int64_t n = p.numel();
-    if (reached[i] > 0) {
-      Tensor host = Tensor::empty(p.shape(), p.dtype());
-      std::memcpy(host.data<T>(), flat.data() + offset, sizeof(T) * n);
-      p.set_grad(host.to(p.device()));
-    }
+    if (reached[i] > 0) p.set_grad(flat.slice(0, offset, offset + n).reshape(p.shape()).clone());
     offset += n;
   }
 }
@@ -70,10 +65,7 @@ GradientReductionStats all_reduce_gradients(Communicator& comm, const std::vecto
   }
   comm.all_reduce_sum(reached.data(), static_cast<int64_t>(reached.size()));
   for (const std::vector<size_t>& bucket : make_buckets(params)) {
-    if (params[bucket.front()].dtype() == DType::f32)
-      reduce_bucket<float>(comm, params, bucket, reached);
-    else
-      reduce_bucket<double>(comm, params, bucket, reached);
+    reduce_bucket(comm, params, bucket, reached);
     for (size_t i : bucket) stats.bytes += params[i].numel() * static_cast<int64_t>(dtype_size(params[i].dtype()));
     ++stats.buckets;
   }

@@ -15,7 +15,8 @@ struct GradientReductionStats {
 
 // Sums the gradients of `params` over every rank, in place. Every rank must pass the same parameters in the same
 // order. A parameter that no backward reached on some rank counts as a zero gradient there; one that no rank's
-// backward reached keeps no gradient (as one process would). Gradients on a device go through host memory.
+// backward reached keeps no gradient (as one process would). Device gradients are flattened on their device and
+// reduced by the backend (NCCL in device memory, MPI through host memory).
 GradientReductionStats all_reduce_gradients(Communicator& comm, const std::vector<Tensor>& params);
 
 }  // namespace atrous::dist

@@ -5,8 +5,11 @@
 #include <memory>
 
 #include "core/ops/batch_norm.h"
-#include "dist/communicator.h"
 #include "layers/module.h"
+
+namespace atrous::dist {
+class Communicator;  // dist/communicator.h
+}  // namespace atrous::dist
 
 namespace atrous {
 

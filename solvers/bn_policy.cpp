@@ -3,6 +3,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "dist/communicator.h"
 #include "layers/batch_norm2d.h"
 
 namespace atrous {

@@ -6,8 +6,11 @@
 #include <memory>
 #include <string>
 
-#include "dist/communicator.h"
 #include "layers/module.h"
+
+namespace atrous::dist {
+class Communicator;  // dist/communicator.h
+}  // namespace atrous::dist
 
 namespace atrous {
 

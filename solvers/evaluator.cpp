@@ -15,6 +15,7 @@
 #include "core/device_name.h"
 #include "data/image_io.h"
 #include "data/palette.h"
+#include "dist/communicator.h"
 #include "models/inference.h"
 #include "solvers/sliding_window.h"
 #include "solvers/trimap.h"

@@ -4,13 +4,17 @@
 // crop; colour masks and overlays written for a sample of images.
 #pragma once
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "data/dataset.h"
-#include "dist/communicator.h"
 #include "models/segmentation_model.h"
 #include "solvers/metrics.h"
+
+namespace atrous::dist {
+class Communicator;  // dist/communicator.h
+}  // namespace atrous::dist
 
 namespace atrous {
 

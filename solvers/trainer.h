@@ -13,12 +13,15 @@
 #include "core/ops/cross_entropy.h"
 #include "data/dataset.h"
 #include "data/loader.h"
-#include "dist/communicator.h"
 #include "models/segmentation_model.h"
 #include "solvers/bn_policy.h"
 #include "solvers/evaluator.h"
 #include "solvers/lr_policy.h"
 #include "solvers/sgd.h"
+
+namespace atrous::dist {
+class Communicator;  // dist/communicator.h
+}  // namespace atrous::dist
 
 namespace atrous {
 

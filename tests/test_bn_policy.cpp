@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "core/atrous.h"
+#include "dist/communicator.h"
 #include "layers/batch_norm2d.h"
 #include "models/tiny_deeplab.h"
 #include "solvers/bn_policy.h"
@@ -47,6 +48,23 @@ TEST(BnPolicy, TrainModeSetsMomentum) {
   EXPECT_DOUBLE_EQ(mean[0], 0.25 * 2);
   EXPECT_DOUBLE_EQ(mean[1], 0.25 * 6);
   EXPECT_EQ(model.param_groups().at(0).params.size(), 2u);  // weight and bias still train
+}
+
+// "sync" synchronises the layers over the given ranks (one process here: the statistics are its own, as "train"
+// gives); any other mode takes the synchronisation away again.
+TEST(BnPolicy, SyncModeSynchronisesEveryLayerAndOtherModesUndoIt) {
+  Outer model;
+  BnPolicy policy;
+  policy.mode = "sync";
+  policy.momentum = 0.25;
+  EXPECT_EQ(apply_bn_policy(model, policy, std::make_shared<dist::SingleProcess>()), 1);
+  EXPECT_TRUE(model.inner->bn->synchronized());
+  model.train();
+  model.forward(batch());
+  EXPECT_DOUBLE_EQ(model.inner->bn->state_dict().at("running_mean").to_double_vector()[1], 0.25 * 6);
+  policy.mode = "train";
+  apply_bn_policy(model, policy, std::make_shared<dist::SingleProcess>());
+  EXPECT_FALSE(model.inner->bn->synchronized());
 }
 
 TEST(BnPolicy, DecayIsOneMinusMomentum) {
@@ -103,8 +121,10 @@ TEST(BnPolicy, ReachesEveryLayerOfAModel) {
 TEST(BnPolicy, InvalidSettingsNameTheSetting) {
   Outer model;
   BnPolicy p;
+  p.mode = "mirror";
+  expect_error([&] { apply_bn_policy(model, p); }, {"mode", "mirror", "train, frozen, decay, sync"});
   p.mode = "sync";
-  expect_error([&] { apply_bn_policy(model, p); }, {"mode", "sync", "train, frozen, decay"});
+  expect_error([&] { apply_bn_policy(model, p); }, {"sync batch norm needs the ranks"});
   p.mode = "train";
   p.momentum = 1.5;
   expect_error([&] { apply_bn_policy(model, p); }, {"momentum", "1.5"});

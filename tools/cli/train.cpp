@@ -9,6 +9,8 @@
 #include <memory>
 
 #include "core/atrous.h"
+#include "dist/communicator.h"
+#include "dist/nccl_communicator.h"
 #include "models/model_metadata.h"
 #include "models/pytorch_weights.h"
 #include "models/registry.h"
@@ -16,7 +18,6 @@
 #include "solvers/presets.h"
 #include "solvers/trainer.h"
 #include "solvers/training_log.h"
-#include "dist/communicator.h"
 #include "tools/cli/commands.h"
 #include "tools/cli/config_file.h"
 #include "tools/cli/device_option.h"
@@ -140,10 +141,16 @@ int run_train(TrainCommand& c) {
     return 0;
   }
   // Settings only check the device's spelling (they print anywhere); training needs it here, before any data loads.
-  const Device device = device_option_value(s.device);
+  Device device = device_option_value(s.device);
   // Under mpirun every rank runs this; rank 0 alone speaks (and the Trainer lets it alone write files).
-  const std::shared_ptr<dist::Communicator> ranks = dist::world();
+  std::shared_ptr<dist::Communicator> ranks = dist::world();
   if (!ranks->is_root() && !std::freopen("/dev/null", "w", stdout)) std::fclose(stdout);
+  if (ranks->size() > 1 && device.is_cuda()) {
+    // `--device cuda` without an index: the ranks of one machine take its GPUs in turn.
+    if (s.device == "cuda") device = Device::cuda(dist::local_rank() % std::max(1, cuda::device_count()));
+    // Gradients reduced in device memory by NCCL where the build has it, else through host memory over MPI.
+    if (dist::nccl_built()) ranks = dist::make_nccl(ranks, device.index);
+  }
 
   const auto train_set = open_dataset(train_dataset_spec(s));
   std::unique_ptr<SegmentationDataset> val_set;
