@@ -102,7 +102,7 @@ if [[ ! -e /usr/local/cuda/include/cudnn.h ]]; then
   fi
 fi
 
-tests=(test_cuda_runtime test_cuda_ops test_crf_cuda test_cuda_sim test_device_training)
+tests=(test_cuda_runtime test_cuda_ops test_crf_cuda test_cuda_sim test_device_training test_nccl)
 export ATROUS_REQUIRE_GPU=1
 if [[ " $stages " == *" build "* ]]; then
   generator=()
