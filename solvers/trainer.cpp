@@ -26,24 +26,30 @@ double seconds_since(Clock::time_point start) { return std::chrono::duration<dou
 // A signal handler may only touch lock-free atomics.
 std::atomic<bool> g_stop_requested{false};
 
-extern "C" void on_sigint(int) { g_stop_requested.store(true); }
+extern "C" void on_stop_signal(int) { g_stop_requested.store(true); }
 
-// Installs the SIGINT handler for the duration of a run and puts the previous one back afterwards, so a library
-// caller's own handler survives training.
-class ScopedSigint {
+// Installs the stop handler for SIGINT (Ctrl-C) and SIGTERM (what mpirun sends every rank when it gets Ctrl-C, and
+// what Slurm sends before killing a preempted job) for the duration of a run, and puts the previous handlers back
+// afterwards, so a library caller's own handlers survive training.
+class ScopedStopSignals {
  public:
-  explicit ScopedSigint(bool enabled) : enabled_(enabled) {
-    if (enabled_) previous_ = std::signal(SIGINT, on_sigint);
+  explicit ScopedStopSignals(bool enabled) : enabled_(enabled) {
+    if (!enabled_) return;
+    previous_int_ = std::signal(SIGINT, on_stop_signal);
+    previous_term_ = std::signal(SIGTERM, on_stop_signal);
   }
-  ~ScopedSigint() {
-    if (enabled_) std::signal(SIGINT, previous_ == SIG_ERR ? SIG_DFL : previous_);
+  ~ScopedStopSignals() {
+    if (!enabled_) return;
+    std::signal(SIGINT, previous_int_ == SIG_ERR ? SIG_DFL : previous_int_);
+    std::signal(SIGTERM, previous_term_ == SIG_ERR ? SIG_DFL : previous_term_);
   }
-  ScopedSigint(const ScopedSigint&) = delete;
-  ScopedSigint& operator=(const ScopedSigint&) = delete;
+  ScopedStopSignals(const ScopedStopSignals&) = delete;
+  ScopedStopSignals& operator=(const ScopedStopSignals&) = delete;
 
  private:
   bool enabled_;
-  void (*previous_)(int) = SIG_DFL;
+  void (*previous_int_)(int) = SIG_DFL;
+  void (*previous_term_)(int) = SIG_DFL;
 };
 
 std::string format_number(double v) {
@@ -389,7 +395,7 @@ TrainResult Trainer::train() {
     std::filesystem::create_directories(options_.out_dir);
     if (!m.log) m.log = std::make_unique<TrainingLog>(options_.out_dir, -1);
   }
-  ScopedSigint sigint(options_.handle_sigint);
+  ScopedStopSignals stop_signals(options_.handle_sigint);
   clear_training_stop();
   ProgressBar bar(stderr, ProgressBar::stderr_is_terminal(), options_.log_every);
 

@@ -53,7 +53,7 @@ struct TrainerOptions {
   // validation) and training_curves.png (at the end); empty: nothing is written.
   std::string out_dir;
   bool progress = true;       // progress bar / lines on stderr
-  bool handle_sigint = true;  // Ctrl-C finishes the step, checkpoints and returns
+  bool handle_sigint = true;  // Ctrl-C (SIGINT) or SIGTERM finishes the step, checkpoints and returns
   bool write_plot = true;
   // Data-parallel training: this process is one rank of `ranks` (null: one process). Every rank starts from rank 0's
   // parameters and buffers, loads its slice of each global batch (the loader's batch_size is per rank; shards in

@@ -3,6 +3,7 @@
 # within a bounded time, with a non-zero exit and a message naming the rank, instead of leaving rank 0 waiting in
 # an all-reduce forever.  usage: dead_rank.sh MPIRUN ATROUS_CLI
 set -uo pipefail
+source "$(dirname "$0")/ranks.sh"
 mpirun=$1
 atrous=$2
 work=$(mktemp -d)
@@ -12,32 +13,13 @@ trap 'kill -9 $job 2>/dev/null; rm -rf "$work"' EXIT
   --dataset synthetic --synthetic-count 16 --synthetic-size 32 --batch-size 2 --crop-size 32 --max-iterations 100000 \
   --log-every 1 --val-split '' --checkpoint-every 0 --out-dir "$work/run" > "$work/log" 2>&1 &
 job=$!
-
-# Rank 1's process: a child of mpirun whose environment says OMPI_COMM_WORLD_RANK=1; wait until training runs.
-victim=""
-for _ in $(seq 1 300); do
-  if grep -q 'iteration 5/' "$work/log" 2>/dev/null; then
-    for pid in $(pgrep -P "$job"); do
-      if tr '\0' '\n' < "/proc/$pid/environ" 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1'; then victim=$pid; fi
-    done
-    [[ -n "$victim" ]] && break
-  fi
-  sleep 0.2
-done
-[[ -n "$victim" ]] || { echo "FAILED: training did not start or rank 1 was not found"; cat "$work/log"; exit 1; }
+wait_for_line "$work/log" 'iteration 5/' 60 || { echo "FAILED: training did not start"; cat "$work/log"; exit 1; }
+victim=$(rank_pid "$job" 1)
+[[ -n "$victim" ]] || { echo "FAILED: rank 1's process was not found"; exit 1; }
 kill -9 "$victim"
 start=$SECONDS
-
 # Bounded: the job must be over well within 60 s.
-for _ in $(seq 1 600); do
-  kill -0 "$job" 2>/dev/null || break
-  sleep 0.1
-done
-if kill -0 "$job" 2>/dev/null; then
-  echo "FAILED: the job still runs $((SECONDS - start)) s after rank 1 died (rank 0 hangs)"
-  cat "$work/log"
-  exit 1
-fi
+wait_for_exit "$job" 60 || { echo "FAILED: the job still runs 60 s after rank 1 died (rank 0 hangs)"; cat "$work/log"; exit 1; }
 wait "$job"
 rc=$?
 echo "the job ended $((SECONDS - start)) s after rank 1 was killed, exit code $rc"
