@@ -107,6 +107,13 @@ void start_from_root(Module& model, dist::Communicator& ranks) {
   }
 }
 
+// Dropout's stream on each rank: rank 0's is the configured seed (the one checkpoints record), the others are offset
+// from it, so that ranks do not drop the same units of their different images. (One process of the global batch
+// draws one mask for all images; N ranks match it in distribution, not bit for bit.)
+uint64_t rank_dropout_seed(uint64_t seed, int rank) {
+  return seed + static_cast<uint64_t>(rank) * 0x9E3779B97F4A7C15ull;
+}
+
 }  // namespace
 
 void request_training_stop() { g_stop_requested.store(true); }
@@ -272,7 +279,7 @@ Trainer::Trainer(SegmentationModel& model, const SegmentationDataset& train, con
   sgd_ = std::make_unique<Sgd>(model_.param_groups(), sgd);
   for (const ParamGroup& group : sgd_->groups())
     impl_->params.insert(impl_->params.end(), group.params.begin(), group.params.end());
-  default_generator().set_state(options_.dropout_seed, 0);
+  default_generator().set_state(rank_dropout_seed(options_.dropout_seed, ranks.rank()), 0);
 }
 
 Trainer::~Trainer() = default;
@@ -303,7 +310,8 @@ void Trainer::resume(const std::string& checkpoint_path) {
   impl_->batch_in_epoch = std::stoll(position->second);
   impl_->batches_consumed = static_cast<int64_t>(state.data_rng.offset);
   impl_->loader_started = false;
-  state.dropout_rng.restore(default_generator());
+  default_generator().set_state(rank_dropout_seed(state.dropout_rng.seed, options_.ranks->rank()),
+                                state.dropout_rng.offset);
   ATROUS_CHECK(iteration_ <= options_.max_iterations, "Trainer::resume: ", checkpoint_path, " is at iteration ",
                iteration_, ", beyond max_iterations ", options_.max_iterations);
   if (!options_.out_dir.empty() && options_.ranks->is_root()) {

@@ -59,7 +59,8 @@ struct TrainerOptions {
   // parameters and buffers, loads its slice of each global batch (the loader's batch_size is per rank; shards in
   // LoaderOptions), weights its loss by its share of the global batch's valid pixels and sums gradients over ranks
   // before each step, so N ranks of batch B train as one process of batch N x B. Rank 0 alone writes files and
-  // progress; validation is split over ranks; Ctrl-C on any rank stops every rank after the same step.
+  // progress; validation is split over ranks; Ctrl-C on any rank stops every rank after the same step. Dropout draws
+  // another stream on each rank, so models with dropout match one process in distribution, not bit for bit.
   std::shared_ptr<dist::Communicator> ranks;
   // Called after every optimizer step (tests; a caller's own logging).
   std::function<void(int64_t iteration, double loss, double lr)> on_step;

@@ -162,6 +162,11 @@ TEST(DataParallel, TwoRanksOfBatchTwoTrainAsOneProcessOfBatchFour) {
   Trainer dp(distributed, *data, per_rank_loader(2, distributed.definition().preprocessing), o);
   const TrainResult result = dp.train();
   EXPECT_EQ(result.ranks, 2);
+  // Dropout: rank 0 draws from the configured seed (what checkpoints record), rank 1 from another stream.
+  const uint64_t seed = default_generator().seed();
+  const std::vector<uint8_t> seeds = comm->all_gather(&seed, sizeof seed);
+  EXPECT_EQ(reinterpret_cast<const uint64_t*>(seeds.data())[0], o.dropout_seed);
+  EXPECT_NE(reinterpret_cast<const uint64_t*>(seeds.data())[1], o.dropout_seed);
   EXPECT_EQ(result.bytes_all_reduced_per_step, distributed.parameter_count() * 4);
 
   o.ranks = std::make_shared<dist::SingleProcess>();
