@@ -9,6 +9,7 @@ namespace atrous {
 namespace {
 
 thread_local bool g_grad_enabled = true;
+thread_local ScopedLeafGradientHook::Callback g_leaf_hook;
 
 // True when `t` is the only handle on a contiguous tensor that spans its whole storage: it can then be taken over
 // or updated in place without anyone observing it.
@@ -71,6 +72,8 @@ class AccumulateGrad : public Node {
     return {};
   }
 
+  std::shared_ptr<TensorImpl> leaf() const override { return leaf_.lock(); }
+
  private:
   std::weak_ptr<TensorImpl> leaf_;
 };
@@ -89,6 +92,11 @@ bool grad_mode_enabled() { return g_grad_enabled; }
 
 NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
+
+ScopedLeafGradientHook::ScopedLeafGradientHook(Callback on_ready) : previous_(std::move(g_leaf_hook)) {
+  g_leaf_hook = std::move(on_ready);
+}
+ScopedLeafGradientHook::~ScopedLeafGradientHook() { g_leaf_hook = std::move(previous_); }
 
 bool any_requires_grad(const std::vector<Tensor>& inputs) {
   if (!g_grad_enabled) return false;
@@ -176,6 +184,9 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
       if (--pending[next] == 0) ready.push_back(next);
     }
     if (!retain_graph) node->release();
+    // A leaf's sink runs once per pass, after every path to it delivered: its gradient is now complete.
+    if (g_leaf_hook)
+      if (const std::shared_ptr<TensorImpl> leaf = node->leaf()) g_leaf_hook(*leaf);
   }
 }
 

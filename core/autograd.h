@@ -21,6 +21,8 @@ class Node {
   const std::string& name() const { return name_; }
   // One entry per input: the node gradients flow to next (nullptr for inputs that need no gradient).
   const std::vector<std::shared_ptr<Node>>& next() const { return next_; }
+  // The leaf this node accumulates into (a tensor that requires grad and no op made), if it is a leaf's sink.
+  virtual std::shared_ptr<TensorImpl> leaf() const { return nullptr; }
 
  protected:
   std::string name_;
@@ -44,6 +46,22 @@ Tensor record_op(const char* name, Tensor output, const std::vector<Tensor>& inp
 bool any_requires_grad(const std::vector<Tensor>& inputs);
 
 bool grad_mode_enabled();
+
+// Watches the backward passes of this thread while it lives (scoped, nests): `on_ready` is called once per backward
+// for every leaf the pass reached, as soon as that leaf's gradient for the pass is complete (leaf.grad holds its
+// sum; undefined when no path delivered one), while the rest of the pass goes on. Data-parallel training starts
+// all-reducing gradients with it before backward ends.
+class ScopedLeafGradientHook {
+ public:
+  using Callback = std::function<void(const TensorImpl& leaf)>;
+  explicit ScopedLeafGradientHook(Callback on_ready);
+  ~ScopedLeafGradientHook();
+  ScopedLeafGradientHook(const ScopedLeafGradientHook&) = delete;
+  ScopedLeafGradientHook& operator=(const ScopedLeafGradientHook&) = delete;
+
+ private:
+  Callback previous_;
+};
 
 // Disables recording for its lifetime (evaluation, optimiser updates). Nests.
 class NoGradGuard {

@@ -80,6 +80,11 @@ void Communicator::all_reduce_tensor(Tensor& tensor) {
   });
 }
 
+std::unique_ptr<PendingCollective> Communicator::start_all_reduce_tensor(Tensor& tensor) {
+  all_reduce_tensor(tensor);
+  return std::make_unique<PendingCollective>();
+}
+
 void Communicator::broadcast_tensor(Tensor& tensor, int root) {
   on_host_values(tensor, [&](Tensor& host) {
     broadcast(host.raw_data(), host.numel() * static_cast<int64_t>(dtype_size(host.dtype())), root);
@@ -89,6 +94,12 @@ void Communicator::broadcast_tensor(Tensor& tensor, int root) {
 void all_reduce_sum(Communicator& comm, Tensor& tensor) {
   check_collective_tensor("all_reduce_sum", tensor, true);
   if (comm.size() > 1) comm.all_reduce_tensor(tensor);
+}
+
+std::unique_ptr<PendingCollective> start_all_reduce_sum(Communicator& comm, Tensor& tensor) {
+  check_collective_tensor("start_all_reduce_sum", tensor, true);
+  if (comm.size() == 1) return std::make_unique<PendingCollective>();
+  return comm.start_all_reduce_tensor(tensor);
 }
 
 void broadcast(Communicator& comm, Tensor& tensor, int root) {

@@ -17,6 +17,16 @@
 
 namespace atrous::dist {
 
+// A collective that was started and may still be running. wait() finishes it (the result is then where the started
+// call said); test() lets the backend make progress (MPI moves non-blocking collectives along inside MPI calls) and
+// says whether it is done. Destroying an unfinished one waits for it: its buffer must not vanish under the transfer.
+class PendingCollective {
+ public:
+  virtual ~PendingCollective() = default;
+  virtual bool test() { return true; }
+  virtual void wait() {}
+};
+
 class Communicator {
  public:
   virtual ~Communicator() = default;
@@ -42,6 +52,10 @@ class Communicator {
   // device tensors to the host and back; NCCL reduces device memory in place on the device's stream.
   virtual void all_reduce_tensor(Tensor& tensor);
   virtual void broadcast_tensor(Tensor& tensor, int root);
+  // Starts all_reduce_tensor and returns before it ends where the backend can: MPI reduces host memory with a
+  // non-blocking all-reduce; NCCL's is queued on the device's stream anyway. The tensor must stay alive and untouched
+  // until wait(). Ranks must start the same collectives in the same order. Default: done before returning.
+  virtual std::unique_ptr<PendingCollective> start_all_reduce_tensor(Tensor& tensor);
 };
 
 // One process: collectives are identities.
@@ -74,6 +88,7 @@ std::shared_ptr<Communicator> world();
 // Tensor collectives on a contiguous tensor on any device (device tensors go through host memory); all_reduce_sum
 // takes f32 or f64, broadcast any dtype.
 void all_reduce_sum(Communicator& comm, Tensor& tensor);
+std::unique_ptr<PendingCollective> start_all_reduce_sum(Communicator& comm, Tensor& tensor);
 void broadcast(Communicator& comm, Tensor& tensor, int root);
 
 }  // namespace atrous::dist

@@ -1,8 +1,10 @@
 #include "dist/mpi_communicator.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
+#include <vector>
 
 #include "core/error.h"
 
@@ -20,6 +22,56 @@ namespace {
 
 // MPI counts are int: larger buffers go in slices.
 constexpr int64_t kMaxSlice = std::numeric_limits<int>::max() / 8;
+
+// A non-blocking all-reduce of host memory. A device tensor is reduced in a host copy made at the start and copied
+// back to the device by wait().
+class MpiPendingAllReduce final : public PendingCollective {
+ public:
+  explicit MpiPendingAllReduce(Tensor& tensor) {
+    if (tensor.device().is_cpu()) {
+      host_ = tensor;
+    } else {
+      device_ = tensor;
+      host_ = tensor.to(Device::cpu());
+    }
+    const MPI_Datatype type = host_.dtype() == DType::f32 ? MPI_FLOAT : MPI_DOUBLE;
+    auto* data = static_cast<char*>(host_.raw_data());
+    const int64_t count = host_.numel();
+    const auto element = static_cast<int64_t>(dtype_size(host_.dtype()));
+    for (int64_t done = 0; done < count; done += kMaxSlice) {
+      const int n = static_cast<int>(std::min(kMaxSlice, count - done));
+      requests_.emplace_back();
+      MPI_Iallreduce(MPI_IN_PLACE, data + done * element, n, type, MPI_SUM, MPI_COMM_WORLD, &requests_.back());
+    }
+  }
+  ~MpiPendingAllReduce() override {
+    if (!finished_) MPI_Waitall(static_cast<int>(requests_.size()), requests_.data(), MPI_STATUSES_IGNORE);
+  }
+
+  bool test() override {
+    if (finished_) return true;
+    int done = 0;
+    MPI_Testall(static_cast<int>(requests_.size()), requests_.data(), &done, MPI_STATUSES_IGNORE);
+    if (done) finish();
+    return finished_;
+  }
+  void wait() override {
+    if (finished_) return;
+    MPI_Waitall(static_cast<int>(requests_.size()), requests_.data(), MPI_STATUSES_IGNORE);
+    finish();
+  }
+
+ private:
+  void finish() {
+    finished_ = true;
+    if (device_.defined()) device_.copy_(host_.to(device_.device()));
+  }
+
+  Tensor host_;
+  Tensor device_;
+  std::vector<MPI_Request> requests_;
+  bool finished_ = false;
+};
 
 class MpiCommunicator final : public Communicator {
  public:
@@ -58,6 +110,10 @@ class MpiCommunicator final : public Communicator {
   }
 
   void barrier() override { MPI_Barrier(MPI_COMM_WORLD); }
+
+  std::unique_ptr<PendingCollective> start_all_reduce_tensor(Tensor& tensor) override {
+    return std::make_unique<MpiPendingAllReduce>(tensor);
+  }
 
   std::vector<uint8_t> all_gather(const void* data, int64_t bytes) override {
     ATROUS_CHECK(bytes >= 0 && bytes <= kMaxSlice, "all_gather: ", bytes, " bytes is not a small buffer");

@@ -194,7 +194,11 @@ struct Trainer::Impl {
   bool loader_started = false;
   int64_t batches_consumed = 0;
   std::vector<Tensor> params;  // the optimiser's, in its order: every rank reduces gradients in this order
+  std::unique_ptr<dist::GradientReducer> reducer;
   int64_t bytes_all_reduced_per_step = 0;
+  int64_t buckets_per_step = 0;
+  int64_t buckets_overlapped = 0;      // this run: buckets started while backward ran
+  double gradient_finish_seconds = 0;  // this run: what the reduction added after backward
 
   // Timing of this run.
   double data_wait_seconds = 0;
@@ -279,6 +283,7 @@ Trainer::Trainer(SegmentationModel& model, const SegmentationDataset& train, con
   sgd_ = std::make_unique<Sgd>(model_.param_groups(), sgd);
   for (const ParamGroup& group : sgd_->groups())
     impl_->params.insert(impl_->params.end(), group.params.begin(), group.params.end());
+  impl_->reducer = std::make_unique<dist::GradientReducer>(ranks, impl_->params);
   default_generator().set_state(rank_dropout_seed(options_.dropout_seed, ranks.rank()), 0);
 }
 
@@ -380,11 +385,17 @@ double Trainer::step() {
     ATROUS_CHECK(std::isfinite(value), "Trainer: the loss is ", value, " at iteration ", iteration_, " (lr ", lr,
                  "); training diverged");
     step_loss += value;
+    // Data-parallel: the step's gradients are complete in its last backward, which starts reducing them.
+    const auto overlap = j == k - 1 ? m.reducer->overlap_with_backward() : nullptr;
     loss.backward();
   }
   if (options_.ranks->size() > 1) {
     // Each rank's loss is its share of the global batch's, so the sums are one process's gradient and loss.
-    m.bytes_all_reduced_per_step = dist::all_reduce_gradients(*options_.ranks, m.params).bytes;
+    const dist::GradientReductionStats reduced = m.reducer->finish();
+    m.bytes_all_reduced_per_step = reduced.bytes;
+    m.buckets_per_step = reduced.buckets;
+    m.buckets_overlapped += reduced.buckets_started_in_backward;
+    m.gradient_finish_seconds += reduced.wait_seconds;
     options_.ranks->all_reduce_sum(&step_loss, 1);
   }
   sgd_->step();
@@ -531,6 +542,11 @@ TrainResult Trainer::train() {
   result.steps_this_run = iteration_ - first_iteration;
   result.ranks = ranks.size();
   result.bytes_all_reduced_per_step = m.bytes_all_reduced_per_step;
+  result.buckets_per_step = m.buckets_per_step;
+  if (result.steps_this_run > 0) {
+    result.buckets_overlapped_per_step = static_cast<double>(m.buckets_overlapped) / result.steps_this_run;
+    result.gradient_finish_seconds_per_step = m.gradient_finish_seconds / result.steps_this_run;
+  }
   result.seconds = seconds_since(run_start);
   const double train_seconds = result.seconds - validation_seconds;
   result.images_per_second = train_seconds > 0 ? m.images_this_run / train_seconds : 0;

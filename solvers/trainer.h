@@ -79,6 +79,9 @@ struct TrainResult {
   std::string checkpoint;                      // the last checkpoint written, if any
   int ranks = 1;                               // processes that trained together
   int64_t bytes_all_reduced_per_step = 0;      // gradient payload each rank sent through all-reduce per step
+  int64_t buckets_per_step = 0;                // all-reduce calls per step
+  double buckets_overlapped_per_step = 0;      // of those, started while backward still ran (mean)
+  double gradient_finish_seconds_per_step = 0;  // time the reduction added after backward (mean)
 };
 
 // Ctrl-C: the SIGINT handler (installed while Trainer::train runs, when handle_sigint) only sets this flag; the loop

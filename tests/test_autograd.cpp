@@ -1,6 +1,8 @@
 // Autograd engine: graph shapes, accumulation, no-grad mode, freed graphs.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "core/autograd.h"
 #include "core/ops/elementwise.h"
 #include "support/gradcheck.h"
@@ -93,6 +95,34 @@ TEST(Autograd, BranchWithoutGradientDoesNotBlockOthers) {
   Tensor y = sum(add(h, mul(h, Tensor::zeros({2}))));
   y.backward();
   EXPECT_EQ(a.grad().to_double_vector(), (std::vector<double>{2, 2}));
+}
+
+TEST(Autograd, LeafGradientHookSeesEachLeafOnceWithItsCompleteGradient) {
+  // y = sum(a * b) + sum(a * a): a is reached by three paths, b by one, c (requires grad) by none.
+  Tensor a = Tensor::from_vector<float>({1, 2}, {2}).set_requires_grad(true);
+  Tensor b = Tensor::from_vector<float>({3, 4}, {2}).set_requires_grad(true);
+  Tensor c = Tensor::from_vector<float>({5, 6}, {2}).set_requires_grad(true);
+  Tensor y = add(sum(mul(a, b)), sum(mul(a, a)));
+  std::vector<const TensorImpl*> seen;
+  std::vector<std::vector<double>> grad_when_seen;
+  {
+    ScopedLeafGradientHook hook([&](const TensorImpl& leaf) {
+      seen.push_back(&leaf);
+      grad_when_seen.push_back(Tensor(leaf.grad).to_double_vector());
+    });
+    y.backward();
+  }
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), a.impl().get()), 1);
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), b.impl().get()), 1);
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), c.impl().get()), 0);
+  const size_t ia = seen[0] == a.impl().get() ? 0 : 1;
+  EXPECT_EQ(grad_when_seen[ia], (std::vector<double>{5, 8}));  // b + 2a: every path already summed
+  EXPECT_EQ(grad_when_seen[1 - ia], (std::vector<double>{1, 2}));
+  // Out of scope: no longer called.
+  seen.clear();
+  sum(mul(a, b)).backward();
+  EXPECT_TRUE(seen.empty());
 }
 
 TEST(Autograd, BackwardNeedsScalarOrGradient) {

@@ -9,6 +9,7 @@
 
 #include "core/atrous.h"
 #include "dist/communicator.h"
+#include "dist/gradient_reduction.h"
 #include "dist/sync_batch_norm.h"
 #include "solvers/trainer.h"
 #include "support/plain_net.h"
@@ -118,6 +119,38 @@ TEST(DataParallel, CollectivesSumBroadcastAndGather) {
 
 // The op itself: each rank normalises half of a batch; outputs, input gradients, running statistics and the summed
 // weight/bias gradients are those of batch_norm on the whole batch (f64, so to rounding).
+TEST(DataParallel, BucketsStartDuringBackwardAndSumLikeTheBlockingReduction) {
+  // Parameters of 12 B, 24 MB, 4 KB and 24 MB: four buckets (16 MB at most, a larger parameter alone). Rank 1's
+  // backward does not reach `b` at all (a zero there), no rank's reaches `unused` (it keeps no gradient).
+  dist::Communicator& comm = *ranks();
+  const int r = comm.rank();
+  const int64_t big = int64_t(6) << 20;
+  Tensor a = Tensor::full({big}, 1.0f).set_requires_grad(true);
+  Tensor b = Tensor::full({1024}, 1.0f).set_requires_grad(true);
+  Tensor c = Tensor::full({big}, 1.0f).set_requires_grad(true);
+  Tensor unused = Tensor::full({3}, 1.0f).set_requires_grad(true);
+  dist::GradientReducer reducer(comm, {unused, a, b, c});
+  for (int step = 0; step < 2; ++step) {  // the reducer is reused from step to step
+    for (Tensor* t : {&a, &b, &c}) t->zero_grad();
+    Tensor y = add(sum(scale(a, 1.0 + r)), sum(scale(c, 3.0)));
+    if (r == 0) y = add(y, sum(scale(b, 5.0)));
+    {
+      const auto overlap = reducer.overlap_with_backward();
+      y.backward();
+    }
+    const dist::GradientReductionStats stats = reducer.finish();
+    EXPECT_EQ(stats.buckets, 4);
+    EXPECT_EQ(stats.bytes, (2 * big + 1024 + 3) * 4);
+    // Buckets start in reverse parameter order, each after the one before: c, b, a during rank 0's backward, then
+    // `unused` (never completed) in finish(); on rank 1 b's bucket never completes, and a's waits behind it.
+    EXPECT_EQ(stats.buckets_started_in_backward, r == 0 ? 3 : 1) << "rank " << r;
+    EXPECT_EQ(a.grad().to_double_vector(), std::vector<double>(big, 3.0));  // 1 + 2
+    EXPECT_EQ(b.grad().to_double_vector(), std::vector<double>(1024, 5.0));
+    EXPECT_EQ(c.grad().to_double_vector(), std::vector<double>(big, 6.0));
+    EXPECT_FALSE(unused.grad().defined());
+  }
+}
+
 TEST(DataParallel, SyncBatchNormOnHalvesEqualsBatchNormOnTheWhole) {
   dist::Communicator& comm = *ranks();
   Generator gen(31);

@@ -100,8 +100,11 @@ void print_summary(const TrainResult& r, const std::string& out_dir) {
   if (!r.checkpoint.empty()) std::printf("checkpoint: %s (continue with --resume auto)\n", r.checkpoint.c_str());
   std::printf("logs: %s/train_log.csv, %s/train_log.jsonl\n", out_dir.c_str(), out_dir.c_str());
   if (r.ranks > 1)
-    std::printf("%d ranks; %.1f MB of gradients all-reduced per step by each rank\n", r.ranks,
-                r.bytes_all_reduced_per_step / 1e6);
+    std::printf(
+        "%d ranks; %.1f MB of gradients all-reduced per step by each rank in %lld buckets, %.1f of them "
+        "started during backward; the reduction added %.1f ms per step after backward\n",
+        r.ranks, r.bytes_all_reduced_per_step / 1e6, static_cast<long long>(r.buckets_per_step),
+        r.buckets_overlapped_per_step, 1e3 * r.gradient_finish_seconds_per_step);
 }
 
 int run_train(TrainCommand& c) {
