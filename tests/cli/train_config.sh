@@ -59,6 +59,20 @@ expect_setting "$work/momentum.txt" 'momentum-style = "caffe"'
 grep -q "momentum 0.9 (caffe)" "$work/presets.txt" ||
   { echo "--list-presets lacks the momentum style"; cat "$work/presets.txt"; exit 1; }
 
+# A run cut shorter than the preset's warmup keeps the warmup's share of the recipe (camvid: 50 of 1000 iterations,
+# so 2 of 50) and says so; a warmup given explicitly is taken as given and refused when it does not fit.
+"$atrous" train --preset camvid --max-iterations 50 --print-settings > "$work/short.txt"
+expect_setting "$work/short.txt" 'warmup-iterations = 2'
+grep -q "warmup: the preset's 50 of 1000 iterations scaled to 2 of 50" "$work/short.txt" ||
+  { echo "no note on the shortened warmup"; cat "$work/short.txt"; exit 1; }
+"$atrous" train --preset camvid --max-iterations 500 --print-settings > "$work/short2.txt"
+expect_setting "$work/short2.txt" 'warmup-iterations = 50'
+if "$atrous" train --preset camvid --max-iterations 50 --warmup-iterations 60 --print-settings > "$work/short3.txt" 2>&1
+then
+  echo "a warmup longer than the run was accepted"; exit 1
+fi
+grep -q "warmup_iterations" "$work/short3.txt" || { echo "the error does not name the warmup"; cat "$work/short3.txt"; exit 1; }
+
 # The device: a setting like the others (key `device`, command line first). Printing checks only the spelling, so a
 # GPU run's settings print anywhere.
 expect_setting "$work/settings3.txt" 'device = "cpu"'

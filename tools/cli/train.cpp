@@ -34,6 +34,7 @@ struct TrainCommand {
   std::string replot;
   CLI::Option* model_option = nullptr;  // given (command line or config file) or not
   CLI::Option* output_stride_option = nullptr;
+  CLI::Option* warmup_option = nullptr;
   bool list_presets = false;
   bool print_settings = false;
 };
@@ -107,6 +108,20 @@ void print_summary(const TrainResult& r, const std::string& out_dir) {
         r.buckets_overlapped_per_step, 1e3 * r.gradient_finish_seconds_per_step);
 }
 
+// A preset's warmup is a share of its recipe's length: a run cut short with --max-iterations keeps that share
+// instead of failing because the warmup no longer fits (the camvid preset's 50 of 1000 iterations become 2 of a
+// 50-iteration trial). A warmup given on the command line or in a config file is taken as given.
+// Returns the note to print, or "".
+std::string fit_preset_warmup(TrainSettings& s, int64_t recipe_iterations, bool warmup_given) {
+  if (warmup_given || s.warmup_iterations < s.max_iterations || recipe_iterations <= 0) return "";
+  const int64_t fitted = s.warmup_iterations * s.max_iterations / recipe_iterations;
+  const std::string note = "warmup: the preset's " + std::to_string(s.warmup_iterations) + " of " +
+                           std::to_string(recipe_iterations) + " iterations scaled to " + std::to_string(fitted) +
+                           " of " + std::to_string(s.max_iterations) + " (--warmup-iterations sets it)\n";
+  s.warmup_iterations = fitted;
+  return note;
+}
+
 int run_train(TrainCommand& c) {
   if (c.list_presets) {
     print_presets();
@@ -131,7 +146,9 @@ int run_train(TrainCommand& c) {
     return 0;
   }
   TrainSettings s = c.preset.empty() ? TrainSettings{} : training_preset(c.preset).settings;
+  const int64_t recipe_iterations = s.max_iterations;
   for (const auto& apply : c.overrides) apply(s);
+  const std::string warmup_note = fit_preset_warmup(s, recipe_iterations, c.warmup_option->count() > 0);
   const bool model_from_weights = c.preset.empty() && c.model_option->count() == 0 && !s.init_weights.empty();
   if (model_from_weights) adopt_model_of_init_weights(s, c.output_stride_option->count() > 0);
   validate_settings(s);
@@ -141,6 +158,7 @@ int run_train(TrainCommand& c) {
     if (model_from_weights) origin += "model " + model_source;
     std::printf("# atrous train settings%s\n%s", origin.empty() ? "" : (" (" + origin + ")").c_str(),
                 settings_to_toml(s).c_str());
+    if (!warmup_note.empty()) std::printf("# %s", warmup_note.c_str());
     return 0;
   }
   // Settings only check the device's spelling (they print anywhere); training needs it here, before any data loads.
@@ -148,6 +166,7 @@ int run_train(TrainCommand& c) {
   // Under mpirun every rank runs this; rank 0 alone speaks (and the Trainer lets it alone write files).
   std::shared_ptr<dist::Communicator> ranks = dist::world();
   if (!ranks->is_root() && !std::freopen("/dev/null", "w", stdout)) std::fclose(stdout);
+  std::printf("%s", warmup_note.c_str());
   if (ranks->size() > 1 && device.is_cuda()) {
     // `--device cuda` without an index: the ranks of one machine take its GPUs in turn.
     if (s.device == "cuda") device = Device::cuda(dist::local_rank() % std::max(1, cuda::device_count()));
@@ -262,7 +281,8 @@ void register_train(CLI::App& app) {
   setting(cmd, t, "--lr-power", &TrainSettings::lr_power, "poly power");
   setting(cmd, t, "--lr-step-size", &TrainSettings::lr_step_size, "step policy: iterations between drops");
   setting(cmd, t, "--lr-gamma", &TrainSettings::lr_gamma, "step policy: factor per drop");
-  setting(cmd, t, "--warmup-iterations", &TrainSettings::warmup_iterations, "linear warmup iterations");
+  t.warmup_option =
+      setting(cmd, t, "--warmup-iterations", &TrainSettings::warmup_iterations, "linear warmup iterations");
   setting(cmd, t, "--momentum", &TrainSettings::momentum, "SGD momentum");
   setting(cmd, t, "--weight-decay", &TrainSettings::weight_decay, "L2 weight decay");
   switch_setting(cmd, t, "--nesterov,!--no-nesterov", &TrainSettings::nesterov, "Nesterov momentum");
