@@ -105,6 +105,21 @@ void BM_CrfTotal(benchmark::State& state) {
   set_counters(state, build(in, kernels), in, kernels);
 }
 
+// One kernel's build alone (range(1): 0 = the spatial Gaussian kernel, 1 = the bilateral kernel): its lattice and its
+// normalisation, on one thread. Where the lattice build's time goes.
+void BM_CrfKernelBuild(benchmark::State& state) {
+  const CrfInputs& in = inputs(static_cast<int>(state.range(0)));
+  omp_set_num_threads(1);
+  const DenseCrfParams p = params();
+  for (auto _ : state) {
+    std::shared_ptr<const PairwiseKernel> kernel =
+        state.range(1) == 0
+            ? make_gaussian_kernel(in.image.size(0), in.image.size(1), p.gaussian_xy, p.normalization)
+            : make_bilateral_kernel(in.image, p.bilateral_xy, p.bilateral_rgb, p.normalization);
+    benchmark::DoNotOptimize(kernel.get());
+  }
+}
+
 void voc_and_cityscapes(benchmark::internal::Benchmark* b) {
   b->ArgNames({"cityscapes", "threads"})->Unit(benchmark::kMillisecond)->UseRealTime();
   for (int which : {0, 1})
@@ -144,6 +159,11 @@ BENCHMARK(BM_CrfCuda)
     ->Iterations(20)
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_CrfLatticeBuild)->Apply(voc_and_cityscapes);
+BENCHMARK(BM_CrfKernelBuild)
+    ->ArgNames({"cityscapes", "bilateral"})
+    ->ArgsProduct({{0, 1}, {0, 1}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_CrfInference)->Apply(voc_and_cityscapes);
 BENCHMARK(BM_CrfTotal)->Apply(voc_and_cityscapes);
 

@@ -13,11 +13,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <sstream>
 #include <vector>
 
 #include "core/error.h"
 #include "crf/lattice_embedding.h"
+#include "crf/lattice_key_grid.h"
 #include "crf/lattice_rows.h"
 
 namespace atrous::crf {
@@ -161,14 +163,14 @@ void blur_directions(const PermutohedralLattice& lattice, float*& src, float*& d
   }
 }
 
-// Embeds the points of runs [r0, r1) and hashes their simplex corners into `table`: per point the d+1 vertex
-// indices (the table's) and barycentric weights. D > 0 is the dimension at compile time (the CRF's 2 and 5): every
-// loop unrolls and the simplex stays in registers, where a run-time d kept it in memory and chained its updates
-// through stores (~2x slower). D == 0 reads d. Returns the first point whose features are not finite or too large,
-// or -1.
-template <int D>
+// Embeds the points of runs [r0, r1): per point the ids of its simplex's d+1 corners (corner_id(key): an index into
+// a thread's hash table, or a key grid's cell) and its barycentric weights. D > 0 is the dimension at compile time
+// (the CRF's 2 and 5): every loop unrolls and the simplex stays in registers, where a run-time d kept it in memory
+// and chained its updates through stores (~2x slower). D == 0 reads d. Returns the first point whose features are
+// not finite or too large, or -1.
+template <int D, typename CornerId>
 int64_t embed_points(const float* features, int d_runtime, const std::vector<PixelRun>& runs, int64_t r0, int64_t r1,
-                     KeyTable& table, int32_t* vertex, float* weight) {
+                     CornerId&& corner_id, int32_t* vertex, float* weight) {
   constexpr int kMax = D > 0 ? D : kMaxLatticeDims;
   const int d = D > 0 ? D : d_runtime, d1 = d + 1;
   float scale[kMax];
@@ -201,7 +203,7 @@ int64_t embed_points(const float* features, int d_runtime, const std::vector<Pix
       for (int k = 0; k < d1; ++k) {
         if (!same_simplex) {
           simplex_vertex_key(d, simplex, k, key);
-          previous_vertex[k] = table.insert(key, lattice_key_hash(d, key));
+          previous_vertex[k] = corner_id(key);
         }
         vertex[i * d1 + k] = previous_vertex[k];
         weight[i * d1 + k] = simplex.barycentric[k];
@@ -228,65 +230,46 @@ void sum_thread_copies(float* total, const float* copies, int64_t size, int team
   }
 }
 
-PermutohedralLattice PermutohedralLattice::build(const float* features, int64_t n, int d,
-                                                 const std::vector<PixelRun>& visit_order) {
-  ATROUS_CHECK(d >= 1 && d <= kMaxLatticeDims, "permutohedral lattice: feature dimension ", d,
-               " is outside the supported range [1, ", kMaxLatticeDims, "]");
-  ATROUS_CHECK(n >= 1, "permutohedral lattice: needs at least one point, got ", n);
-  const int d1 = d + 1;
-  ATROUS_CHECK(n * d1 < (int64_t(1) << 31), "permutohedral lattice: ", n, " points of dimension ", d,
-               " exceed the 2^31 simplex-corner limit");
-  PermutohedralLattice lattice;
-  lattice.d_ = d;
-  lattice.n_ = n;
-  lattice.vertex_ = HostArray<int32_t>(n * d1);
-  lattice.weight_ = HostArray<float>(n * d1);
+namespace {
 
-
-  // 1. Each thread embeds a contiguous chunk of points and hashes their simplex corners into its own table.
-  const int threads = n >= kParallelBuildPixels ? std::max(1, omp_get_max_threads()) : 1;
+// The visit order's runs after checking that they tile [0, n) (an overlap visits a point twice, a gap never visits
+// one); empty: one run per thread in index order.
+std::vector<PixelRun> checked_runs(const std::vector<PixelRun>& visit_order, int64_t n, int threads) {
   std::vector<PixelRun> runs = visit_order;
   if (runs.empty()) {
     for (int t = 0; t < threads; ++t) runs.push_back({n * t / threads, n * (t + 1) / threads});
-  } else {
-    // The runs, sorted by start, must tile [0, n): an overlap visits a point twice, a gap never visits one.
-    std::vector<PixelRun> sorted = runs;
-    std::sort(sorted.begin(), sorted.end(), [](const PixelRun& a, const PixelRun& b) { return a.begin < b.begin; });
-    int64_t next = 0;  // the first point no run has visited so far
-    for (const PixelRun& r : sorted) {
-      ATROUS_CHECK(r.begin >= 0 && r.begin <= r.end && r.end <= n, "permutohedral lattice: visit run [", r.begin, ", ",
-                   r.end, ") is outside the ", n, " points");
-      if (r.begin == r.end) continue;
-      ATROUS_CHECK(r.begin >= next, "permutohedral lattice: the visit order visits point ", r.begin, " twice");
-      ATROUS_CHECK(r.begin == next, "permutohedral lattice: the visit order never visits point ", next);
-      next = r.end;
-    }
-    ATROUS_CHECK(next == n, "permutohedral lattice: the visit order never visits point ", next);
+    return runs;
   }
-  // Each thread a contiguous share of the runs, about n / threads points each.
-  std::vector<int64_t> chunk(threads + 1), chunk_points(threads, 0);
-  chunk[threads] = static_cast<int64_t>(runs.size());
-  for (int64_t r = 0, t = 0, before = 0; r < static_cast<int64_t>(runs.size()); ++r) {
-    while (t + 1 < threads && before >= n * (t + 1) / threads) chunk[++t] = r;
-    chunk_points[t] += runs[r].end - runs[r].begin;
-    before += runs[r].end - runs[r].begin;
+  std::vector<PixelRun> sorted = runs;
+  std::sort(sorted.begin(), sorted.end(), [](const PixelRun& a, const PixelRun& b) { return a.begin < b.begin; });
+  int64_t next = 0;  // the first point no run has visited so far
+  for (const PixelRun& r : sorted) {
+    ATROUS_CHECK(r.begin >= 0 && r.begin <= r.end && r.end <= n, "permutohedral lattice: visit run [", r.begin, ", ",
+                 r.end, ") is outside the ", n, " points");
+    if (r.begin == r.end) continue;
+    ATROUS_CHECK(r.begin >= next, "permutohedral lattice: the visit order visits point ", r.begin, " twice");
+    ATROUS_CHECK(r.begin == next, "permutohedral lattice: the visit order never visits point ", next);
+    next = r.end;
   }
-  for (int t = 1; t < threads; ++t) chunk[t] = std::max(chunk[t], chunk[t - 1]);
-  std::vector<KeyTable> tables;
-  tables.reserve(threads);
-  // Sized for a typical lattice (a few vertices per ten pixels) and grown on demand: a table sized for the worst
-  // case (d+1 vertices per pixel) is mostly empty and misses the cache on every probe.
-  for (int t = 0; t < threads; ++t) tables.emplace_back(d, chunk_points[t] / 4 + 64);
+  ATROUS_CHECK(next == n, "permutohedral lattice: the visit order never visits point ", next);
+  return runs;
+}
+
+// Runs embed_points on each thread's chunk of runs with the corner ids of corner_id_of(thread), and reports the first
+// bad feature row.
+template <typename CornerIdOf>
+void embed_chunks(const float* features, int d, const std::vector<PixelRun>& runs, const std::vector<int64_t>& chunk,
+                  CornerIdOf&& corner_id_of, int32_t* vertex, float* weight) {
+  const int threads = static_cast<int>(chunk.size()) - 1;
   std::vector<int64_t> first_bad(threads, -1);
 #pragma omp parallel num_threads(threads)
   {
     const int t = omp_get_thread_num();
-    int32_t* vertex = lattice.vertex_.data();
-    float* weight = lattice.weight_.data();
+    auto corner_id = corner_id_of(t);
     switch (d) {
-      case 2: first_bad[t] = embed_points<2>(features, d, runs, chunk[t], chunk[t + 1], tables[t], vertex, weight); break;
-      case 5: first_bad[t] = embed_points<5>(features, d, runs, chunk[t], chunk[t + 1], tables[t], vertex, weight); break;
-      default: first_bad[t] = embed_points<0>(features, d, runs, chunk[t], chunk[t + 1], tables[t], vertex, weight);
+      case 2: first_bad[t] = embed_points<2>(features, d, runs, chunk[t], chunk[t + 1], corner_id, vertex, weight); break;
+      case 5: first_bad[t] = embed_points<5>(features, d, runs, chunk[t], chunk[t + 1], corner_id, vertex, weight); break;
+      default: first_bad[t] = embed_points<0>(features, d, runs, chunk[t], chunk[t + 1], corner_id, vertex, weight);
     }
   }
   for (int t = 0; t < threads; ++t) {
@@ -297,8 +280,66 @@ PermutohedralLattice PermutohedralLattice::build(const float* features, int64_t 
     ATROUS_FAIL("permutohedral lattice: feature row ", i, " (", row.str(), ") is not finite or too large (|f| * ",
                 "lattice scale must stay below ", kMaxScaledFeature, "; is a sigma zero or tiny?)");
   }
+}
 
-  // 2. Merge the per-thread tables (a few vertices per hundred pixels, so this sequential part is small).
+}  // namespace
+
+PermutohedralLattice PermutohedralLattice::build(const float* features, int64_t n, int d,
+                                                 const std::vector<PixelRun>& visit_order, KeyIndexing indexing) {
+  ATROUS_CHECK(d >= 1 && d <= kMaxLatticeDims, "permutohedral lattice: feature dimension ", d,
+               " is outside the supported range [1, ", kMaxLatticeDims, "]");
+  ATROUS_CHECK(n >= 1, "permutohedral lattice: needs at least one point, got ", n);
+  ATROUS_CHECK(n * (d + 1) < (int64_t(1) << 31), "permutohedral lattice: ", n, " points of dimension ", d,
+               " exceed the 2^31 simplex-corner limit");
+  PermutohedralLattice lattice;
+  lattice.d_ = d;
+  lattice.n_ = n;
+  lattice.vertex_ = HostArray<int32_t>(n * (d + 1));
+  lattice.weight_ = HostArray<float>(n * (d + 1));
+
+  const int threads = n >= kParallelBuildPixels ? std::max(1, omp_get_max_threads()) : 1;
+  const std::vector<PixelRun> runs = checked_runs(visit_order, n, threads);
+  // Each thread a contiguous share of the runs, about n / threads points each.
+  std::vector<int64_t> chunk(threads + 1), chunk_points(threads, 0);
+  chunk[threads] = static_cast<int64_t>(runs.size());
+  for (int64_t r = 0, t = 0, before = 0; r < static_cast<int64_t>(runs.size()); ++r) {
+    while (t + 1 < threads && before >= n * (t + 1) / threads) chunk[++t] = r;
+    chunk_points[t] += runs[r].end - runs[r].begin;
+    before += runs[r].end - runs[r].begin;
+  }
+  for (int t = 1; t < threads; ++t) chunk[t] = std::max(chunk[t], chunk[t - 1]);
+
+  std::optional<LatticeKeyGrid> grid;
+  if (indexing != KeyIndexing::hashed) grid = LatticeKeyGrid::fit(features, n, d, kMaxGridCellsPerPoint);
+  ATROUS_CHECK(grid || indexing != KeyIndexing::grid, "permutohedral lattice: the ", d,
+               "-dimensional features' keys do not fit a grid of ", kMaxGridCellsPerPoint, " cells per point");
+  if (grid) {
+    lattice.build_on_grid(*grid, features, runs, chunk);
+  } else {
+    lattice.build_hashed(features, runs, chunk, chunk_points);
+  }
+  return lattice;
+}
+
+void PermutohedralLattice::build_hashed(const float* features, const std::vector<PixelRun>& runs,
+                                        const std::vector<int64_t>& chunk, const std::vector<int64_t>& chunk_points) {
+  const int d = d_, d1 = d_ + 1, threads = static_cast<int>(chunk_points.size());
+  // 1. Each thread embeds a contiguous chunk of points and hashes their simplex corners into its own table, sized for
+  //    a typical lattice (a few vertices per ten pixels) and grown on demand: a table sized for the worst case (d+1
+  //    vertices per pixel) is mostly empty and misses the cache on every probe.
+  std::vector<KeyTable> tables;
+  tables.reserve(threads);
+  for (int t = 0; t < threads; ++t) tables.emplace_back(d, chunk_points[t] / 4 + 64);
+  embed_chunks(
+      features, d, runs, chunk,
+      [&tables, d](int t) {
+        KeyTable* table = &tables[t];
+        return [table, d](const int32_t* key) { return table->insert(key, lattice_key_hash(d, key)); };
+      },
+      vertex_.data(), weight_.data());
+
+  // 2. Merge the per-thread tables (a few vertices per hundred pixels, so this sequential part is small). Thread 0's
+  //    vertices keep their numbers, each later thread's new ones follow: first touch in visit order, as on one thread.
   int64_t local_total = 0;
   for (const KeyTable& table : tables) local_total += table.size();
   KeyTable global(d, threads == 1 ? 0 : local_total);
@@ -316,16 +357,16 @@ PermutohedralLattice PermutohedralLattice::build(const float* features, int64_t 
       const int t = omp_get_thread_num();
       const int32_t* map = to_global[t].data();
       for (int64_t r = chunk[t]; r < chunk[t + 1]; ++r)
-        for (int64_t e = runs[r].begin * d1; e < runs[r].end * d1; ++e) lattice.vertex_[e] = map[lattice.vertex_[e]];
+        for (int64_t e = runs[r].begin * d1; e < runs[r].end * d1; ++e) vertex_[e] = map[vertex_[e]];
     }
   }
   tables.clear();
   const int64_t m = global.size();
-  lattice.m_ = m;
+  m_ = m;
 
   // 3. Blur neighbours along each lattice direction j: the key moved by +-(d+1) e_j - (1, ..., 1) (paper sec. 3.2,
   //    the d+1 vectors that span the lattice); for j = d only the all-ones shift shows in the stored d coordinates.
-  lattice.neighbours_ = HostArray<int32_t>(d1 * m * 2);
+  neighbours_ = HostArray<int32_t>(d1 * m * 2);
   //    A vertex's 2(d+1) lookups are independent: their hashes are computed and their slots prefetched first, so
   //    the cache misses overlap instead of queueing (the lookups were half of the bilateral lattice's build).
 #pragma omp parallel for schedule(static) if (m > 4096)
@@ -351,11 +392,52 @@ PermutohedralLattice PermutohedralLattice::build(const float* features, int64_t 
     }
     for (int e = 0; e < 2 * d1; ++e) {
       const int32_t found = global.find(shifted[e], hashes[e]);
-      lattice.neighbours_[((e / 2) * m + p) * 2 + e % 2] = found < 0 ? static_cast<int32_t>(m) : found;
+      neighbours_[((e / 2) * m + p) * 2 + e % 2] = found < 0 ? static_cast<int32_t>(m) : found;
     }
   }
+}
 
-  return lattice;
+void PermutohedralLattice::build_on_grid(const LatticeKeyGrid& grid, const float* features,
+                                         const std::vector<PixelRun>& runs, const std::vector<int64_t>& chunk) {
+  const int d1 = d_ + 1;
+  // 1. Each thread embeds its chunk; a corner's id is its key's grid cell.
+  embed_chunks(
+      features, d_, runs, chunk, [&grid](int) { return [&grid](const int32_t* key) { return grid.cell(key); }; },
+      vertex_.data(), weight_.data());
+
+  // 2. Number the cells the corners touch in visit order (first touch: the numbers the hashed build gives).
+  std::vector<int32_t> vertex_of_cell(static_cast<size_t>(grid.cells()), -1);
+  std::vector<int32_t> cell_of_vertex;
+  for (const PixelRun& run : runs) {
+    for (int64_t e = run.begin * d1; e < run.end * d1; ++e) {
+      int32_t& v = vertex_of_cell[vertex_[e]];
+      if (v < 0) {
+        v = static_cast<int32_t>(cell_of_vertex.size());
+        cell_of_vertex.push_back(vertex_[e]);
+      }
+      vertex_[e] = v;
+    }
+  }
+  const int64_t m = static_cast<int64_t>(cell_of_vertex.size());
+  m_ = m;
+
+  // 3. Blur neighbours: along each direction a fixed cell offset. The grid's margin keeps every neighbour inside it;
+  //    checked once here rather than per lookup.
+  neighbours_ = HostArray<int32_t>(d1 * m * 2);
+  const auto [lowest, highest] = std::minmax_element(cell_of_vertex.begin(), cell_of_vertex.end());
+  for (int j = 0; j < d1; ++j) {
+    for (int side = 0; side < 2; ++side) {
+      const int64_t offset = grid.neighbour_offset(j, side == 0 ? -1 : 1);
+      ATROUS_CHECK(*lowest + offset >= 0 && *highest + offset < grid.cells(),
+                   "permutohedral lattice: a blur neighbour falls outside the key grid (internal error)");
+      int32_t* out = neighbours_.data() + j * m * 2 + side;
+#pragma omp parallel for schedule(static) if (m > 4096)
+      for (int64_t p = 0; p < m; ++p) {
+        const int32_t found = vertex_of_cell[cell_of_vertex[p] + offset];
+        out[p * 2] = found < 0 ? static_cast<int32_t>(m) : found;
+      }
+    }
+  }
 }
 
 size_t PermutohedralLattice::memory_bytes() const { return vertex_.bytes() + weight_.bytes() + neighbours_.bytes(); }

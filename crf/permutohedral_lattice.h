@@ -14,6 +14,13 @@
 
 namespace atrous::crf {
 
+class LatticeKeyGrid;
+
+// How build() numbers lattice keys: a hash table (any features), a dense grid over the keys' bounding box (fast for
+// low-dimensional features over a small range, e.g. the CRF's spatial kernel), or whichever fits (the grid when its
+// box has at most kMaxGridCellsPerPoint cells per point). Both give the same lattice, numbers included.
+enum class KeyIndexing { automatic, hashed, grid };
+
 class PermutohedralLattice {
  public:
   PermutohedralLattice() = default;
@@ -23,8 +30,11 @@ class PermutohedralLattice {
   // visit_order: runs of point indices covering every point once (e.g. an image's tile_order); vertices are
   // numbered in the order these visits first touch them, so that filtering in the same order finds each stretch
   // of points' vertices close together in memory. Empty: points in index order.
+  // indexing: see KeyIndexing (grid is an error where the keys do not fit one).
   static PermutohedralLattice build(const float* features, int64_t n, int d,
-                                    const std::vector<PixelRun>& visit_order = {});
+                                    const std::vector<PixelRun>& visit_order = {},
+                                    KeyIndexing indexing = KeyIndexing::automatic);
+  static constexpr int64_t kMaxGridCellsPerPoint = 8;
 
   int dims() const { return d_; }
   int64_t num_pixels() const { return n_; }
@@ -53,6 +63,12 @@ class PermutohedralLattice {
   float slice_scale() const;
 
  private:
+  // build()'s two ways to number the keys; runs: the checked visit order, chunk: each thread's share of the runs.
+  void build_hashed(const float* features, const std::vector<PixelRun>& runs, const std::vector<int64_t>& chunk,
+                    const std::vector<int64_t>& chunk_points);
+  void build_on_grid(const LatticeKeyGrid& grid, const float* features, const std::vector<PixelRun>& runs,
+                     const std::vector<int64_t>& chunk);
+
   int d_ = 0;
   int64_t n_ = 0;
   int64_t m_ = 0;

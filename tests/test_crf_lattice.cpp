@@ -316,6 +316,38 @@ TEST(CrfLattice, VisitOrderRenumbersVerticesOnly) {
                                 {"outside the"});
 }
 
+TEST(CrfLattice, KeyGridGivesTheHashedLatticeNumbersIncluded) {
+  // The spatial kernel's features (d = 2) at DeepLab's sigma (3 px) and at 1.5 px (about twice the vertices),
+  // in tile order and index order, on 1 and 2 threads (above the parallel build threshold): the grid must number
+  // vertices, weigh corners and link blur neighbours exactly as the hash table does.
+  const int h = 90, w = 130, d = 2;
+  const std::vector<PixelRun> tiles = tile_order(h, w);
+  const std::vector<float> sigma3 = image_features(h, w, d, 3.0f, 1.0f, 41);
+  const std::vector<float> sigma15 = image_features(h, w, d, 1.5f, 1.0f, 41);
+  const int saved = omp_get_max_threads();
+  for (int threads : {1, 2}) {
+    omp_set_num_threads(threads);
+    for (const std::vector<float>* features : {&sigma3, &sigma15}) {
+      const std::vector<float>& f = *features;
+      for (const std::vector<PixelRun>& order : {tiles, std::vector<PixelRun>{}}) {
+        const auto grid = PermutohedralLattice::build(f.data(), h * w, d, order, KeyIndexing::grid);
+        const auto hashed = PermutohedralLattice::build(f.data(), h * w, d, order, KeyIndexing::hashed);
+        ASSERT_EQ(grid.num_points(), hashed.num_points());
+        const int64_t corners = int64_t(h) * w * (d + 1), links = grid.num_points() * (d + 1) * 2;
+        ASSERT_TRUE(std::equal(grid.vertex_of_pixel(), grid.vertex_of_pixel() + corners, hashed.vertex_of_pixel()));
+        ASSERT_TRUE(std::equal(grid.weight_of_pixel(), grid.weight_of_pixel() + corners, hashed.weight_of_pixel()));
+        ASSERT_TRUE(std::equal(grid.blur_neighbours(), grid.blur_neighbours() + links, hashed.blur_neighbours()));
+      }
+    }
+  }
+  omp_set_num_threads(saved);
+  // Features spread far apart leave the grid mostly empty: automatic hashes them, a forced grid is refused.
+  std::vector<float> spread = random_values(200 * 2, 42, -1000.0f, 1000.0f);
+  atrous::testing::expect_error([&] { PermutohedralLattice::build(spread.data(), 200, 2, {}, KeyIndexing::grid); },
+                                {"do not fit a grid"});
+  EXPECT_GT(PermutohedralLattice::build(spread.data(), 200, 2).num_points(), 0);
+}
+
 TEST(CrfLattice, BadInputIsAnError) {
   std::vector<float> f = image_features(4, 4, 2, 1.0f, 1.0f, 0);
   atrous::testing::expect_error([&] { PermutohedralLattice::build(f.data(), 16, 0); }, {"feature dimension 0"});
