@@ -21,6 +21,7 @@
 #include "crf/lattice_embedding.h"
 #include "crf/lattice_key_grid.h"
 #include "crf/lattice_rows.h"
+#include "crf/simplex_lanes.h"
 
 namespace atrous::crf {
 namespace {
@@ -165,9 +166,9 @@ void blur_directions(const PermutohedralLattice& lattice, float*& src, float*& d
 
 // Embeds the points of runs [r0, r1): per point the ids of its simplex's d+1 corners (corner_id(key): an index into
 // a thread's hash table, or a key grid's cell) and its barycentric weights. D > 0 is the dimension at compile time
-// (the CRF's 2 and 5): every loop unrolls and the simplex stays in registers, where a run-time d kept it in memory
-// and chained its updates through stores (~2x slower). D == 0 reads d. Returns the first point whose features are
-// not finite or too large, or -1.
+// (the CRF's 2 and 5): every loop unrolls, and the simplices of eight points at a time are found in vector lanes
+// (crf/simplex_lanes.h). D == 0 reads d and embeds point by point. Returns the first point whose features are not
+// finite or too large, or -1.
 template <int D, typename CornerId>
 int64_t embed_points(const float* features, int d_runtime, const std::vector<PixelRun>& runs, int64_t r0, int64_t r1,
                      CornerId&& corner_id, int32_t* vertex, float* weight) {
@@ -178,38 +179,65 @@ int64_t embed_points(const float* features, int d_runtime, const std::vector<Pix
   EnclosingSimplex<kMax> simplex;
   float scaled[kMax];
   int32_t key[kMax];
+  // Eight points' simplices at once where D is known and all eight are good.
+  using Lanes = SimplexLanes<(D > 0 ? D : 1)>;
+  Lanes lanes;
+  typename Lanes::F scaled_lanes[D > 0 ? D : 1];
   // Neighbouring pixels often fall in the same simplex (features change slowly along a row): the previous pixel's
   // simplex and vertex indices answer those without hashing.
   int32_t previous_rem0[kMax + 1] = {}, previous_rank[kMax + 1] = {}, previous_vertex[kMax + 1] = {};
   bool have_previous = false;
   int64_t first_bad = -1;
   for (int64_t r = r0; r < r1; ++r) {
-    for (int64_t i = runs[r].begin; i < runs[r].end; ++i) {
-      bool ok = true;
-      for (int j = 0; j < d; ++j) {
-        scaled[j] = features[i * d + j] * scale[j];
-        ok = ok && std::isfinite(scaled[j]) && std::fabs(scaled[j]) < kMaxScaledFeature;
-      }
-      if (!ok) {
-        if (first_bad < 0) first_bad = i;
-        have_previous = false;
-        for (int k = 0; k < d1; ++k) vertex[i * d1 + k] = 0, weight[i * d1 + k] = 0.0f;
-        continue;
-      }
-      find_enclosing_simplex(d, scaled, simplex);
-      bool same_simplex = have_previous;
-      for (int j = 0; j < d1; ++j)
-        same_simplex = same_simplex && simplex.rem0[j] == previous_rem0[j] && simplex.rank[j] == previous_rank[j];
-      for (int k = 0; k < d1; ++k) {
-        if (!same_simplex) {
-          simplex_vertex_key(d, simplex, k, key);
-          previous_vertex[k] = corner_id(key);
+    for (int64_t group = runs[r].begin; group < runs[r].end; group += kSimplexLanes) {
+      const int count = static_cast<int>(std::min<int64_t>(kSimplexLanes, runs[r].end - group));
+      bool in_lanes = false;
+      if constexpr (D > 0) {
+        // Lanes past the run's end repeat its last point.
+        bool ok = true;
+        for (int l = 0; l < kSimplexLanes; ++l) {
+          const int64_t i = group + std::min(l, count - 1);
+          for (int j = 0; j < D; ++j) {
+            const float x = features[i * D + j] * scale[j];
+            scaled_lanes[j][l] = x;
+            ok = ok && std::isfinite(x) && std::fabs(x) < kMaxScaledFeature;
+          }
         }
-        vertex[i * d1 + k] = previous_vertex[k];
-        weight[i * d1 + k] = simplex.barycentric[k];
+        if (ok) find_enclosing_simplices<D>(scaled_lanes, lanes);
+        in_lanes = ok;
       }
-      for (int j = 0; j < d1; ++j) previous_rem0[j] = simplex.rem0[j], previous_rank[j] = simplex.rank[j];
-      have_previous = true;
+      for (int l = 0; l < count; ++l) {
+        const int64_t i = group + l;
+        if (in_lanes) {
+          if constexpr (D > 0) lanes.extract(l, simplex);
+        } else {
+          bool ok = true;
+          for (int j = 0; j < d; ++j) {
+            scaled[j] = features[i * d + j] * scale[j];
+            ok = ok && std::isfinite(scaled[j]) && std::fabs(scaled[j]) < kMaxScaledFeature;
+          }
+          if (!ok) {
+            if (first_bad < 0) first_bad = i;
+            have_previous = false;
+            for (int k = 0; k < d1; ++k) vertex[i * d1 + k] = 0, weight[i * d1 + k] = 0.0f;
+            continue;
+          }
+          find_enclosing_simplex(d, scaled, simplex);
+        }
+        bool same_simplex = have_previous;
+        for (int j = 0; j < d1; ++j)
+          same_simplex = same_simplex && simplex.rem0[j] == previous_rem0[j] && simplex.rank[j] == previous_rank[j];
+        for (int k = 0; k < d1; ++k) {
+          if (!same_simplex) {
+            simplex_vertex_key(d, simplex, k, key);
+            previous_vertex[k] = corner_id(key);
+          }
+          vertex[i * d1 + k] = previous_vertex[k];
+          weight[i * d1 + k] = simplex.barycentric[k];
+        }
+        for (int j = 0; j < d1; ++j) previous_rem0[j] = simplex.rem0[j], previous_rank[j] = simplex.rank[j];
+        have_previous = true;
+      }
     }
   }
   return first_bad;

@@ -14,6 +14,7 @@
 #include "crf/exact_gaussian_filter.h"
 #include "crf/lattice_embedding.h"
 #include "crf/permutohedral_lattice.h"
+#include "crf/simplex_lanes.h"
 #include "support/test_helpers.h"
 
 using namespace atrous;
@@ -314,6 +315,40 @@ TEST(CrfLattice, VisitOrderRenumbersVerticesOnly) {
                                 {"never visits point", std::to_string(h * w - 1)});
   atrous::testing::expect_error([&] { PermutohedralLattice::build(f.data(), h * w, d, {{0, h * w + 1}}); },
                                 {"outside the"});
+}
+
+template <int D>
+void expect_lanes_match_scalar(uint32_t seed) {
+  // Random points, points on the lattice's planes (integers and halves of the scaled coordinates: rounding ties and
+  // rank ties) and negative ones.
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> uniform(-300.0f, 300.0f);
+  std::uniform_int_distribution<int> integer(-40, 40);
+  for (int trial = 0; trial < 3000; ++trial) {
+    typename SimplexLanes<D>::F scaled[D];
+    for (int l = 0; l < kSimplexLanes; ++l)
+      for (int j = 0; j < D; ++j)
+        scaled[j][l] = trial % 3 == 0 ? uniform(gen) : trial % 3 == 1 ? integer(gen) : integer(gen) * 0.5f;
+    SimplexLanes<D> lanes;
+    find_enclosing_simplices<D>(scaled, lanes);
+    for (int l = 0; l < kSimplexLanes; ++l) {
+      float point[D];
+      for (int j = 0; j < D; ++j) point[j] = scaled[j][l];
+      EnclosingSimplex<D> scalar, lane;
+      find_enclosing_simplex(D, point, scalar);
+      lanes.extract(l, lane);
+      for (int i = 0; i <= D; ++i) {
+        ASSERT_EQ(lane.rem0[i], scalar.rem0[i]) << "D " << D << " trial " << trial << " lane " << l;
+        ASSERT_EQ(lane.rank[i], scalar.rank[i]) << "D " << D << " trial " << trial << " lane " << l;
+        ASSERT_EQ(lane.barycentric[i], scalar.barycentric[i]) << "D " << D << " trial " << trial << " lane " << l;
+      }
+    }
+  }
+}
+
+TEST(CrfLattice, SimplicesInVectorLanesAreTheScalarOnesBitForBit) {
+  expect_lanes_match_scalar<2>(51);
+  expect_lanes_match_scalar<5>(52);
 }
 
 TEST(CrfLattice, KeyGridGivesTheHashedLatticeNumbersIncluded) {
