@@ -14,12 +14,12 @@
 
 namespace atrous::crf {
 
-class LatticeKeyGrid;
+class LatticeKeyBox;
 
-// How build() numbers lattice keys: a hash table (any features), a dense grid over the keys' bounding box (fast for
-// low-dimensional features over a small range, e.g. the CRF's spatial kernel), or whichever fits (the grid when its
-// box has at most kMaxGridCellsPerPoint cells per point). Both give the same lattice, numbers included.
-enum class KeyIndexing { automatic, hashed, grid };
+// How build() numbers lattice keys: a hash table of the keys (any features); a dense array over the keys' bounding
+// box (no hashing; boxes of at most kMaxGridCellsPerPoint cells per point, e.g. the CRF's spatial kernel); or the
+// grid where it fits. Both give the same lattice, vertex numbers included.
+enum class KeyIndexing { automatic, keys, grid };
 
 class PermutohedralLattice {
  public:
@@ -64,9 +64,9 @@ class PermutohedralLattice {
 
  private:
   // build()'s two ways to number the keys; runs: the checked visit order, chunk: each thread's share of the runs.
-  void build_hashed(const float* features, const std::vector<PixelRun>& runs, const std::vector<int64_t>& chunk,
-                    const std::vector<int64_t>& chunk_points);
-  void build_on_grid(const LatticeKeyGrid& grid, const float* features, const std::vector<PixelRun>& runs,
+  void build_on_keys(const float* features, const std::vector<PixelRun>& runs, const std::vector<int64_t>& chunk,
+                     const std::vector<int64_t>& chunk_points);
+  void build_on_grid(const LatticeKeyBox& box, const float* features, const std::vector<PixelRun>& runs,
                      const std::vector<int64_t>& chunk);
 
   int d_ = 0;

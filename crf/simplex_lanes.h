@@ -1,6 +1,7 @@
 // find_enclosing_simplex (crf/lattice_embedding.h) for eight points at once, one per vector lane: the same float
-// operations in the same order, so every lane's simplex is bit for bit the scalar one (tests/test_crf_lattice.cpp
-// checks it), but branch-free and in registers. The scalar version spends most of its time on data-dependent
+// operations in the same order, so every lane's simplex is the scalar one (tests/test_crf_lattice.cpp checks it; the
+// weights agree up to float rounding, as the compiler fuses some multiply-adds in one and not the other), but
+// branch-free and in registers. The scalar version spends most of its time on data-dependent
 // branches (the rounding correction) and on rank counters it updates through memory; the CPU lattice's build
 // embeds every pixel (about a third of the CRF's build time at VOC size before).
 #pragma once
@@ -96,13 +97,13 @@ inline void find_enclosing_simplices(const typename SimplexLanes<D>::F (&scaled)
   // ranked d+1-k (one each, as the scalar loop's += and -=, whose order does not change the sum).
   F v[D + 1];
   for (int i = 0; i <= D; ++i) v[i] = (elevated[i] - __builtin_convertvector(s.rem0[i], F)) * inv_d1;
-  auto of_rank = [&](int r) {
-    F x = {};
-    for (int i = 0; i <= D; ++i) x = s.rank[i] == r ? v[i] : x;
-    return x;
-  };
-  for (int k = 1; k <= D; ++k) s.barycentric[k] = (0.0f + of_rank(D - k)) - of_rank(D + 1 - k);
-  s.barycentric[0] = (0.0f + of_rank(D)) + (1.0f + (0.0f - of_rank(0)));
+  F of_rank[D + 1];  // of_rank[r]: v of the coordinate ranked r
+  for (int r = 0; r <= D; ++r) {
+    of_rank[r] = F{};
+    for (int i = 0; i <= D; ++i) of_rank[r] = s.rank[i] == r ? v[i] : of_rank[r];
+  }
+  for (int k = 1; k <= D; ++k) s.barycentric[k] = (0.0f + of_rank[D - k]) - of_rank[D + 1 - k];
+  s.barycentric[0] = (0.0f + of_rank[D]) + (1.0f + (0.0f - of_rank[0]));
 }
 
 }  // namespace atrous::crf

@@ -340,13 +340,16 @@ void expect_lanes_match_scalar(uint32_t seed) {
       for (int i = 0; i <= D; ++i) {
         ASSERT_EQ(lane.rem0[i], scalar.rem0[i]) << "D " << D << " trial " << trial << " lane " << l;
         ASSERT_EQ(lane.rank[i], scalar.rank[i]) << "D " << D << " trial " << trial << " lane " << l;
-        ASSERT_EQ(lane.barycentric[i], scalar.barycentric[i]) << "D " << D << " trial " << trial << " lane " << l;
+        // Weights up to float rounding: the compiler fuses multiply-adds of the scalar code that the lanes' selects
+        // keep apart, and an elevated coordinate of ~300 carries an ulp of 3e-5.
+        ASSERT_NEAR(lane.barycentric[i], scalar.barycentric[i], 1e-4f)
+            << "D " << D << " trial " << trial << " lane " << l;
       }
     }
   }
 }
 
-TEST(CrfLattice, SimplicesInVectorLanesAreTheScalarOnesBitForBit) {
+TEST(CrfLattice, SimplicesInVectorLanesAreTheScalarOnes) {
   expect_lanes_match_scalar<2>(51);
   expect_lanes_match_scalar<5>(52);
 }
@@ -366,7 +369,7 @@ TEST(CrfLattice, KeyGridGivesTheHashedLatticeNumbersIncluded) {
       const std::vector<float>& f = *features;
       for (const std::vector<PixelRun>& order : {tiles, std::vector<PixelRun>{}}) {
         const auto grid = PermutohedralLattice::build(f.data(), h * w, d, order, KeyIndexing::grid);
-        const auto hashed = PermutohedralLattice::build(f.data(), h * w, d, order, KeyIndexing::hashed);
+        const auto hashed = PermutohedralLattice::build(f.data(), h * w, d, order, KeyIndexing::keys);
         ASSERT_EQ(grid.num_points(), hashed.num_points());
         const int64_t corners = int64_t(h) * w * (d + 1), links = grid.num_points() * (d + 1) * 2;
         ASSERT_TRUE(std::equal(grid.vertex_of_pixel(), grid.vertex_of_pixel() + corners, hashed.vertex_of_pixel()));

@@ -1,8 +1,7 @@
-// Lattice keys numbered through a dense array instead of a hash table, for lattices whose keys fill a small box: the
-// dense CRF's spatial kernel (d = 2, features x / sigma and y / sigma) touches about one key in eight of its bounding
-// box, so an array of int32 per box cell costs a few bytes per pixel and turns every hash lookup (a probe into
-// megabytes of slots and keys at random) into one indexed load next to the previous pixel's, and every blur
-// neighbour into a fixed offset. PermutohedralLattice::build picks it where the box is small enough (fit()).
+// The bounding box of a lattice's keys, numbering each key by its cell (mixed radix over the box): a key becomes one
+// integer and a blur neighbour a fixed offset from it. Where the box is small (the dense CRF's spatial kernel, d = 2,
+// touches about one cell in eight) PermutohedralLattice::build numbers vertices through a dense array over the cells:
+// one indexed load next to the previous pixel's instead of a hash probe into a table spread over megabytes.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -12,12 +11,12 @@
 
 namespace atrous::crf {
 
-class LatticeKeyGrid {
+class LatticeKeyBox {
  public:
-  // The grid for features (n rows of d floats, already divided by their sigmas) when its box has at most
-  // max_cells_per_point * n cells (and fewer than 2^31); nullopt otherwise or when a feature is not finite (the hash
-  // path then reports it).
-  static std::optional<LatticeKeyGrid> fit(const float* features, int64_t n, int d, int64_t max_cells_per_point) {
+  // The box of the keys of features (n rows of d floats, already divided by their sigmas) and their blur
+  // neighbours; nullopt when a feature is not finite (the key table then reports it) or the box has 2^62 cells or
+  // more.
+  static std::optional<LatticeKeyBox> of(const float* features, int64_t n, int d) {
     float low[kMaxLatticeDims], high[kMaxLatticeDims];
     for (int j = 0; j < d; ++j) low[j] = high[j] = features[j];
     for (int64_t i = 0; i < n; ++i) {
@@ -30,8 +29,8 @@ class LatticeKeyGrid {
     }
     // The bounds of each elevated coordinate over the features' box (find_enclosing_simplex's elevation: coordinate
     // i is the sum of the scaled features from i on, minus i times scaled feature i-1, linear in each feature).
-    LatticeKeyGrid grid;
-    grid.d_ = d;
+    LatticeKeyBox box;
+    box.d_ = d;
     double cells = 1;
     for (int i = 0; i < d; ++i) {
       double lo = 0, hi = 0;
@@ -47,28 +46,28 @@ class LatticeKeyGrid {
       // correction, the vertex's own offset), and its blur neighbours within another d+1; a margin of 4(d+1)
       // also absorbs float rounding.
       const double margin = 4.0 * (d + 1);
-      grid.low_[i] = static_cast<int32_t>(std::floor(lo - margin));
-      grid.extent_[i] = static_cast<int64_t>(std::ceil(hi + margin)) - grid.low_[i] + 1;
-      cells *= static_cast<double>(grid.extent_[i]);
+      if (std::fabs(lo) > 0x1p30 || std::fabs(hi) > 0x1p30) return std::nullopt;  // beyond what the lattice accepts
+      box.low_[i] = static_cast<int32_t>(std::floor(lo - margin));
+      box.extent_[i] = static_cast<int64_t>(std::ceil(hi + margin)) - box.low_[i] + 1;
+      cells *= static_cast<double>(box.extent_[i]);
     }
-    if (cells > static_cast<double>(max_cells_per_point) * static_cast<double>(n) || cells >= 2147483647.0)
-      return std::nullopt;
-    grid.cells_ = static_cast<int64_t>(cells);
+    if (cells >= 0x1p62) return std::nullopt;
+    box.cells_ = static_cast<int64_t>(cells);
     int64_t step = 1;
     for (int i = d - 1; i >= 0; --i) {
-      grid.step_[i] = step;
-      step *= grid.extent_[i];
+      box.step_[i] = step;
+      step *= box.extent_[i];
     }
-    return grid;
+    return box;
   }
 
   int64_t cells() const { return cells_; }
 
   // The cell of a d-coordinate key inside the box.
-  int32_t cell(const int32_t* key) const {
+  int64_t cell(const int32_t* key) const {
     int64_t c = 0;
     for (int i = 0; i < d_; ++i) c += static_cast<int64_t>(key[i] - low_[i]) * step_[i];
-    return static_cast<int32_t>(c);
+    return c;
   }
 
   // The cell offset from a key to its blur neighbour along lattice direction j (0..d) on the side `sign` (-1: the key
