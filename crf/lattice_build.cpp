@@ -30,29 +30,37 @@ constexpr float kMaxScaledFeature = float(1 << 20);
 // A thread's table starts sized for one vertex per this many points and grows on demand (photos: one per 4 to 15).
 constexpr int64_t kExpectedPointsPerVertex = 4;
 
-// Embeds the points of runs [r0, r1): per point the ids of its simplex's d+1 corners (corner_id(key): an index into
-// a thread's hash table, or a key grid's cell) and its barycentric weights. D > 0 is the dimension at compile time
-// (the CRF's 2 and 5): every loop unrolls, and the simplices of eight points at a time are found in vector lanes
-// (crf/simplex_lanes.h). D == 0 reads d and embeds point by point. Returns the first point whose features are not
-// finite or too large, or -1.
-template <int D, typename CornerId>
+// Embeds the points of runs [r0, r1): per point the ids of its simplex's d+1 corners and its barycentric weights.
+// `corners` numbers a corner's key: hash(key), then id(key, hash) (a thread's hash table, or a key grid's cell), with
+// prefetch_slot(hash) and prefetch_entry(hash) to call ahead. D > 0 is the dimension at compile time (the CRF's 2 and
+// 5): every loop unrolls, and the simplices of eight points at a time are found in vector lanes
+// (crf/simplex_lanes.h). D == 0 reads d and embeds point by point. Points go in groups of eight: first every
+// simplex and corner key of the group, then the table's slots of all of them are prefetched (and then the keys
+// those slots point at), then the corners are numbered in order. A bilateral kernel's corners are almost all
+// different from the previous pixel's (colour noise), so each is a lookup at a random place in a table of megabytes;
+// one after the other those cache misses were most of the build's time, prefetched they overlap. Returns the first
+// point whose features are not finite or too large, or -1.
+template <int D, typename Corners>
 int64_t embed_points(const float* features, int d_runtime, const std::vector<PixelRun>& runs, int64_t r0, int64_t r1,
-                     CornerId&& corner_id, int32_t* vertex, float* weight) {
+                     const Corners& corners, int32_t* vertex, float* weight) {
   constexpr int kMax = D > 0 ? D : kMaxLatticeDims;
   const int d = D > 0 ? D : d_runtime, d1 = d + 1;
   float scale[kMax];
   for (int j = 0; j < d; ++j) scale[j] = lattice_axis_scale(d, j);
-  EnclosingSimplex<kMax> simplex;
   float scaled[kMax];
-  int32_t key[kMaxLatticeDims] = {};  // (full size: LatticeKeyBox::cell reads up to its run-time d)
   // Eight points' simplices at once where D is known and all eight are good.
   using Lanes = SimplexLanes<(D > 0 ? D : 1)>;
   Lanes lanes;
   typename Lanes::F scaled_lanes[D > 0 ? D : 1];
-  // Neighbouring pixels often fall in the same simplex (features change slowly along a row): the previous pixel's
-  // simplex and vertex indices answer those without hashing.
-  int32_t previous_rem0[kMax + 1] = {}, previous_rank[kMax + 1] = {}, previous_vertex[kMax + 1] = {};
-  bool have_previous = false;
+  // The group's simplices, whether each point looks its corners up (not when its simplex is the previous point's:
+  // neighbouring pixels often share one, features change slowly along a row) and the keys and hashes to look up.
+  EnclosingSimplex<kMax> simplex[kSimplexLanes];
+  bool bad[kSimplexLanes], look_up[kSimplexLanes];
+  int32_t key[kSimplexLanes][kMax + 1][kMaxLatticeDims] = {};  // (full size: LatticeKeyBox::cell reads its own d)
+  uint64_t hash[kSimplexLanes][kMax + 1];
+  int32_t previous_vertex[kMax + 1] = {};
+  const EnclosingSimplex<kMax>* previous = nullptr;  // the last good point's simplex, if the point before was good
+  EnclosingSimplex<kMax> carried;                    // the previous group's last simplex
   int64_t first_bad = -1;
   for (int64_t r = r0; r < r1; ++r) {
     for (int64_t group = runs[r].begin; group < runs[r].end; group += kSimplexLanes) {
@@ -72,10 +80,12 @@ int64_t embed_points(const float* features, int d_runtime, const std::vector<Pix
         if (ok) find_enclosing_simplices<D>(scaled_lanes, lanes);
         in_lanes = ok;
       }
+      // 1. Simplices and the keys to look up.
       for (int l = 0; l < count; ++l) {
         const int64_t i = group + l;
+        bad[l] = false;
         if (in_lanes) {
-          if constexpr (D > 0) lanes.extract(l, simplex);
+          if constexpr (D > 0) lanes.extract(l, simplex[l]);
         } else {
           bool ok = true;
           for (int j = 0; j < d; ++j) {
@@ -84,25 +94,49 @@ int64_t embed_points(const float* features, int d_runtime, const std::vector<Pix
           }
           if (!ok) {
             if (first_bad < 0) first_bad = i;
-            have_previous = false;
-            for (int k = 0; k < d1; ++k) vertex[i * d1 + k] = 0, weight[i * d1 + k] = 0.0f;
+            bad[l] = true;
+            previous = nullptr;
             continue;
           }
-          find_enclosing_simplex(d, scaled, simplex);
+          find_enclosing_simplex(d, scaled, simplex[l]);
         }
-        bool same_simplex = have_previous;
+        bool same_simplex = previous != nullptr;
         for (int j = 0; j < d1; ++j)
-          same_simplex = same_simplex && simplex.rem0[j] == previous_rem0[j] && simplex.rank[j] == previous_rank[j];
-        for (int k = 0; k < d1; ++k) {
-          if (!same_simplex) {
-            simplex_vertex_key(d, simplex, k, key);
-            previous_vertex[k] = corner_id(key);
+          same_simplex =
+              same_simplex && simplex[l].rem0[j] == previous->rem0[j] && simplex[l].rank[j] == previous->rank[j];
+        look_up[l] = !same_simplex;
+        if (look_up[l]) {
+          for (int k = 0; k < d1; ++k) {
+            simplex_vertex_key(d, simplex[l], k, key[l][k]);
+            hash[l][k] = corners.hash(key[l][k]);
           }
-          vertex[i * d1 + k] = previous_vertex[k];
-          weight[i * d1 + k] = simplex.barycentric[k];
         }
-        for (int j = 0; j < d1; ++j) previous_rem0[j] = simplex.rem0[j], previous_rank[j] = simplex.rank[j];
-        have_previous = true;
+        previous = &simplex[l];
+      }
+      // 2. Prefetch what the lookups will read, all of the group's at once.
+      for (int l = 0; l < count; ++l)
+        if (!bad[l] && look_up[l])
+          for (int k = 0; k < d1; ++k) corners.prefetch_slot(hash[l][k]);
+      for (int l = 0; l < count; ++l)
+        if (!bad[l] && look_up[l])
+          for (int k = 0; k < d1; ++k) corners.prefetch_entry(hash[l][k]);
+      // 3. Number the corners in visit order.
+      for (int l = 0; l < count; ++l) {
+        const int64_t i = group + l;
+        if (bad[l]) {
+          for (int k = 0; k < d1; ++k) vertex[i * d1 + k] = 0, weight[i * d1 + k] = 0.0f;
+          continue;
+        }
+        for (int k = 0; k < d1; ++k) {
+          if (look_up[l]) previous_vertex[k] = corners.id(key[l][k], hash[l][k]);
+          vertex[i * d1 + k] = previous_vertex[k];
+          weight[i * d1 + k] = simplex[l].barycentric[k];
+        }
+      }
+      // The next group compares its first point with this group's last (the array is overwritten).
+      if (previous != nullptr) {
+        carried = *previous;
+        previous = &carried;
       }
     }
   }
@@ -132,26 +166,26 @@ std::vector<PixelRun> checked_runs(const std::vector<PixelRun>& visit_order, int
   return runs;
 }
 
-// Runs embed_points on each thread's chunk of runs with the corner ids of corner_id_of(thread), and reports the first
-// bad feature row.
-template <typename CornerIdOf>
+// Runs embed_points on each thread's chunk of runs with the corners of corners_of(thread), and reports the first bad
+// feature row.
+template <typename CornersOf>
 void embed_chunks(const float* features, int d, const std::vector<PixelRun>& runs, const std::vector<int64_t>& chunk,
-                  CornerIdOf&& corner_id_of, int32_t* vertex, float* weight) {
+                  CornersOf&& corners_of, int32_t* vertex, float* weight) {
   const int threads = static_cast<int>(chunk.size()) - 1;
   std::vector<int64_t> first_bad(threads, -1);
 #pragma omp parallel num_threads(threads)
   {
     const int t = omp_get_thread_num();
-    auto corner_id = corner_id_of(t);
+    const auto corners = corners_of(t);
     switch (d) {
       case 2:
-        first_bad[t] = embed_points<2>(features, d, runs, chunk[t], chunk[t + 1], corner_id, vertex, weight);
+        first_bad[t] = embed_points<2>(features, d, runs, chunk[t], chunk[t + 1], corners, vertex, weight);
         break;
       case 5:
-        first_bad[t] = embed_points<5>(features, d, runs, chunk[t], chunk[t + 1], corner_id, vertex, weight);
+        first_bad[t] = embed_points<5>(features, d, runs, chunk[t], chunk[t + 1], corners, vertex, weight);
         break;
       default:
-        first_bad[t] = embed_points<0>(features, d, runs, chunk[t], chunk[t + 1], corner_id, vertex, weight);
+        first_bad[t] = embed_points<0>(features, d, runs, chunk[t], chunk[t + 1], corners, vertex, weight);
     }
   }
   for (int t = 0; t < threads; ++t) {
@@ -164,39 +198,52 @@ void embed_chunks(const float* features, int d, const std::vector<PixelRun>& run
   }
 }
 
-// Embeds every thread's chunk into its own table (make_table(expected vertices); insert_corner(table, key) gives a
-// corner's index) and merges the tables in thread order (merge_entry(global, table, l) inserts table's entry l):
-// thread 0's vertices keep their numbers and each later thread's new ones follow, the first-touch numbering of one
-// thread. Returns the merged table; `vertex` then holds its indices.
-template <typename MakeTable, typename InsertCorner, typename MergeEntry>
-auto number_through_tables(const float* features, int d, const std::vector<PixelRun>& runs,
-                           const std::vector<int64_t>& chunk, const std::vector<int64_t>& chunk_points,
-                           MakeTable&& make_table, InsertCorner&& insert_corner, MergeEntry&& merge_entry,
-                           int32_t* vertex, float* weight) {
-  using Table = decltype(make_table(int64_t(0)));
+// embed_points' corners numbered by a thread's KeyTable.
+struct TableCorners {
+  KeyTable* table;
+  int d;
+  uint64_t hash(const int32_t* key) const { return lattice_key_hash(d, key); }
+  void prefetch_slot(uint64_t h) const { table->prefetch(h); }
+  void prefetch_entry(uint64_t h) const { table->prefetch_entry(h); }
+  int32_t id(const int32_t* key, uint64_t h) const { return table->insert(key, h); }
+};
+
+// embed_points' corners numbered by their cell in a key box (below 2^31 cells): nothing to look up.
+struct CellCorners {
+  const LatticeKeyBox* box;
+  uint64_t hash(const int32_t*) const { return 0; }
+  void prefetch_slot(uint64_t) const {}
+  void prefetch_entry(uint64_t) const {}
+  int32_t id(const int32_t* key, uint64_t) const { return static_cast<int32_t>(box->cell(key)); }
+};
+
+// Embeds every thread's chunk into its own key table and merges the tables in thread order: thread 0's vertices keep
+// their numbers and each later thread's new ones follow, the first-touch numbering of one thread. Returns the merged
+// table; `vertex` then holds its indices.
+KeyTable number_keys(const float* features, int d, const std::vector<PixelRun>& runs, const std::vector<int64_t>& chunk,
+                     const std::vector<int64_t>& chunk_points, int32_t* vertex, float* weight) {
   const int threads = static_cast<int>(chunk_points.size()), d1 = d + 1;
   // Sized small and grown on demand: a table sized for the worst case (d+1 vertices per pixel) is mostly empty and
   // misses the cache on every probe.
-  std::vector<Table> tables;
+  std::vector<KeyTable> tables;
   tables.reserve(threads);
-  for (int t = 0; t < threads; ++t) tables.push_back(make_table(chunk_points[t] / kExpectedPointsPerVertex + 64));
+  for (int t = 0; t < threads; ++t) tables.emplace_back(d, chunk_points[t] / kExpectedPointsPerVertex + 64);
   embed_chunks(
       features, d, runs, chunk,
-      [&tables, &insert_corner](int t) {
-        Table* table = &tables[t];
-        return [table, &insert_corner](const int32_t* key) { return insert_corner(*table, key); };
+      [&tables, d](int t) {
+        return TableCorners{&tables[t], d};
       },
       vertex, weight);
   if (threads == 1) return std::move(tables[0]);
 
   // A few vertices per hundred pixels, so this sequential part is small.
   int64_t total = 0;
-  for (const Table& table : tables) total += table.size();
-  Table global = make_table(total);
+  for (const KeyTable& table : tables) total += table.size();
+  KeyTable global(d, total);
   std::vector<std::vector<int32_t>> to_global(threads);
   for (int t = 0; t < threads; ++t) {
     to_global[t].resize(tables[t].size());
-    for (int64_t l = 0; l < tables[t].size(); ++l) to_global[t][l] = merge_entry(global, tables[t], l);
+    for (int64_t l = 0; l < tables[t].size(); ++l) to_global[t][l] = global.insert(tables[t].key(l), tables[t].hash(l));
   }
 #pragma omp parallel num_threads(threads)
   {
@@ -254,11 +301,7 @@ PermutohedralLattice PermutohedralLattice::build(const float* features, int64_t 
 void PermutohedralLattice::build_on_keys(const float* features, const std::vector<PixelRun>& runs,
                                          const std::vector<int64_t>& chunk, const std::vector<int64_t>& chunk_points) {
   const int d = d_, d1 = d_ + 1;
-  const KeyTable global = number_through_tables(
-      features, d, runs, chunk, chunk_points, [d](int64_t expected) { return KeyTable(d, expected); },
-      [d](KeyTable& table, const int32_t* key) { return table.insert(key, lattice_key_hash(d, key)); },
-      [](KeyTable& global, const KeyTable& table, int64_t l) { return global.insert(table.key(l), table.hash(l)); },
-      vertex_.data(), weight_.data());
+  const KeyTable global = number_keys(features, d, runs, chunk, chunk_points, vertex_.data(), weight_.data());
   const int64_t m = global.size();
   m_ = m;
 
@@ -319,9 +362,7 @@ void PermutohedralLattice::build_on_grid(const LatticeKeyBox& box, const float* 
   const int d1 = d_ + 1;
   // 1. Each thread embeds its chunk; a corner's id is its key's cell (below 2^31 here).
   embed_chunks(
-      features, d_, runs, chunk,
-      [&box](int) { return [&box](const int32_t* key) { return static_cast<int32_t>(box.cell(key)); }; },
-      vertex_.data(), weight_.data());
+      features, d_, runs, chunk, [&box](int) { return CellCorners{&box}; }, vertex_.data(), weight_.data());
 
   // 2. Number the cells the corners touch in visit order (first touch, as the tables number them).
   HostArray<int32_t> vertex_of_cell(box.cells(), -1);

@@ -45,6 +45,12 @@ class KeyTable {
   }
 
   void prefetch(uint64_t hash) const { __builtin_prefetch(&slots_[hash & mask_]); }
+  // Prefetches the stored key of the entry in `hash`'s first slot, if any: the next read of a lookup, once the slot
+  // itself has arrived (after prefetch(hash)).
+  void prefetch_entry(uint64_t hash) const {
+    const uint64_t entry = slots_[hash & mask_];
+    if (entry != 0) __builtin_prefetch(keys_.data() + (static_cast<int64_t>(entry & 0xFFFFFFFF) - 1) * d_);
+  }
 
   // The index of `key`, or -1.
   int32_t find(const int32_t* key, uint64_t hash) const {

@@ -10,6 +10,9 @@
 namespace atrous::crf {
 namespace {
 
+// Pixels below which the per-pixel loops here stay on one thread.
+constexpr int64_t kParallelPixels = 16384;
+
 void check_sigma(const char* what, float sigma) {
   ATROUS_CHECK(std::isfinite(sigma) && sigma > 0.0f, "dense CRF: ", what, " must be a positive number, got ", sigma);
 }
@@ -50,21 +53,16 @@ PairwiseKernel::PairwiseKernel(std::vector<float> features, int64_t n, int d, Ke
   filter_raw(ones.data(), degree.data(), 1, nullptr, nullptr, scratch);
   // The self pair alone gives each pixel a positive degree; the epsilon only guards a degenerate lattice.
   constexpr float kEps = 1e-20f;
-  switch (normalization) {
-    case KernelNormalization::symmetric:
-      pre_ = HostArray<float>(n);
-      post_ = HostArray<float>(n);
-      for (int64_t i = 0; i < n; ++i) pre_[i] = post_[i] = 1.0f / std::sqrt(degree[i] + kEps);
-      break;
-    case KernelNormalization::after:
-      post_ = HostArray<float>(n);
-      for (int64_t i = 0; i < n; ++i) post_[i] = 1.0f / (degree[i] + kEps);
-      break;
-    case KernelNormalization::before:
-      pre_ = HostArray<float>(n);
-      for (int64_t i = 0; i < n; ++i) pre_[i] = 1.0f / (degree[i] + kEps);
-      break;
-    case KernelNormalization::none: break;
+  if (normalization == KernelNormalization::symmetric || normalization == KernelNormalization::before)
+    pre_ = HostArray<float>(n);
+  if (normalization == KernelNormalization::symmetric || normalization == KernelNormalization::after)
+    post_ = HostArray<float>(n);
+  const bool symmetric = normalization == KernelNormalization::symmetric;
+#pragma omp parallel for schedule(static) if (n > kParallelPixels)
+  for (int64_t i = 0; i < n; ++i) {
+    const float factor = symmetric ? 1.0f / std::sqrt(degree[i] + kEps) : 1.0f / (degree[i] + kEps);
+    if (pre_.size()) pre_[i] = factor;
+    if (post_.size()) post_[i] = factor;
   }
 }
 
@@ -89,6 +87,7 @@ std::vector<float> gaussian_features(int64_t height, int64_t width, float sigma_
   check_sigma("the Gaussian kernel's sigma_xy", sigma_xy);
   ATROUS_CHECK(height >= 1 && width >= 1, "dense CRF: image size ", height, "x", width, " is empty");
   std::vector<float> f(static_cast<size_t>(height * width * 2));
+#pragma omp parallel for schedule(static) if (height * width > kParallelPixels)
   for (int64_t y = 0; y < height; ++y) {
     for (int64_t x = 0; x < width; ++x) {
       f[(y * width + x) * 2] = static_cast<float>(x) / sigma_xy;
@@ -110,6 +109,7 @@ std::vector<float> bilateral_features(const Tensor& image_rgb, float sigma_xy, f
   ATROUS_CHECK(height >= 1 && width >= 1, "dense CRF: image size ", height, "x", width, " is empty");
   const uint8_t* rgb = image.data<uint8_t>();
   std::vector<float> f(static_cast<size_t>(height * width * 5));
+#pragma omp parallel for schedule(static) if (height * width > kParallelPixels)
   for (int64_t y = 0; y < height; ++y) {
     for (int64_t x = 0; x < width; ++x) {
       const int64_t i = y * width + x;
