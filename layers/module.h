@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "core/tensor.h"
-#include "solvers/sgd.h"
+#include "layers/param_group.h"
 
 namespace atrous {
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "layers/param_group.h"
 
 namespace atrous {
 
@@ -26,12 +27,6 @@ struct SgdOptions {
   double weight_decay = 0.0;
   bool nesterov = false;  // PyTorch's Nesterov form; not with MomentumStyle::caffe
   MomentumStyle momentum_style = MomentumStyle::pytorch;
-};
-
-struct ParamGroup {
-  std::vector<Tensor> params;
-  double lr_mult = 1.0;
-  double decay_mult = 1.0;
 };
 
 class Sgd {

@@ -10,6 +10,7 @@
 #include "models/multi_scale.h"
 #include "models/registry.h"
 #include "models/vgg_deeplab.h"
+#include "solvers/sgd.h"
 
 using namespace atrous;
 
