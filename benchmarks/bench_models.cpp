@@ -6,11 +6,18 @@
 // Each case times single steps (Iterations(1)) after one untimed warm-up step that fills the caching allocator;
 // run with --benchmark_repetitions=N for a median of N steps. Memory counters are per process: the host
 // allocator's peak in-use bytes and the max RSS are meaningful when one case runs per process
-// (--benchmark_filter=<case>$), as the compare script does.
+// (--benchmark_filter=<case>$).
+//
+// `bench_models --serve CASE` is the step server that tools/compare_model_benchmarks.py interleaves with PyTorch's
+// (see serve() below): steps of the two sides alternate, so that a shared machine's bursts of load hit both alike.
 #include <benchmark/benchmark.h>
 #include <omp.h>
 #include <sys/resource.h>
 
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -52,6 +59,11 @@ const ModelCase kModelCases[] = {
     {"lraspp_mobilenet_v3_large", 513, 1e-3},
     {"fcn_resnet50", 513, 1e-3},
 };
+
+// The benchmark name of a case, e.g. BM_model_eval/deeplab-v1-largefov/321.
+std::string case_name(const ModelCase& c, bool train) {
+  return std::string(train ? "BM_model_train_step/" : "BM_model_eval/") + c.model + "/" + std::to_string(c.size);
+}
 
 // Random labels with ~1/13 of the pixels ignored (as bench_pytorch.py's cross-entropy case).
 Tensor make_labels(int64_t size, Generator& gen) {
@@ -156,13 +168,18 @@ double train_step(Workload& w) {
   return loss.item_as_double();
 }
 
-void set_counters(benchmark::State& state) {
-  state.counters["images/s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
-  const AllocatorStats stats = host_allocator_stats();
-  state.counters["alloc_peak_MB"] = static_cast<double>(stats.peak_in_use_bytes) / (1 << 20);
+double alloc_peak_mb() { return static_cast<double>(host_allocator_stats().peak_in_use_bytes) / (1 << 20); }
+
+double max_rss_mb() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
-  state.counters["max_rss_MB"] = static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+void set_counters(benchmark::State& state) {
+  state.counters["images/s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["alloc_peak_MB"] = alloc_peak_mb();
+  state.counters["max_rss_MB"] = max_rss_mb();
 }
 
 void bm_model_eval(benchmark::State& state, const ModelCase& c) {
@@ -194,22 +211,59 @@ void bm_model_train_step(benchmark::State& state, const ModelCase& c) {
 
 void register_all() {
   for (const ModelCase& c : kModelCases) {
-    const std::string suffix = std::string(c.model) + "/" + std::to_string(c.size);
-    benchmark::RegisterBenchmark(("BM_model_eval/" + suffix).c_str(), bm_model_eval, c)
+    benchmark::RegisterBenchmark(case_name(c, false).c_str(), bm_model_eval, c)
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime()
         ->Iterations(1);
-    benchmark::RegisterBenchmark(("BM_model_train_step/" + suffix).c_str(), bm_model_train_step, c)
+    benchmark::RegisterBenchmark(case_name(c, true).c_str(), bm_model_train_step, c)
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime()
         ->Iterations(1);
   }
 }
 
+// The step server: builds one case (named as its benchmark, e.g. BM_model_eval/deeplab-v1-largefov/321), prints
+// "ready", then answers each line "step" read from stdin with "step <seconds>" after running one step, and "quit" (or the end of input) with "done {json}" holding the process's peak memory. Warm-up steps are
+// the driver's to ask for, as on PyTorch's side (tools/bench_models_pytorch.py --serve), so both are treated alike.
+int serve(const std::string& name) {
+  for (const ModelCase& c : kModelCases) {
+    for (const bool train : {false, true}) {
+      if (case_name(c, train) != name) continue;
+      Workload& w = workload(c, train);
+      std::printf("ready\n");
+      std::fflush(stdout);
+      std::string line;
+      int status = 0;
+      while (std::getline(std::cin, line) && line != "quit") {
+        if (line != "step") {
+          std::fprintf(stderr, "bench_models --serve: unknown command '%s' (step, quit)\n", line.c_str());
+          status = 2;
+          break;
+        }
+        const auto start = std::chrono::steady_clock::now();
+        if (train)
+          benchmark::DoNotOptimize(train_step(w));
+        else
+          benchmark::DoNotOptimize(eval_forward(w).data<float>());
+        const std::chrono::duration<double> seconds = std::chrono::steady_clock::now() - start;
+        std::printf("step %.9f\n", seconds.count());
+        std::fflush(stdout);
+      }
+      std::printf("done {\"max_rss_mb\": %.1f, \"alloc_peak_mb\": %.1f}\n", max_rss_mb(), alloc_peak_mb());
+      std::fflush(stdout);
+      return status;
+    }
+  }
+  std::fprintf(stderr, "bench_models --serve: no case named '%s' (--benchmark_list_tests=true lists them)\n",
+               name.c_str());
+  return 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   omp_set_num_threads(kThreads);
+  if (argc == 3 && std::strcmp(argv[1], "--serve") == 0) return serve(argv[2]);
   benchmark::AddCustomContext("threads", std::to_string(kThreads));
   register_all();
   benchmark::Initialize(&argc, argv);

@@ -2,6 +2,7 @@
 """Times whole DeepLab models in PyTorch (CPU, 2 threads, batch 1, fp32): the peer of benchmarks/bench_models.cpp.
 
     /usr/bin/python3 tools/bench_models_pytorch.py [--json out.json] [--filter REGEX] [--repeats N] [--list]
+    /usr/bin/python3 tools/bench_models_pytorch.py --serve CASE [--layout nchw|channels_last]
 
 Needs Debian's Python (torch 1.13 + torchvision 0.14); nothing is downloaded (weights=None, random init). Cases are
 keyed by our Google Benchmark names: BM_model_eval/<model>/<size> (image -> logits resized to the image, no grad,
@@ -225,14 +226,13 @@ def rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def run_case(name, layout, repeats):
-    """Runs one case in this process; returns its timings and peak RSS."""
+def prepare_case(name, layout):
+    """Builds one case in this process; returns its step function (no step run yet)."""
     prefix, model_name, size = name.split("/")
     which = "eval" if prefix == "BM_model_eval" else "train"
     size = int(size)
     torch.set_num_threads(THREADS)
     torch.manual_seed(0)
-    rss_start = rss_mb()
     model, align_corners = build(model_name)
     fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
     model = model.to(memory_format=fmt)
@@ -264,7 +264,13 @@ def run_case(name, layout, repeats):
             opt.step()
             opt.zero_grad(set_to_none=True)
             return loss
+    return step, model_name, which
 
+
+def run_case(name, layout, repeats):
+    """Runs one case in this process; returns its timings and peak RSS."""
+    rss_start = rss_mb()
+    step, model_name, which = prepare_case(name, layout)
     warmup, timed = default_steps(model_name, which)
     if repeats:
         timed = repeats
@@ -277,6 +283,25 @@ def run_case(name, layout, repeats):
         times.append(time.perf_counter() - t0)
     return {"median_s": statistics.median(times), "min_s": min(times), "times_s": times,
             "peak_rss_mb": rss_mb(), "rss_after_import_mb": rss_start}
+
+
+def serve(name, layout):
+    """The step server of tools/compare_model_benchmarks.py, as bench_models --serve on our side: builds the case,
+    prints "ready", answers each "step" line on stdin with "step <seconds>" (one step run), and "quit" or the end of
+    input with "done {json}" (peak RSS). Warm-up steps are the driver's to ask for."""
+    rss_start = rss_mb()
+    step, _, _ = prepare_case(name, layout)
+    print("ready", flush=True)
+    for line in sys.stdin:
+        command = line.strip()
+        if command == "quit":
+            break
+        if command != "step":
+            sys.exit("bench_models_pytorch.py --serve: unknown command %r (step, quit)" % command)
+        t0 = time.perf_counter()
+        step()
+        print("step %.9f" % (time.perf_counter() - t0), flush=True)
+    print("done " + json.dumps({"max_rss_mb": rss_mb(), "rss_after_import_mb": rss_start}), flush=True)
 
 
 def run_in_child(name, layout, repeats):
@@ -297,10 +322,16 @@ def main():
     parser.add_argument("--layouts", default=",".join(LAYOUTS), help="comma-separated: nchw,channels_last")
     parser.add_argument("--repeats", type=int, default=0, help="timed steps per case (default: per model)")
     parser.add_argument("--list", action="store_true", help="list the case names and exit")
+    parser.add_argument("--serve", metavar="CASE", help="run one case as a step server (compare_model_benchmarks.py)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--layout", default="nchw", help=argparse.SUPPRESS)
+    parser.add_argument("--layout", default="nchw", choices=LAYOUTS, help="the layout of --serve")
     args = parser.parse_args()
 
+    if args.serve:
+        if args.serve not in case_names():
+            sys.exit("bench_models_pytorch.py --serve: no case named %r (--list lists them)" % args.serve)
+        serve(args.serve, args.layout)
+        return
     if args.child:
         print(json.dumps(run_case(args.child, args.layout, args.repeats)))
         return
