@@ -49,8 +49,11 @@ void bm_conv(benchmark::State& state, ConvCase c, Pass pass) {
   state.counters["workspace_MB"] = double(ws_elems) * 4e-6;
 }
 
-// C[n,n] = A[n,n] * B[n,n] through gemm_parallel (or gemm on one thread): the peak our conv kernels can approach.
-void bm_gemm(benchmark::State& state, bool parallel) {
+// C[n,n] = A[n,n] * B[n,n] through gemm_parallel (or gemm on one thread): the peak our conv kernels can approach,
+// on the default GEMM backend or a named one (BM_gemm_single_thread/<backend>: ours against Eigen's in one run).
+void bm_gemm(benchmark::State& state, bool parallel, kernels::GemmBackend backend) {
+  const kernels::GemmBackend saved = kernels::gemm_backend();
+  kernels::set_gemm_backend(backend);
   const int64_t n = state.range(0);
   Generator gen(3);
   Tensor a = Tensor::uniform({n, n}, -1, 1, gen), b = Tensor::uniform({n, n}, -1, 1, gen), c = Tensor::zeros({n, n});
@@ -61,14 +64,24 @@ void bm_gemm(benchmark::State& state, bool parallel) {
     benchmark::ClobberMemory();
   }
   state.counters["GFLOP/s"] = benchmark::Counter(2e-9 * n * n * n, benchmark::Counter::kIsIterationInvariantRate);
+  kernels::set_gemm_backend(saved);
 }
 
 void register_all() {
-  benchmark::RegisterBenchmark("BM_gemm_peak", bm_gemm, true)->Arg(2048)->Arg(4096)->UseRealTime()->Unit(benchmark::kMillisecond);
-  benchmark::RegisterBenchmark("BM_gemm_single_thread", bm_gemm, false)
+  benchmark::RegisterBenchmark("BM_gemm_peak", bm_gemm, true, kernels::gemm_backend())
       ->Arg(2048)
+      ->Arg(4096)
       ->UseRealTime()
       ->Unit(benchmark::kMillisecond);
+  for (const auto backend : {kernels::GemmBackend::eigen, kernels::GemmBackend::avx2, kernels::GemmBackend::avx512}) {
+    if (!kernels::gemm_backend_supported(backend)) continue;
+    const std::string name = std::string("BM_gemm_single_thread/") + kernels::gemm_backend_name(backend);
+    benchmark::RegisterBenchmark(name.c_str(), bm_gemm, false, backend)
+        ->Arg(512)
+        ->Arg(2048)
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
+  }
   const std::pair<const char*, Pass> passes[] = {
       {"BM_conv_forward/", Pass::forward},
       {"BM_conv_backward_data/", Pass::backward_data},

@@ -1,8 +1,12 @@
 // Convolution forward on the CPU: y = im2col(x) * w^T + bias, tile by tile of output pixels. Each thread owns whole
 // tiles (its own column buffer, single-threaded GEMMs); measured faster here than sharing each GEMM between threads.
 // A tile only multiplies the taps that fall inside the input for all its pixels (see plan_tiles). 1x1 stride-1
-// unpadded convolutions skip im2col: NHWC x already is the [N*H*W, Cin] matrix.
+// unpadded convolutions skip im2col: NHWC x already is the [N*H*W, Cin] matrix. float weights are packed for the
+// GEMM kernels once per call (kernels::PackedRhs), by all threads, rather than once per tile.
 #include <omp.h>
+
+#include <optional>
+#include <type_traits>
 
 #include "core/error.h"
 #include "kernels/conv2d.h"
@@ -39,6 +43,7 @@ struct ForwardPlan {
   int64_t max_tile = 0;
   int64_t columns_per_thread = 0;  // im2col buffer
   int64_t outputs_per_thread = 0;  // staging for tiles whose rows are not consecutive in y
+  int64_t packed_weights = 0;      // the weights packed for the GEMM kernels (float; used by the forward layout)
 };
 
 template <typename T>
@@ -48,25 +53,39 @@ ForwardPlan forward_plan(const Conv2dShape& s) {
   plan.max_tile = s.is_pointwise() ? kMaxTilePixels : budget_tile_pixels<T>(s.patch());
   plan.columns_per_thread = s.is_pointwise() ? 0 : plan.max_tile * s.patch();
   plan.outputs_per_thread = plan.max_tile * s.cout;
+  if constexpr (std::is_same_v<T, float>) plan.packed_weights = PackedRhs::storage_floats(s.patch(), s.cout);
   return plan;
+}
+
+// out = a * w[:, k0:k1]^T (beta 0) or out += it (beta 1): from the packed weights when there are.
+template <typename T>
+void multiply_weights(const Conv2dShape& s, int64_t rows, int64_t k0, int64_t k1, const T* a, int64_t lda, const T* w,
+                      const PackedRhs* packed, T beta, T* out, int64_t ldo) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (packed) {
+      gemm_packed_rhs(Transpose::no, rows, k0, k1, 1.0f, a, lda, *packed, beta, out, ldo);
+      return;
+    }
+  }
+  gemm<T>(Transpose::no, Transpose::yes, rows, s.cout, k1 - k0, T(1), a, lda, w + k0, s.patch(), beta, out, ldo);
 }
 
 // out [pixels, cout] (row stride ldo) = a * B over the tile's valid taps; a holds those taps' columns in patch order.
 template <typename T>
 void multiply_tile(const Conv2dShape& s, const Tile& t, const T* a, int64_t lda, const T* w, WeightLayout layout,
-                   T* out, int64_t ldo) {
-  const int64_t cin = s.cin, cout = s.cout, patch = s.patch(), taps = s.kh * s.kw;
+                   const PackedRhs* packed, T* out, int64_t ldo) {
+  const int64_t cin = s.cin, cout = s.cout, taps = s.kh * s.kw;
   const int64_t rows = t.pixels(), kw_n = t.kw_hi - t.kw_lo;
   if (layout == WeightLayout::forward && kw_n == s.kw) {  // whole kernel rows: one contiguous block of w
-    gemm<T>(Transpose::no, Transpose::yes, rows, cout, t.taps() * cin, T(1), a, lda, w + t.kh_lo * s.kw * cin, patch,
-            T(0), out, ldo);
+    const int64_t k0 = t.kh_lo * s.kw * cin;
+    multiply_weights(s, rows, k0, k0 + t.taps() * cin, a, lda, w, packed, T(0), out, ldo);
     return;
   }
   if (layout == WeightLayout::forward) {
     for (int64_t kh = t.kh_lo; kh < t.kh_hi; ++kh) {
-      const int64_t j = kh - t.kh_lo;
-      gemm<T>(Transpose::no, Transpose::yes, rows, cout, kw_n * cin, T(1), a + j * kw_n * cin, lda,
-              w + (kh * s.kw + t.kw_lo) * cin, patch, j == 0 ? T(0) : T(1), out, ldo);
+      const int64_t j = kh - t.kh_lo, k0 = (kh * s.kw + t.kw_lo) * cin;
+      multiply_weights(s, rows, k0, k0 + kw_n * cin, a + j * kw_n * cin, lda, w, packed, j == 0 ? T(0) : T(1), out,
+                       ldo);
     }
     return;
   }
@@ -81,8 +100,8 @@ void multiply_tile(const Conv2dShape& s, const Tile& t, const T* a, int64_t lda,
 }
 
 template <typename T>
-void forward_tile(const Conv2dShape& s, const Tile& t, const T* x, const T* w, WeightLayout layout, const T* bias,
-                  T* y, T* col, T* staging) {
+void forward_tile(const Conv2dShape& s, const Tile& t, const T* x, const T* w, WeightLayout layout,
+                  const PackedRhs* packed, const T* bias, T* y, T* col, T* staging) {
   const int64_t cin = s.cin, cout = s.cout, rows = t.pixels();
   const bool direct = t.consecutive(s);
   T* out = direct ? y + t.first_pixel(s) * cout : staging;
@@ -103,7 +122,7 @@ void forward_tile(const Conv2dShape& s, const Tile& t, const T* x, const T* w, W
       }
       a = col;
     }
-    multiply_tile(s, t, a, s.is_pointwise() && direct ? cin : valid, w, layout, out, cout);
+    multiply_tile(s, t, a, s.is_pointwise() && direct ? cin : valid, w, layout, packed, out, cout);
     if (bias) {
       for (int64_t r = 0; r < rows; ++r) {
         T* __restrict__ row = out + r * cout;
@@ -164,7 +183,7 @@ std::vector<Tile> plan_tiles(const Conv2dShape& s, int64_t max_pixels, int threa
 template <typename T>
 int64_t forward_tiles_workspace(const Conv2dShape& s) {
   const ForwardPlan plan = forward_plan<T>(s);
-  return plan.threads * (plan.columns_per_thread + plan.outputs_per_thread);
+  return plan.threads * (plan.columns_per_thread + plan.outputs_per_thread) + plan.packed_weights;
 }
 
 template <typename T>
@@ -172,17 +191,27 @@ void forward_tiles(const Conv2dShape& s, const T* x, const T* w, WeightLayout la
                    T* workspace, int64_t workspace_elems) {
   const ForwardPlan plan = forward_plan<T>(s);
   const int64_t per_thread = plan.columns_per_thread + plan.outputs_per_thread;
-  ATROUS_CHECK(workspace_elems >= plan.threads * per_thread, "conv2d forward: workspace of ", workspace_elems,
-               " elements is smaller than the ", plan.threads * per_thread, " needed");
+  const int64_t tile_buffers = plan.threads * per_thread;
+  ATROUS_CHECK(workspace_elems >= tile_buffers + plan.packed_weights, "conv2d forward: workspace of ",
+               workspace_elems, " elements is smaller than the ", tile_buffers + plan.packed_weights, " needed");
   if (s.pixels() == 0) return;
   const std::vector<Tile> tiles = plan_tiles(s, plan.max_tile, plan.threads);
   const int64_t count = static_cast<int64_t>(tiles.size());
+  std::optional<PackedRhs> packed;
+  if constexpr (std::is_same_v<T, float>) {
+    if (layout == WeightLayout::forward && plan.packed_weights > 0)
+      packed.emplace(Transpose::yes, s.patch(), s.cout, w, s.patch(), workspace + tile_buffers, plan.packed_weights);
+  }
+  const int64_t slices = packed ? packed->slices() : 0;
 #pragma omp parallel num_threads(plan.threads)
   {
     T* col = workspace + omp_get_thread_num() * per_thread;
     T* staging = col + plan.columns_per_thread;
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < slices; ++i) packed->pack_slice(i);
 #pragma omp for schedule(dynamic, 1)
-    for (int64_t i = 0; i < count; ++i) forward_tile(s, tiles[i], x, w, layout, bias, y, col, staging);
+    for (int64_t i = 0; i < count; ++i)
+      forward_tile(s, tiles[i], x, w, layout, packed ? &*packed : nullptr, bias, y, col, staging);
   }
 }
 
