@@ -47,9 +47,6 @@ class PackedRhs {
   int64_t slices() const;
   void pack_slice(int64_t slice) const;
 
-  int64_t k() const { return k_; }
-  int64_t n() const { return n_; }
-
  private:
   friend void gemm_packed_rhs(Transpose, int64_t, int64_t, int64_t, float, const float*, int64_t, const PackedRhs&,
                               float, float*, int64_t);
@@ -61,7 +58,7 @@ class PackedRhs {
   float* packed_;
 };
 
-// C = alpha * op(A) * op(B)[k0:k1, :] + beta * C, op(A) m x (k1 - k0) (lda as in gemm), C m x b.n(). Single-threaded.
+// C = alpha * op(A) * op(B)[k0:k1, :] + beta * C, op(A) m x (k1 - k0) (lda as in gemm), C m x n of b. Single-threaded.
 void gemm_packed_rhs(Transpose trans_a, int64_t m, int64_t k0, int64_t k1, float alpha, const float* a, int64_t lda,
                      const PackedRhs& b, float beta, float* c, int64_t ldc);
 
