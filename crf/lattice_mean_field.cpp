@@ -65,68 +65,80 @@ struct PassArgs {
   int num_terms;
   float* energy;   // stride floats (S == 0)
   float* message;  // stride floats, for matrix compatibilities
+  float* run_q;    // kPixelTile rows of stride floats: a run's new Q between its softmax and its splat
 };
 
-// Energy, softmax and splat of the P pixels i..i+P-1, for a row width S known at compile time. The energies stay in
-// registers from the slice through the softmax to the splat, and the P pixels' steps are interleaved, because one
-// pixel is a chain of dependent latencies (lattice loads, the slice's sums, max, exp, sum, division); on our noisy
-// 2-core VM the gain of P = 2 over P = 1 was within the noise (0-5%).
-template <int S, int P>
-inline void pixel_group(const PassArgs& a, int64_t i) {
+// Energy and softmax of pixel i, for a row width S known at compile time: its new Q goes to q (S floats). The
+// energy stays in registers from the slice through the softmax.
+template <int S>
+inline void slice_softmax(const PassArgs& a, int64_t i, float* q) {
   using rows::kLanes;
   using rows::Vec;
   constexpr int kVectors = S / kLanes;
-  Vec e[P][kVectors];
-  for (int p = 0; p < P; ++p)
-    for (int c = 0; c < kVectors; ++c) e[p][c] = -rows::load(a.unary_then_q + (i + p) * S + c * kLanes);
+  Vec e[kVectors];
+  for (int c = 0; c < kVectors; ++c) e[c] = -rows::load(a.unary_then_q + i * S + c * kLanes);
   for (int k = 0; k < a.num_terms && a.terms[k].blurred; ++k) {
     const TermView& t = a.terms[k];
-    Vec acc[P][kVectors] = {};
+    Vec acc[kVectors] = {};
     for (int v = 0; v < t.d1; ++v) {
-      for (int p = 0; p < P; ++p) {
-        const Vec w = rows::broadcast(t.barycentric[(i + p) * t.d1 + v]);
-        const float* src = t.blurred + static_cast<int64_t>(t.vertex[(i + p) * t.d1 + v]) * S;
-        for (int c = 0; c < kVectors; ++c) acc[p][c] += w * rows::load(src + c * kLanes);
-      }
+      const Vec w = rows::broadcast(t.barycentric[i * t.d1 + v]);
+      const float* src = t.blurred + static_cast<int64_t>(t.vertex[i * t.d1 + v]) * S;
+      for (int c = 0; c < kVectors; ++c) acc[c] += w * rows::load(src + c * kLanes);
     }
-    for (int p = 0; p < P; ++p) {
-      const float post = t.slice_weight * (t.post ? t.post[i + p] : 1.0f);
-      if (!t.mu) {
-        const Vec pv = rows::broadcast(post);
-        for (int c = 0; c < kVectors; ++c) e[p][c] += pv * acc[p][c];
-      } else {
-        for (int c = 0; c < kVectors; ++c) rows::store(a.message + c * kLanes, acc[p][c] * post);
-        for (int c = 0; c < kVectors; ++c) rows::store(a.energy + c * kLanes, e[p][c]);
-        rows::subtract_compatibility(t.mu, a.labels, t.weight, a.message, a.energy);
-        for (int c = 0; c < kVectors; ++c) e[p][c] = rows::load(a.energy + c * kLanes);
-      }
+    const float post = t.slice_weight * (t.post ? t.post[i] : 1.0f);
+    if (!t.mu) {
+      const Vec pv = rows::broadcast(post);
+      for (int c = 0; c < kVectors; ++c) e[c] += pv * acc[c];
+    } else {
+      for (int c = 0; c < kVectors; ++c) rows::store(a.message + c * kLanes, acc[c] * post);
+      for (int c = 0; c < kVectors; ++c) rows::store(a.energy + c * kLanes, e[c]);
+      rows::subtract_compatibility(t.mu, a.labels, t.weight, a.message, a.energy);
+      for (int c = 0; c < kVectors; ++c) e[c] = rows::load(a.energy + c * kLanes);
     }
   }
-  rows::softmax_registers<kVectors, P>(e);
-  if (a.num_terms == 0 || !a.terms[0].target) {  // the last pass: Q replaces the unary
-    for (int p = 0; p < P; ++p)
-      for (int c = 0; c < kVectors; ++c) rows::store(a.unary_then_q + (i + p) * S + c * kLanes, e[p][c]);
-    return;
-  }
+  rows::softmax_registers<kVectors>(e);
+  for (int c = 0; c < kVectors; ++c) rows::store(q + c * kLanes, e[c]);
+}
+
+// Splat of the new Q of pixels i0..i1-1 (q: their rows, S floats each) into every term's target, pixel after pixel
+// (a fixed order of addition, hence deterministic sums).
+template <int S>
+inline void splat_run(const PassArgs& a, int64_t i0, int64_t i1, const float* q) {
+  using rows::kLanes;
+  using rows::Vec;
+  constexpr int kVectors = S / kLanes;
   for (int k = 0; k < a.num_terms; ++k) {
-    const TermView& t = a.terms[k];
-    for (int p = 0; p < P; ++p) {  // pixel after pixel: a fixed order of addition, hence deterministic sums
-      const float pre = t.pre ? t.pre[i + p] : 1.0f;
-      for (int v = 0; v < t.d1; ++v) {
-        const Vec w = rows::broadcast(t.barycentric[(i + p) * t.d1 + v] * pre);
-        float* dst = t.target + static_cast<int64_t>(t.vertex[(i + p) * t.d1 + v]) * S;
-        for (int c = 0; c < kVectors; ++c) rows::store(dst + c * kLanes, rows::load(dst + c * kLanes) + w * e[p][c]);
+    const int d1 = a.terms[k].d1;
+    const int32_t* vertex = a.terms[k].vertex;
+    const float* barycentric = a.terms[k].barycentric;
+    const float* pre = a.terms[k].pre;
+    float* const target = a.terms[k].target;
+    for (int64_t i = i0; i < i1; ++i) {
+      const float scale = pre ? pre[i] : 1.0f;
+      Vec row[kVectors];
+      for (int c = 0; c < kVectors; ++c) row[c] = rows::load(q + (i - i0) * S + c * kLanes);
+      for (int v = 0; v < d1; ++v) {
+        const Vec w = rows::broadcast(barycentric[i * d1 + v] * scale);
+        float* dst = target + static_cast<int64_t>(vertex[i * d1 + v]) * S;
+        for (int c = 0; c < kVectors; ++c) rows::store(dst + c * kLanes, rows::load(dst + c * kLanes) + w * row[c]);
       }
     }
   }
 }
 
+// A run of pixels, kPixelTile at a time: first every pixel's slice and softmax, then their splat. Apart, the slices
+// of consecutive pixels overlap in the out-of-order window; with each pixel's splat right after its softmax they
+// did not (the splat's stores and its chain of latencies filled the window): 25% less time on a Zen 4 core,
+// where interleaving two or four pixels' slices by hand made it slower again (registers spilled).
 template <int S>
 void pixel_pass(const PassArgs& a, int64_t i0, int64_t i1) {
-  constexpr int kInterleaved = 2;
-  int64_t i = i0;
-  for (; i + kInterleaved <= i1; i += kInterleaved) pixel_group<S, kInterleaved>(a, i);
-  for (; i < i1; ++i) pixel_group<S, 1>(a, i);
+  const bool last = a.num_terms == 0 || !a.terms[0].target;  // the last pass: Q replaces the unary
+  for (int64_t b0 = i0; b0 < i1; b0 += kPixelTile) {
+    const int64_t b1 = std::min(b0 + kPixelTile, i1);
+    float* q = last ? a.unary_then_q + b0 * S : a.run_q;
+    for (int64_t i = b0; i < b1; ++i) slice_softmax<S>(a, i, q + (i - b0) * S);
+    if (!last) splat_run<S>(a, b0, b1, q);
+  }
 }
 
 // Any row width: the same steps through the row helpers, the energy in memory.
@@ -195,7 +207,7 @@ void lattice_mean_field(const std::vector<LatticeTerm>& terms, int64_t height, i
   {
     const FlushDenormals flush;
     const int team = omp_get_num_threads(), t = omp_get_thread_num();
-    HostArray<float> energy(stride), message(stride);
+    HostArray<float> energy(stride), message(stride), run_q(kPixelTile * stride);
     std::vector<TermView> views(terms.size());
     std::vector<float*> shared_target(terms.size()), spare(terms.size());
     for (size_t k = 0; k < terms.size(); ++k) {
@@ -215,7 +227,7 @@ void lattice_mean_field(const std::vector<LatticeTerm>& terms, int64_t height, i
       spare[k] = buffers[k].b.data();
     }
     const PassArgs args{labels, stride, unary_then_q, views.data(), static_cast<int>(views.size()), energy.data(),
-                        message.data()};
+                        message.data(), run_q.data()};
     for (int pass = 0; pass <= iterations; ++pass) {
       const bool last = pass == iterations;
       for (size_t k = 0; k < terms.size(); ++k) {

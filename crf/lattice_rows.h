@@ -119,29 +119,21 @@ inline Vec sum_across(Vec v) {
   return v + __builtin_shufflevector(v, v, 1, 0, 3, 2, 5, 4, 7, 6);
 }
 
-// e[p] <- softmax(e[p]) for P rows of V vectors held in registers, as softmax() below; the P rows' steps are
-// interleaved so that their latencies overlap.
-template <int V, int P>
-inline void softmax_registers(Vec (&e)[P][V]) {
+// e <- softmax(e) for a row of V vectors held in registers, as softmax() below.
+template <int V>
+inline void softmax_registers(Vec (&e)[V]) {
   const Vec floor = broadcast(-87.0f);
-  Vec top[P], sum[P];
-  for (int p = 0; p < P; ++p) {
-    top[p] = e[p][0];
-    for (int c = 1; c < V; ++c) top[p] = e[p][c] > top[p] ? e[p][c] : top[p];
-  }
-  for (int p = 0; p < P; ++p) top[p] = max_across(top[p]);
-  for (int p = 0; p < P; ++p) sum[p] = Vec{};
+  Vec top = e[0];
+  for (int c = 1; c < V; ++c) top = e[c] > top ? e[c] : top;
+  top = max_across(top);
+  Vec sum = {};
   for (int c = 0; c < V; ++c) {
-    for (int p = 0; p < P; ++p) {
-      const Vec x = e[p][c] - top[p];
-      e[p][c] = x > floor ? exp_clamped(x > floor ? x : floor) : Vec{};
-      sum[p] += e[p][c];
-    }
+    const Vec x = e[c] - top;
+    e[c] = x > floor ? exp_clamped(x > floor ? x : floor) : Vec{};
+    sum += e[c];
   }
-  for (int p = 0; p < P; ++p) {
-    const Vec inv = 1.0f / sum_across(sum[p]);
-    for (int c = 0; c < V; ++c) e[p][c] *= inv;
-  }
+  const Vec inv = 1.0f / sum_across(sum);
+  for (int c = 0; c < V; ++c) e[c] *= inv;
 }
 
 // In place: e <- softmax(e) over a row whose width is a multiple of 8 (the mean field pads labels). Labels more
