@@ -7,6 +7,7 @@
 #include "core/ops/batch_norm.h"
 #include "core/ops/concat.h"
 #include "core/ops/conv2d.h"
+#include "core/ops/conv2d_bn_relu.h"
 #include "core/ops/cross_entropy.h"
 #include "core/ops/dropout.h"
 #include "core/ops/elementwise.h"

@@ -24,11 +24,27 @@ struct Conv2dShape {
 // depends on omp_get_max_threads(), which must not change between the query and the call; the kernels check it
 // and throw atrous::Error when the buffer given is too small.
 
-// y[N,OH,OW,Cout] = conv(x, w) + bias (bias may be null).
+// What the forward does to each output value v of channel c once its sum over the taps is done, on the output tile
+// while it is in cache: v += bias[c]; then v = (v - mean[c]) * scale[c] + offset[c] (a batch norm with running
+// statistics, scale = weight / sqrt(var + eps), folded in: no pass of its own over the output); then v = max(v, 0)
+// (ReLU, with relu's NaN -> 0). Null pointers skip their step; mean, scale and offset go together.
+template <typename T>
+struct ConvEpilogue {
+  const T* bias = nullptr;
+  const T* mean = nullptr;
+  const T* scale = nullptr;
+  const T* offset = nullptr;
+  bool relu = false;
+};
+
+// y[N,OH,OW,Cout] = conv(x, w) + bias (bias may be null), or with the whole epilogue.
 template <typename T> int64_t conv2d_forward_workspace_cpu(const Conv2dShape& s);
 template <typename T>
 void conv2d_forward_cpu(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y, T* workspace,
                         int64_t workspace_elems);
+template <typename T>
+void conv2d_forward_cpu(const Conv2dShape& s, const T* x, const T* w, const ConvEpilogue<T>& epilogue, T* y,
+                        T* workspace, int64_t workspace_elems);
 
 // dx[N,H,W,Cin] from dy[N,OH,OW,Cout] (dx is overwritten).
 template <typename T> int64_t conv2d_backward_data_workspace_cpu(const Conv2dShape& s);

@@ -11,6 +11,8 @@ template <typename T> void mul_cpu(const T* a, const T* b, T* out, int64_t n);
 template <typename T> void axpby_cpu(T alpha, const T* a, T beta, const T* b, T* out, int64_t n);
 template <typename T> T sum_cpu(const T* a, int64_t n);  // accumulates in double
 template <typename T> void relu_forward_cpu(const T* x, T* y, int64_t n);
+// out = relu(a + b) in one pass (a residual block's end).
+template <typename T> void add_relu_cpu(const T* a, const T* b, T* out, int64_t n);
 // dx = dy where y > 0 (using the output makes in-place ReLU safe).
 template <typename T> void relu_backward_cpu(const T* y, const T* dy, T* dx, int64_t n);
 template <typename T> void maximum_forward_cpu(const T* a, const T* b, T* out, int64_t n);

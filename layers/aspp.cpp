@@ -5,6 +5,7 @@
 #include "core/ops/elementwise.h"
 #include "core/ops/pooling.h"
 #include "core/ops/resize.h"
+#include "layers/conv_bn_relu.h"
 #include "layers/conv_norm_activation.h"
 
 namespace atrous {
@@ -97,7 +98,7 @@ AsppPooling::AsppPooling(int in_channels, int out_channels, const BatchNormSetti
 
 Tensor AsppPooling::forward(const Tensor& x) {
   check_input("AsppPooling", x, conv_->options().in_channels);
-  const Tensor pooled = relu(bn_->forward(conv_->forward(global_avg_pool(x))));
+  const Tensor pooled = conv_bn_relu(*conv_, bn_.get(), global_avg_pool(x), true);
   return resize_bilinear(pooled, ResizeParams::to_size(x.size(1), x.size(2), align_corners_));
 }
 

@@ -1,6 +1,7 @@
 #include "layers/basic_block.h"
 
 #include "core/ops/elementwise.h"
+#include "layers/conv_bn_relu.h"
 
 namespace atrous {
 namespace {
@@ -45,9 +46,9 @@ BasicBlock::BasicBlock(const BasicBlockOptions& options, Generator& gen) : Resid
 Tensor BasicBlock::forward(const Tensor& x) {
   ATROUS_CHECK(x.dim() == 4 && x.size(3) == conv1_->options().in_channels, "BasicBlock: input must be [N,H,W,",
                conv1_->options().in_channels, "], got ", x.description());
-  Tensor h = relu(bn1_->forward(conv1_->forward(x)));
-  h = bn2_->forward(conv2_->forward(h));
-  return relu(add(h, downsample_ ? downsample_->forward(x) : x));
+  Tensor h = conv_bn_relu(*conv1_, bn1_.get(), x, true);
+  h = conv_bn_relu(*conv2_, bn2_.get(), h, false);
+  return add_relu(h, downsample_ ? downsample_->forward(x) : x);
 }
 
 void BasicBlock::set_stride(int stride) {

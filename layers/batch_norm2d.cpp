@@ -30,6 +30,11 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
   return batch_norm(x, weight, bias, running_mean_, running_var_, params);
 }
 
+RunningBatchNorm BatchNorm2d::running() const {
+  return RunningBatchNorm{weight_ ? *weight_ : Tensor(), bias_ ? *bias_ : Tensor(), running_mean_, running_var_,
+                          options_.eps};
+}
+
 void BatchNorm2d::set_sync(std::shared_ptr<dist::Communicator> ranks) { sync_ = std::move(ranks); }
 
 void BatchNorm2d::set_frozen(bool frozen) {

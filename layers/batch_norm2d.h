@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "core/ops/batch_norm.h"
+#include "core/ops/conv2d_bn_relu.h"
 #include "layers/module.h"
 
 namespace atrous::dist {
@@ -37,6 +38,10 @@ class BatchNorm2d : public Module {
   // Frozen: running statistics in every mode and weight/bias excluded from training (requires_grad false).
   void set_frozen(bool frozen);
   bool frozen() const { return options_.frozen; }
+  // Whether forward normalises with the running statistics (frozen, or in eval mode) rather than the batch's.
+  bool uses_running_statistics() const { return options_.frozen || !is_training(); }
+  // This layer as conv2d_bn_relu takes it (core/ops/conv2d_bn_relu.h); only meaningful when it uses running statistics.
+  RunningBatchNorm running() const;
   void set_momentum(double momentum);
   // Synchronized BN: batch statistics over every rank of `ranks` (dist/sync_batch_norm.h); null: this process's.
   void set_sync(std::shared_ptr<dist::Communicator> ranks);

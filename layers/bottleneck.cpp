@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/ops/elementwise.h"
+#include "layers/conv_bn_relu.h"
 
 namespace atrous {
 
@@ -59,10 +60,10 @@ Bottleneck::Bottleneck(const BottleneckOptions& options, Generator& gen) : Resid
 Tensor Bottleneck::forward(const Tensor& x) {
   ATROUS_CHECK(x.dim() == 4 && x.size(3) == conv1_->options().in_channels, "Bottleneck: input must be [N,H,W,",
                conv1_->options().in_channels, "], got ", x.description());
-  Tensor h = relu(bn1_->forward(conv1_->forward(x)));
-  h = relu(bn2_->forward(conv2_->forward(h)));
-  h = bn3_->forward(conv3_->forward(h));
-  return relu(add(h, downsample_ ? downsample_->forward(x) : x));
+  Tensor h = conv_bn_relu(*conv1_, bn1_.get(), x, true);
+  h = conv_bn_relu(*conv2_, bn2_.get(), h, true);
+  h = conv_bn_relu(*conv3_, bn3_.get(), h, false);
+  return add_relu(h, downsample_ ? downsample_->forward(x) : x);
 }
 
 void Bottleneck::set_stride(int stride) {

@@ -40,12 +40,15 @@ Conv2d::Conv2d(const Conv2dOptions& options, Generator& gen)
   }
 }
 
-Tensor Conv2d::forward(const Tensor& x) {
-  const Conv2dParams params =
-      Conv2dParams().with_stride(options_.stride).with_padding(options_.padding).with_dilation(options_.dilation).with_groups(
-          options_.groups);
-  return conv2d(x, weight_, bias_ ? *bias_ : Tensor(), params);
+Conv2dParams Conv2d::params() const {
+  return Conv2dParams()
+      .with_stride(options_.stride)
+      .with_padding(options_.padding)
+      .with_dilation(options_.dilation)
+      .with_groups(options_.groups);
 }
+
+Tensor Conv2d::forward(const Tensor& x) { return conv2d(x, weight_, bias_ ? *bias_ : Tensor(), params()); }
 
 void Conv2d::set_dilation(int dilation, int padding) {
   ATROUS_CHECK(dilation >= 1 && padding >= 0, "Conv2d::set_dilation: need dilation >= 1 and padding >= 0, got ",

@@ -42,6 +42,7 @@ class Conv2d : public Module {
   std::string describe() const override;
 
   const Conv2dOptions& options() const { return options_; }
+  Conv2dParams params() const;  // stride, padding, dilation and groups, as the conv2d op takes them
   // Changing dilation (with padding kept "same") is how DeepLabv3 switches output stride without new weights.
   void set_dilation(int dilation, int padding);
   // The first block of a ResNet stage gives up its stride when that stage becomes atrous (output stride 8/16/32).

@@ -21,11 +21,8 @@ class Sequential : public Module {
     return module;
   }
 
-  Tensor forward(const Tensor& x) override {
-    Tensor h = x;
-    for (const auto& [name, child] : children()) h = child->forward(h);
-    return h;
-  }
+  // In inference a run of children Conv2d [BatchNorm2d] [ReLU] goes as one fused op (layers/conv_bn_relu.h).
+  Tensor forward(const Tensor& x) override;
   size_t size() const { return children().size(); }
 };
 

@@ -6,6 +6,7 @@
 
 #include "core/ops/elementwise.h"
 #include "core/ops/pooling.h"
+#include "layers/conv_bn_relu.h"
 
 namespace atrous {
 namespace {
@@ -138,7 +139,7 @@ Tensor ResNet::forward(const Tensor& x) { return forward_features(x).out; }
 BackboneFeatures ResNet::forward_features(const Tensor& x) {
   ATROUS_CHECK(x.dim() == 4 && x.size(3) == 3, "ResNet: input must be [N,H,W,3], got ", x.description());
   const Pool2dParams pool = Pool2dParams().with_kernel(3).with_stride(2).with_padding(1);
-  Tensor h = max_pool2d(relu(bn1_->forward(conv1_->forward(x))), pool);
+  Tensor h = max_pool2d(conv_bn_relu(*conv1_, bn1_.get(), x, true), pool);
   BackboneFeatures features;
   for (size_t l = 0; l < layers_.size(); ++l) {
     h = layers_[l]->forward(h);

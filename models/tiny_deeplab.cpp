@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/atrous.h"
+#include "layers/conv_bn_relu.h"
 #include "models/registry.h"
 
 namespace atrous {
@@ -60,7 +61,7 @@ TinyDeepLab::Stage TinyDeepLab::add_stage(const std::string& name, int cin, int 
   return s;
 }
 
-Tensor TinyDeepLab::run(const Stage& stage, const Tensor& x) { return relu(stage.bn->forward(stage.conv->forward(x))); }
+Tensor TinyDeepLab::run(const Stage& stage, const Tensor& x) { return conv_bn_relu(*stage.conv, stage.bn.get(), x, true); }
 
 Tensor TinyDeepLab::forward(const Tensor& x) {
   ATROUS_CHECK(x.dim() == 4 && x.size(3) == config_.in_channels, "TinyDeepLab: input must be [N,H,W,",

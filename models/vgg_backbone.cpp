@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/ops/pooling.h"
+#include "layers/conv_bn_relu.h"
 #include "layers/simple_layers.h"
 
 namespace atrous {
@@ -99,9 +100,10 @@ VggPools Vgg16Features::forward_pools(const Tensor& x) {
   VggPools out;
   Tensor h = x;
   size_t pool = 0;
-  for (const auto& [name, layer] : children()) {
-    h = layer->forward(h);
-    if (pool < kPoolIndices.size() && name == std::to_string(kPoolIndices[pool])) out.pool[pool++] = h;
+  for (size_t i = 0; i < children().size();) {
+    h = forward_children_from(children(), i, h);  // a conv and its ReLU as one op in inference
+    const std::string& last = children()[i - 1].first;
+    if (pool < kPoolIndices.size() && last == std::to_string(kPoolIndices[pool])) out.pool[pool++] = h;
   }
   return out;
 }

@@ -5,6 +5,7 @@
 #include "core/ops/concat.h"
 #include "core/ops/elementwise.h"
 #include "core/ops/resize.h"
+#include "layers/conv_bn_relu.h"
 #include "layers/sequential.h"
 #include "layers/simple_layers.h"
 #include "models/multi_scale.h"
@@ -93,8 +94,8 @@ VggFcBranch::VggFcBranch(const VggFcBranchOptions& o, Generator& gen) : Module("
 }
 
 Tensor VggFcBranch::fc7_features(const Tensor& x) {
-  Tensor h = drop6_->forward(relu(fc6_->forward(x)));
-  return drop7_->forward(relu(fc7_->forward(h)));
+  Tensor h = drop6_->forward(conv_bn_relu(*fc6_, nullptr, x, true));
+  return drop7_->forward(conv_bn_relu(*fc7_, nullptr, h, true));
 }
 
 Tensor VggFcBranch::classify(const Tensor& features) { return fc8_->forward(features); }

@@ -99,6 +99,7 @@ TEST(CudaOps, Elementwise) {
     compare_op("maximum ties", {ab[0], ab[0]}, [](const auto& t) { return maximum(t[0], t[1]); }, tol, tol);
     compare_op("scale", {ab[0]}, [](const auto& t) { return scale(t[0], -2.5); }, tol, tol);
     compare_op("relu", {ab[0]}, [](const auto& t) { return relu(t[0]); }, tol, tol);
+    compare_op("add_relu", ab, [](const auto& t) { return add_relu(t[0], t[1]); }, tol, tol);
     compare_op("sum", {ab[0]}, [](const auto& t) { return sum(t[0]); }, tol, tol);
     compare_op("mean", {ab[0]}, [](const auto& t) { return mean(t[0]); }, tol, tol);
   }
@@ -374,6 +375,23 @@ TEST(CudaOps, Conv2dForwardAndBackward) {
 
 // tf32 (selected explicitly): the tensor-core kernel and cuBLAS's tf32 mode. Inputs lose 13 mantissa bits, so the
 // tolerance is 5e-3 of the largest element instead of 1e-5; a wrong index would still be off by O(1).
+// The fused inference op runs its three steps in turn on CUDA; the CPU fuses them.
+TEST(CudaOps, Conv2dBnReluMatchesTheFusedCpuOp) {
+  REQUIRE_GPU();
+  Generator gen(31);
+  NoGradGuard no_grad;
+  const Tensor x = random({2, 9, 8, 5}, gen), w = random({6, 3, 3, 5}, gen), b = random({6}, gen);
+  RunningBatchNorm bn{random({6}, gen), random({6}, gen), random({6}, gen),
+                      Tensor::uniform({6}, 0.2, 2.0, gen), 1e-3};
+  const RunningBatchNorm bn_gpu{bn.weight.to(kGpu), bn.bias.to(kGpu), bn.running_mean.to(kGpu),
+                                bn.running_var.to(kGpu), bn.eps};
+  const Conv2dParams p = Conv2dParams().with_padding(2).with_dilation(2);
+  for (bool relu_after : {true, false}) {
+    expect_matches(conv2d_bn_relu(x.to(kGpu), w.to(kGpu), b.to(kGpu), p, &bn_gpu, relu_after),
+                   conv2d_bn_relu(x, w, b, p, &bn, relu_after), 1e-4, relu_after ? "with ReLU" : "without ReLU");
+  }
+}
+
 TEST(CudaOps, Conv2dTf32WhenSelected) {
   REQUIRE_GPU();
   struct Tf32Scope {

@@ -18,36 +18,6 @@ std::string params_str(const Conv2dParams& p) {
                         p.groups != 1 ? detail::concat(", groups ", p.groups) : std::string());
 }
 
-void check_arguments(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& p) {
-  checks::nhwc(kOp, "x", x);
-  checks::floating(kOp, "weight", w);
-  checks::rank(kOp, "weight", w, 4, "[Cout,KH,KW,Cin/groups]");
-  checks::same_dtype(kOp, "x", x, "weight", w);
-  checks::same_device(kOp, "x", x, "weight", w);
-  ATROUS_CHECK(w.size(0) > 0 && w.size(1) > 0 && w.size(2) > 0 && w.size(3) > 0, kOp,
-               ": weight must have positive sizes, got ", w.description());
-  ATROUS_CHECK(p.groups >= 1 && x.size(3) % p.groups == 0 && w.size(0) % p.groups == 0, kOp, ": groups ", p.groups,
-               " must divide both the ", x.size(3), " input channels of x ", x.description(), " and the ", w.size(0),
-               " output channels of weight ", w.description());
-  ATROUS_CHECK(w.size(3) * p.groups == x.size(3), kOp, ": weight ", w.description(), " expects Cin = ",
-               w.size(3) * p.groups, " input channels",
-               p.groups > 1 ? detail::concat(" (", w.size(3), " per group, ", p.groups, " groups)") : std::string(),
-               " but x ", x.description(), " (NHWC) has ", x.size(3));
-  if (b.defined()) {
-    checks::floating(kOp, "bias", b);
-    checks::rank(kOp, "bias", b, 1, "[Cout]");
-    checks::same_dtype(kOp, "x", x, "bias", b);
-    checks::same_device(kOp, "x", x, "bias", b);
-    ATROUS_CHECK(b.size(0) == w.size(0), kOp, ": bias ", b.description(), " must have Cout = ", w.size(0),
-                 " elements to match weight ", w.description());
-  }
-  ATROUS_CHECK(p.stride >= 1 && p.dilation >= 1 && p.padding >= 0, kOp,
-               ": stride and dilation must be >= 1 and padding >= 0, got ", params_str(p));
-  const int64_t oh = conv2d_output_size(x.size(1), w.size(1), p), ow = conv2d_output_size(x.size(2), w.size(2), p);
-  ATROUS_CHECK(oh > 0 && ow > 0, kOp, ": output would be empty (", oh, "x", ow, "): the ", w.size(1), "x", w.size(2),
-               " kernel with ", params_str(p), " does not fit x ", x.description());
-}
-
 template <typename T>
 Tensor workspace(int64_t elems) {
   return Tensor::empty({std::max<int64_t>(elems, 1)}, dtype_of<T>);  // the caching allocator makes reuse cheap
@@ -98,6 +68,37 @@ std::vector<Tensor> conv2d_backward(const Tensor& g_in, const SavedForBackward& 
 
 }  // namespace
 
+void detail::check_conv2d_arguments(const char* op, const Tensor& x, const Tensor& w, const Tensor& b,
+                                    const Conv2dParams& p) {
+  checks::nhwc(op, "x", x);
+  checks::floating(op, "weight", w);
+  checks::rank(op, "weight", w, 4, "[Cout,KH,KW,Cin/groups]");
+  checks::same_dtype(op, "x", x, "weight", w);
+  checks::same_device(op, "x", x, "weight", w);
+  ATROUS_CHECK(w.size(0) > 0 && w.size(1) > 0 && w.size(2) > 0 && w.size(3) > 0, op,
+               ": weight must have positive sizes, got ", w.description());
+  ATROUS_CHECK(p.groups >= 1 && x.size(3) % p.groups == 0 && w.size(0) % p.groups == 0, op, ": groups ", p.groups,
+               " must divide both the ", x.size(3), " input channels of x ", x.description(), " and the ", w.size(0),
+               " output channels of weight ", w.description());
+  ATROUS_CHECK(w.size(3) * p.groups == x.size(3), op, ": weight ", w.description(), " expects Cin = ",
+               w.size(3) * p.groups, " input channels",
+               p.groups > 1 ? detail::concat(" (", w.size(3), " per group, ", p.groups, " groups)") : std::string(),
+               " but x ", x.description(), " (NHWC) has ", x.size(3));
+  if (b.defined()) {
+    checks::floating(op, "bias", b);
+    checks::rank(op, "bias", b, 1, "[Cout]");
+    checks::same_dtype(op, "x", x, "bias", b);
+    checks::same_device(op, "x", x, "bias", b);
+    ATROUS_CHECK(b.size(0) == w.size(0), op, ": bias ", b.description(), " must have Cout = ", w.size(0),
+                 " elements to match weight ", w.description());
+  }
+  ATROUS_CHECK(p.stride >= 1 && p.dilation >= 1 && p.padding >= 0, op,
+               ": stride and dilation must be >= 1 and padding >= 0, got ", params_str(p));
+  const int64_t oh = conv2d_output_size(x.size(1), w.size(1), p), ow = conv2d_output_size(x.size(2), w.size(2), p);
+  ATROUS_CHECK(oh > 0 && ow > 0, op, ": output would be empty (", oh, "x", ow, "): the ", w.size(1), "x", w.size(2),
+               " kernel with ", params_str(p), " does not fit x ", x.description());
+}
+
 kernels::Conv2dShape detail::conv2d_kernel_shape(const Shape& x, const Shape& w, const Conv2dParams& p) {
   kernels::Conv2dShape s;
   s.n = x[0];
@@ -123,7 +124,7 @@ int64_t conv2d_output_size(int64_t in, int64_t kernel, const Conv2dParams& p) {
 }
 
 Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const Conv2dParams& params) {
-  check_arguments(x_in, w_in, b_in, params);
+  detail::check_conv2d_arguments(kOp, x_in, w_in, b_in, params);
   if (params.groups > 1) return detail::grouped_conv2d(x_in, w_in, b_in, params);
   Tensor x = x_in.contiguous(), w = w_in.contiguous(), b = b_in.defined() ? b_in.contiguous() : Tensor();
   const kernels::Conv2dShape s = detail::conv2d_kernel_shape(x.shape(), w.shape(), params);

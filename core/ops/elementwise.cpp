@@ -45,6 +45,23 @@ void axpby_on(Device device, T alpha, const T* a, T beta, const T* b, T* out, in
   }
 }
 
+// The gradient through a ReLU, from its output y (so that in-place ReLU would stay correct) and the output's
+// gradient g.
+Tensor relu_backward(const Tensor& y, const Tensor& g_in) {
+  Tensor g = g_in.contiguous();
+  Tensor dx = Tensor::empty(g.shape(), g.dtype(), g.device());
+  dispatch_floating(g.dtype(), "relu backward", [&](auto tag) {
+    using T = decltype(tag);
+    if (g.device().is_cuda()) {
+      ATROUS_CUDA_ONLY(
+          kernels::cuda::relu_backward<T>(g.device().index, y.data<T>(), g.data<T>(), dx.data<T>(), g.numel()));
+    } else {
+      kernels::relu_backward_cpu(y.data<T>(), g.data<T>(), dx.data<T>(), g.numel());
+    }
+  });
+  return dx;
+}
+
 }  // namespace
 
 Tensor add(const Tensor& a, const Tensor& b) {
@@ -125,20 +142,22 @@ Tensor relu(const Tensor& x_in) {
     }
   });
   const bool track = any_requires_grad({x_in});
-  return record_op("relu", y, {x_in}, [y = track ? y.detach() : Tensor()](const Tensor& g_in,
-                                                                          const std::vector<bool>&) {
-    Tensor g = g_in.contiguous();
-    Tensor dx = Tensor::empty(g.shape(), g.dtype(), g.device());
-    dispatch_floating(g.dtype(), "relu backward", [&](auto tag) {
-      using T = decltype(tag);
-      if (g.device().is_cuda()) {
-        ATROUS_CUDA_ONLY(
-            kernels::cuda::relu_backward<T>(g.device().index, y.data<T>(), g.data<T>(), dx.data<T>(), g.numel()));
-      } else {
-        kernels::relu_backward_cpu(y.data<T>(), g.data<T>(), dx.data<T>(), g.numel());
-      }
-    });
-    return std::vector<Tensor>{dx};
+  return record_op("relu", y, {x_in}, [y = track ? y.detach() : Tensor()](const Tensor& g, const std::vector<bool>&) {
+    return std::vector<Tensor>{relu_backward(y, g)};
+  });
+}
+
+Tensor add_relu(const Tensor& a, const Tensor& b) {
+  Tensor y = binary(
+      "add_relu", a, b, [](auto* x, auto* z, auto* o, int64_t n) { kernels::add_relu_cpu(x, z, o, n); },
+      [](int d, auto* x, auto* z, auto* o, int64_t n) {
+        ATROUS_CUDA_ONLY(kernels::cuda::add(d, x, z, o, n));
+        ATROUS_CUDA_ONLY(kernels::cuda::relu_forward(d, o, o, n));
+      });
+  const bool track = any_requires_grad({a, b});
+  return record_op("add_relu", y, {a, b}, [y = track ? y.detach() : Tensor()](const Tensor& g, const std::vector<bool>&) {
+    const Tensor dx = relu_backward(y, g);
+    return std::vector<Tensor>{dx, dx};
   });
 }
 

@@ -12,6 +12,7 @@ Tensor scale(const Tensor& a, double s);          // s * a
 Tensor sum(const Tensor& a);                      // all elements -> scalar (shape [])
 Tensor mean(const Tensor& a);                     // all elements -> scalar
 Tensor relu(const Tensor& x);
+Tensor add_relu(const Tensor& a, const Tensor& b);  // relu(a + b), one pass on the CPU (a residual block's end)
 Tensor maximum(const Tensor& a, const Tensor& b);  // elementwise max (multi-scale fusion); ties pick `a`
 
 // In place, outside autograd (gradient accumulation, optimisers): dst += src, dst += alpha * src.

@@ -5,6 +5,7 @@
 // GEMM kernels once per call (kernels::PackedRhs), by all threads, rather than once per tile.
 #include <omp.h>
 
+#include <algorithm>
 #include <optional>
 #include <type_traits>
 
@@ -99,15 +100,44 @@ void multiply_tile(const Conv2dShape& s, const Tile& t, const T* a, int64_t lda,
   }
 }
 
+// The epilogue on `rows` rows of cout values. Each step's loop is chosen outside the row loop, so every one
+// vectorises; a step absent costs nothing.
+template <typename T>
+void apply_epilogue(const ConvEpilogue<T>& e, int64_t rows, int64_t cout, T* out) {
+  const T* __restrict__ bias = e.bias;
+  const T* __restrict__ mean = e.mean;
+  const T* __restrict__ scale = e.scale;
+  const T* __restrict__ offset = e.offset;
+  for (int64_t r = 0; r < rows; ++r) {
+    T* __restrict__ row = out + r * cout;
+    if (bias) {
+#pragma omp simd
+      for (int64_t c = 0; c < cout; ++c) row[c] += bias[c];
+    }
+    if (scale && e.relu) {
+#pragma omp simd
+      for (int64_t c = 0; c < cout; ++c) {
+        const T v = (row[c] - mean[c]) * scale[c] + offset[c];
+        row[c] = v > T(0) ? v : T(0);
+      }
+    } else if (scale) {
+#pragma omp simd
+      for (int64_t c = 0; c < cout; ++c) row[c] = (row[c] - mean[c]) * scale[c] + offset[c];
+    } else if (e.relu) {
+#pragma omp simd
+      for (int64_t c = 0; c < cout; ++c) row[c] = row[c] > T(0) ? row[c] : T(0);
+    }
+  }
+}
+
 template <typename T>
 void forward_tile(const Conv2dShape& s, const Tile& t, const T* x, const T* w, WeightLayout layout,
-                  const PackedRhs* packed, const T* bias, T* y, T* col, T* staging) {
+                  const PackedRhs* packed, const ConvEpilogue<T>& epilogue, T* y, T* col, T* staging) {
   const int64_t cin = s.cin, cout = s.cout, rows = t.pixels();
   const bool direct = t.consecutive(s);
   T* out = direct ? y + t.first_pixel(s) * cout : staging;
   if (t.taps() == 0) {
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t c = 0; c < cout; ++c) out[r * cout + c] = bias ? bias[c] : T(0);
+    std::fill(out, out + rows * cout, T(0));
   } else {
     const int64_t kw_n = t.kw_hi - t.kw_lo, valid = t.taps() * cin;
     const T* a = x + t.first_pixel(s) * cin;
@@ -123,14 +153,8 @@ void forward_tile(const Conv2dShape& s, const Tile& t, const T* x, const T* w, W
       a = col;
     }
     multiply_tile(s, t, a, s.is_pointwise() && direct ? cin : valid, w, layout, packed, out, cout);
-    if (bias) {
-      for (int64_t r = 0; r < rows; ++r) {
-        T* __restrict__ row = out + r * cout;
-#pragma omp simd
-        for (int64_t c = 0; c < cout; ++c) row[c] += bias[c];
-      }
-    }
   }
+  apply_epilogue(epilogue, rows, cout, out);
   if (!direct) scatter_tile_rows(s, t, staging, cout, y);
 }
 
@@ -187,8 +211,8 @@ int64_t forward_tiles_workspace(const Conv2dShape& s) {
 }
 
 template <typename T>
-void forward_tiles(const Conv2dShape& s, const T* x, const T* w, WeightLayout layout, const T* bias, T* y,
-                   T* workspace, int64_t workspace_elems) {
+void forward_tiles(const Conv2dShape& s, const T* x, const T* w, WeightLayout layout, const ConvEpilogue<T>& epilogue,
+                   T* y, T* workspace, int64_t workspace_elems) {
   const ForwardPlan plan = forward_plan<T>(s);
   const int64_t per_thread = plan.columns_per_thread + plan.outputs_per_thread;
   const int64_t tile_buffers = plan.threads * per_thread;
@@ -211,16 +235,16 @@ void forward_tiles(const Conv2dShape& s, const T* x, const T* w, WeightLayout la
     for (int64_t i = 0; i < slices; ++i) packed->pack_slice(i);
 #pragma omp for schedule(dynamic, 1)
     for (int64_t i = 0; i < count; ++i)
-      forward_tile(s, tiles[i], x, w, layout, packed ? &*packed : nullptr, bias, y, col, staging);
+      forward_tile(s, tiles[i], x, w, layout, packed ? &*packed : nullptr, epilogue, y, col, staging);
   }
 }
 
 template int64_t forward_tiles_workspace<float>(const Conv2dShape&);
 template int64_t forward_tiles_workspace<double>(const Conv2dShape&);
-template void forward_tiles<float>(const Conv2dShape&, const float*, const float*, WeightLayout, const float*, float*,
-                                   float*, int64_t);
-template void forward_tiles<double>(const Conv2dShape&, const double*, const double*, WeightLayout, const double*,
-                                    double*, double*, int64_t);
+template void forward_tiles<float>(const Conv2dShape&, const float*, const float*, WeightLayout,
+                                   const ConvEpilogue<float>&, float*, float*, int64_t);
+template void forward_tiles<double>(const Conv2dShape&, const double*, const double*, WeightLayout,
+                                    const ConvEpilogue<double>&, double*, double*, int64_t);
 
 }  // namespace conv2d_detail
 
@@ -230,14 +254,27 @@ int64_t conv2d_forward_workspace_cpu(const Conv2dShape& s) {
 }
 
 template <typename T>
-void conv2d_forward_cpu(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y, T* workspace,
-                        int64_t workspace_elems) {
-  conv2d_detail::forward_tiles(s, x, w, conv2d_detail::WeightLayout::forward, bias, y, workspace, workspace_elems);
+void conv2d_forward_cpu(const Conv2dShape& s, const T* x, const T* w, const ConvEpilogue<T>& epilogue, T* y,
+                        T* workspace, int64_t workspace_elems) {
+  ATROUS_CHECK((epilogue.mean != nullptr) == (epilogue.scale != nullptr) &&
+                   (epilogue.scale != nullptr) == (epilogue.offset != nullptr),
+               "conv2d forward: the epilogue's mean, scale and offset go together");
+  conv2d_detail::forward_tiles(s, x, w, conv2d_detail::WeightLayout::forward, epilogue, y, workspace, workspace_elems);
 }
 
-#define ATROUS_INSTANTIATE(T)                                                                           \
-  template int64_t conv2d_forward_workspace_cpu<T>(const Conv2dShape&);                                \
-  template void conv2d_forward_cpu<T>(const Conv2dShape&, const T*, const T*, const T*, T*, T*, int64_t);
+template <typename T>
+void conv2d_forward_cpu(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y, T* workspace,
+                        int64_t workspace_elems) {
+  ConvEpilogue<T> epilogue;
+  epilogue.bias = bias;
+  conv2d_forward_cpu(s, x, w, epilogue, y, workspace, workspace_elems);
+}
+
+#define ATROUS_INSTANTIATE(T)                                                                                    \
+  template int64_t conv2d_forward_workspace_cpu<T>(const Conv2dShape&);                                         \
+  template void conv2d_forward_cpu<T>(const Conv2dShape&, const T*, const T*, const T*, T*, T*, int64_t);       \
+  template void conv2d_forward_cpu<T>(const Conv2dShape&, const T*, const T*, const ConvEpilogue<T>&, T*, T*, \
+                                      int64_t);
 ATROUS_INSTANTIATE(float)
 ATROUS_INSTANTIATE(double)
 

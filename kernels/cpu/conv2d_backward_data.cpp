@@ -162,11 +162,11 @@ void conv2d_backward_data_cpu(const Conv2dShape& s, const T* dy, const T* w, T* 
     if (use_flipped_copy(s)) {
       const int64_t weight_elems = s.kh * s.kw * s.cin * s.cout;
       flip_transpose_weights(s, w, workspace);
-      forward_tiles(transposed_shape(s), dy, workspace, WeightLayout::forward, static_cast<const T*>(nullptr), dx,
+      forward_tiles(transposed_shape(s), dy, workspace, WeightLayout::forward, ConvEpilogue<T>{}, dx,
                     workspace + weight_elems, workspace_elems - weight_elems);
       return;
     }
-    forward_tiles(transposed_shape(s), dy, w, WeightLayout::transposed_flipped, static_cast<const T*>(nullptr), dx,
+    forward_tiles(transposed_shape(s), dy, w, WeightLayout::transposed_flipped, ConvEpilogue<T>{}, dx,
                   workspace, workspace_elems);
     return;
   }

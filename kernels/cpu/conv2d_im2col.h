@@ -124,9 +124,9 @@ enum class WeightLayout {
 template <typename T>
 int64_t forward_tiles_workspace(const Conv2dShape& s);
 
-// y [pixels, cout] = im2col(x) * B (+ bias, may be null), each thread taking whole tiles of output pixels.
+// y [pixels, cout] = epilogue(im2col(x) * B), each thread taking whole tiles of output pixels.
 template <typename T>
-void forward_tiles(const Conv2dShape& s, const T* x, const T* w, WeightLayout layout, const T* bias, T* y,
-                   T* workspace, int64_t workspace_elems);
+void forward_tiles(const Conv2dShape& s, const T* x, const T* w, WeightLayout layout, const ConvEpilogue<T>& epilogue,
+                   T* y, T* workspace, int64_t workspace_elems);
 
 }  // namespace atrous::kernels::conv2d_detail

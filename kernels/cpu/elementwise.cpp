@@ -50,6 +50,15 @@ void relu_forward_cpu(const T* x, T* y, int64_t n) {
 }
 
 template <typename T>
+void add_relu_cpu(const T* a, const T* b, T* out, int64_t n) {
+#pragma omp parallel for simd if (n > kParallelThreshold)
+  for (int64_t i = 0; i < n; ++i) {
+    const T v = a[i] + b[i];
+    out[i] = v > T(0) ? v : T(0);
+  }
+}
+
+template <typename T>
 void relu_backward_cpu(const T* y, const T* dy, T* dx, int64_t n) {
 #pragma omp parallel for simd if (n > kParallelThreshold)
   for (int64_t i = 0; i < n; ++i) dx[i] = y[i] > T(0) ? dy[i] : T(0);
@@ -78,6 +87,7 @@ void maximum_backward_cpu(const T* a, const T* b, const T* dy, T* da, T* db, int
   template void axpby_cpu<T>(T, const T*, T, const T*, T*, int64_t);           \
   template T sum_cpu<T>(const T*, int64_t);                                    \
   template void relu_forward_cpu<T>(const T*, T*, int64_t);                    \
+  template void add_relu_cpu<T>(const T*, const T*, T*, int64_t);              \
   template void relu_backward_cpu<T>(const T*, const T*, T*, int64_t);         \
   template void maximum_forward_cpu<T>(const T*, const T*, T*, int64_t);       \
   template void maximum_backward_cpu<T>(const T*, const T*, const T*, T*, T*, int64_t);

@@ -1,0 +1,91 @@
+#include "core/ops/conv2d_bn_relu.h"
+
+#include <cmath>
+
+#include "core/autograd.h"
+#include "core/ops/batch_norm.h"
+#include "core/ops/checks.h"
+#include "core/ops/elementwise.h"
+#include "core/ops/grouped_conv2d.h"
+#include "kernels/batch_norm.h"
+#include "kernels/conv2d.h"
+
+namespace atrous {
+namespace {
+
+constexpr const char* kOp = "conv2d_bn_relu";
+
+// A batch-norm vector: [Cout] of the convolution's output, the dtype and device of x.
+void check_channel_vector(const char* arg, const Tensor& t, const Tensor& x, const Tensor& w) {
+  ATROUS_CHECK(t.dim() == 1 && t.size(0) == w.size(0), kOp, ": batch norm '", arg, "' must be [Cout] = [", w.size(0),
+               "] for weight ", w.description(), ", got ", t.description());
+  checks::same_dtype(kOp, arg, t, "x", x);
+  checks::same_device(kOp, arg, t, "x", x);
+}
+
+void check_batch_norm(const RunningBatchNorm& bn, const Tensor& x, const Tensor& w) {
+  ATROUS_CHECK(bn.running_mean.defined() && bn.running_var.defined(), kOp,
+               ": the batch norm normalises with running_mean and running_var, which must be defined");
+  check_channel_vector("running_mean", bn.running_mean, x, w);
+  check_channel_vector("running_var", bn.running_var, x, w);
+  if (bn.weight.defined()) check_channel_vector("weight", bn.weight, x, w);
+  if (bn.bias.defined()) check_channel_vector("bias", bn.bias, x, w);
+  ATROUS_CHECK(std::isfinite(bn.eps) && bn.eps >= 0.0, kOp, ": eps must be finite and >= 0, got ", bn.eps);
+}
+
+// The three ops in turn (nothing requires a gradient here, so none records history).
+Tensor conv_then_bn_then_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& params,
+                              const RunningBatchNorm* bn, bool relu) {
+  Tensor y = conv2d(x, weight, bias, params);
+  if (bn) {
+    BatchNormParams p;
+    p.mode = BatchNormMode::Eval;
+    p.eps = bn->eps;
+    y = batch_norm(y, bn->weight, bn->bias, bn->running_mean, bn->running_var, p);
+  }
+  return relu ? atrous::relu(y) : y;
+}
+
+}  // namespace
+
+Tensor conv2d_bn_relu(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const Conv2dParams& params,
+                      const RunningBatchNorm* bn, bool relu) {
+  detail::check_conv2d_arguments(kOp, x_in, w_in, b_in, params);
+  if (bn) check_batch_norm(*bn, x_in, w_in);
+  std::vector<Tensor> inputs{x_in, w_in, b_in};
+  if (bn) inputs.insert(inputs.end(), {bn->weight, bn->bias, bn->running_mean, bn->running_var});
+  ATROUS_CHECK(!any_requires_grad(inputs), kOp,
+               ": is for inference and records no gradient, but an input requires one (run it under NoGradGuard, "
+               "or conv2d, batch_norm and relu in turn)");
+  if (!x_in.device().is_cpu() || params.groups != 1) return conv_then_bn_then_relu(x_in, w_in, b_in, params, bn, relu);
+
+  const Tensor x = x_in.contiguous(), w = w_in.contiguous(), b = b_in.defined() ? b_in.contiguous() : Tensor();
+  const kernels::Conv2dShape s = detail::conv2d_kernel_shape(x.shape(), w.shape(), params);
+  Tensor y = Tensor::empty({s.n, s.oh, s.ow, s.cout}, x.dtype(), x.device());
+  dispatch_floating(x.dtype(), kOp, [&](auto tag) {
+    using T = decltype(tag);
+    kernels::ConvEpilogue<T> epilogue;
+    epilogue.bias = b.defined() ? b.data<T>() : nullptr;
+    epilogue.relu = relu;
+    // The batch norm's scale as batch_norm computes it in Eval mode: invstd * weight, in T.
+    Tensor mean, scale, offset;
+    if (bn) {
+      mean = bn->running_mean.contiguous();
+      scale = Tensor::empty({s.cout}, x.dtype());
+      kernels::batch_norm_invstd_cpu<T>(bn->running_var.contiguous().data<T>(), s.cout, bn->eps, scale.data<T>());
+      offset = bn->bias.defined() ? bn->bias.contiguous() : Tensor::zeros({s.cout}, x.dtype());
+      if (bn->weight.defined()) {
+        const Tensor gamma = bn->weight.contiguous();
+        for (int64_t c = 0; c < s.cout; ++c) scale.data<T>()[c] *= gamma.data<T>()[c];
+      }
+      epilogue.mean = mean.data<T>();
+      epilogue.scale = scale.data<T>();
+      epilogue.offset = offset.data<T>();
+    }
+    Tensor ws = Tensor::empty({std::max<int64_t>(kernels::conv2d_forward_workspace_cpu<T>(s), 1)}, x.dtype());
+    kernels::conv2d_forward_cpu<T>(s, x.data<T>(), w.data<T>(), epilogue, y.data<T>(), ws.data<T>(), ws.numel());
+  });
+  return y;
+}
+
+}  // namespace atrous

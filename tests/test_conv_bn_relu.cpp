@@ -1,0 +1,244 @@
+// Inference fusion: conv2d_bn_relu against conv2d -> batch_norm (Eval) -> relu in turn (every epilogue combination,
+// tiles that see only padding, tiles staged and scattered, f32 and f64, grouped fallbacks), its errors; the layer
+// helper conv_bn_relu and Sequential's fused runs (fused exactly when nothing needs a gradient and BN uses running
+// statistics; training unchanged); add_relu's values and gradients.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <string>
+
+#include "core/autograd.h"
+#include "core/ops/batch_norm.h"
+#include "core/ops/conv2d_bn_relu.h"
+#include "core/ops/elementwise.h"
+#include "core/ops/pooling.h"
+#include "core/random.h"
+#include "layers/conv_bn_relu.h"
+#include "layers/sequential.h"
+#include "layers/simple_layers.h"
+#include "support/gradcheck.h"
+#include "support/test_helpers.h"
+
+using namespace atrous;
+using atrous::testing::expect_error;
+using atrous::testing::expect_gradients_match;
+using atrous::testing::random_input;
+
+namespace {
+
+struct Case {
+  int64_t n, h, w, cin, cout, k;
+  int stride, padding, dilation, groups;
+  std::string str() const {
+    return detail::concat("x[", n, ",", h, ",", w, ",", cin, "] ", cout, " out, ", k, "x", k, " stride ", stride,
+                          " pad ", padding, " dilation ", dilation, " groups ", groups);
+  }
+};
+
+// |a - b| <= tol * max(1, max |b|) everywhere, NaN never passing.
+void expect_close(const Tensor& a, const Tensor& b, double tol, const std::string& what) {
+  ASSERT_EQ(a.shape(), b.shape()) << what;
+  const auto x = a.to_double_vector(), y = b.to_double_vector();
+  double scale = 1.0, worst = 0.0;
+  for (double v : y) scale = std::max(scale, std::abs(v));
+  for (size_t i = 0; i < x.size(); ++i) worst = std::max(worst, std::isnan(x[i] - y[i]) ? INFINITY : std::abs(x[i] - y[i]));
+  EXPECT_LE(worst, tol * scale) << what;
+}
+
+// A batch norm whose statistics and affine are far from the identity, so that a missing or misplaced step shows.
+RunningBatchNorm random_batch_norm(int64_t channels, bool affine, DType dtype, Generator& gen) {
+  RunningBatchNorm bn;
+  bn.running_mean = Tensor::uniform({channels}, -2.0, 2.0, gen, dtype);
+  bn.running_var = Tensor::uniform({channels}, 0.1, 3.0, gen, dtype);
+  if (affine) {
+    bn.weight = Tensor::uniform({channels}, -1.5, 1.5, gen, dtype);
+    bn.bias = Tensor::uniform({channels}, -1.0, 1.0, gen, dtype);
+  }
+  bn.eps = 1e-3;
+  return bn;
+}
+
+Tensor in_turn(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& p, const RunningBatchNorm* bn,
+               bool relu_after) {
+  Tensor y = conv2d(x, w, b, p);
+  if (bn) {
+    BatchNormParams params;
+    params.mode = BatchNormMode::Eval;
+    params.eps = bn->eps;
+    y = batch_norm(y, bn->weight, bn->bias, bn->running_mean, bn->running_var, params);
+  }
+  return relu_after ? relu(y) : y;
+}
+
+void check_every_epilogue(const Case& c, DType dtype, uint64_t seed) {
+  NoGradGuard no_grad;
+  Generator gen(seed);
+  const Conv2dParams p =
+      Conv2dParams().with_stride(c.stride).with_padding(c.padding).with_dilation(c.dilation).with_groups(c.groups);
+  const Tensor x = Tensor::uniform({c.n, c.h, c.w, c.cin}, -1.0, 1.0, gen, dtype);
+  const Tensor w = Tensor::uniform({c.cout, c.k, c.k, c.cin / c.groups}, -1.0, 1.0, gen, dtype);
+  const Tensor b = Tensor::uniform({c.cout}, -1.0, 1.0, gen, dtype);
+  const RunningBatchNorm affine = random_batch_norm(c.cout, true, dtype, gen);
+  const RunningBatchNorm plain = random_batch_norm(c.cout, false, dtype, gen);
+  // f32: the same arithmetic in the same order, but compiled in two places (multiply-adds may fuse differently).
+  const double tol = dtype == DType::f64 ? 1e-12 : 1e-6;
+  for (const Tensor& bias : {b, Tensor()}) {
+    for (const RunningBatchNorm* bn : {&affine, &plain, static_cast<const RunningBatchNorm*>(nullptr)}) {
+      for (bool relu_after : {true, false}) {
+        const std::string what = detail::concat(c.str(), bias.defined() ? ", bias" : ", no bias",
+                                                bn == &affine ? ", affine BN" : bn ? ", BN without affine" : ", no BN",
+                                                relu_after ? ", ReLU" : "", ", ", dtype_name(dtype));
+        const Tensor fused = conv2d_bn_relu(x, w, bias, p, bn, relu_after);
+        expect_close(fused, in_turn(x, w, bias, p, bn, relu_after), tol, what);
+        if (relu_after) {
+          const auto v = fused.to_double_vector();
+          EXPECT_TRUE(std::all_of(v.begin(), v.end(), [](double e) { return e >= 0.0; })) << what;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+TEST(Conv2dBnRelu, FusedMatchesTheOpsInTurn) {
+  check_every_epilogue({2, 9, 11, 5, 7, 3, 1, 1, 1, 1}, DType::f64, 1);
+  check_every_epilogue({2, 9, 11, 5, 7, 3, 1, 1, 1, 1}, DType::f32, 2);
+  check_every_epilogue({1, 13, 13, 4, 6, 3, 1, 12, 12, 1}, DType::f32, 3);  // border tiles see only padding
+  check_every_epilogue({1, 17, 15, 3, 5, 3, 2, 1, 1, 1}, DType::f32, 4);    // strided
+  check_every_epilogue({2, 12, 10, 8, 9, 1, 1, 0, 1, 1}, DType::f32, 5);    // pointwise: no im2col
+  check_every_epilogue({1, 3, 2100, 2, 3, 3, 1, 1, 1, 1}, DType::f32, 6);   // rows cut in pieces: staged tiles
+}
+
+TEST(Conv2dBnRelu, GroupedAndDepthwiseTakeTheOpsInTurn) {
+  check_every_epilogue({1, 8, 9, 6, 4, 3, 1, 1, 1, 2}, DType::f32, 7);
+  check_every_epilogue({1, 8, 9, 6, 6, 3, 1, 2, 2, 6}, DType::f32, 8);
+}
+
+TEST(Conv2dBnRelu, ErrorsNameTheOpAndWhatIsWrong) {
+  Generator gen(9);
+  const Tensor x = Tensor::uniform({1, 5, 5, 3}, -1.0, 1.0, gen);
+  const Tensor w = Tensor::uniform({4, 3, 3, 3}, -1.0, 1.0, gen);
+  RunningBatchNorm bn = random_batch_norm(4, true, DType::f32, gen);
+  const Conv2dParams p = Conv2dParams().with_padding(1);
+  {
+    Tensor x_grad = x.detach().clone();
+    x_grad.set_requires_grad(true);
+    expect_error([&] { conv2d_bn_relu(x_grad, w, Tensor(), p, &bn, true); },
+                 {"conv2d_bn_relu", "inference", "requires"});
+    NoGradGuard no_grad;  // without grad mode nothing is recorded and the fused op runs
+    expect_close(conv2d_bn_relu(x_grad, w, Tensor(), p, &bn, true), in_turn(x, w, Tensor(), p, &bn, true), 1e-6,
+                 "grad mode off");
+  }
+  RunningBatchNorm short_mean = bn;
+  short_mean.running_mean = Tensor::zeros({3});
+  expect_error([&] { conv2d_bn_relu(x, w, Tensor(), p, &short_mean, true); },
+               {"conv2d_bn_relu", "running_mean", "[Cout] = [4]"});
+  RunningBatchNorm no_var = bn;
+  no_var.running_var = Tensor();
+  expect_error([&] { conv2d_bn_relu(x, w, Tensor(), p, &no_var, false); }, {"conv2d_bn_relu", "running_var"});
+  RunningBatchNorm bad_eps = bn;
+  bad_eps.eps = -1.0;
+  expect_error([&] { conv2d_bn_relu(x, w, Tensor(), p, &bad_eps, false); }, {"conv2d_bn_relu", "eps"});
+  expect_error([&] { conv2d_bn_relu(Tensor::zeros({1, 5, 5, 2}), w, Tensor(), p, &bn, true); },
+               {"conv2d_bn_relu", "input channels"});
+}
+
+namespace {
+
+// A conv and a BN whose running statistics and affine are not the identity.
+struct ConvAndBn {
+  std::shared_ptr<Conv2d> conv;
+  std::shared_ptr<BatchNorm2d> bn;
+};
+
+ConvAndBn conv_and_bn(int cin, int cout, Generator& gen) {
+  ConvAndBn m{std::make_shared<Conv2d>(Conv2dOptions(cin, cout, 3).with_same_padding().with_bias(false), gen),
+              std::make_shared<BatchNorm2d>(BatchNorm2dOptions(cout))};
+  std::map<std::string, Tensor> state = m.bn->state_dict();
+  state["running_mean"] = Tensor::uniform({cout}, -1.0, 1.0, gen);
+  state["running_var"] = Tensor::uniform({cout}, 0.5, 2.0, gen);
+  state["weight"] = Tensor::uniform({cout}, -1.0, 1.0, gen);
+  state["bias"] = Tensor::uniform({cout}, -1.0, 1.0, gen);
+  m.bn->load_state_dict(state);
+  return m;
+}
+
+}  // namespace
+
+TEST(ConvBnReluLayer, FusesInInferenceOnlyAndMatchesTheModules) {
+  Generator gen(10);
+  ConvAndBn m = conv_and_bn(3, 5, gen);
+  const Tensor x = Tensor::uniform({2, 7, 6, 3}, -1.0, 1.0, gen);
+  const auto by_modules = [&] { return relu(m.bn->forward(m.conv->forward(x))); };
+
+  m.bn->train();  // batch statistics: never fused
+  EXPECT_FALSE(conv_bn_relu_fuses(*m.conv, m.bn.get(), x));
+  {
+    NoGradGuard no_grad;
+    EXPECT_FALSE(conv_bn_relu_fuses(*m.conv, m.bn.get(), x));
+  }
+  m.bn->eval();
+  EXPECT_FALSE(conv_bn_relu_fuses(*m.conv, m.bn.get(), x)) << "the conv weight and BN affine require gradients";
+  {
+    NoGradGuard no_grad;
+    ASSERT_TRUE(conv_bn_relu_fuses(*m.conv, m.bn.get(), x));
+    const Tensor fused = conv_bn_relu(*m.conv, m.bn.get(), x, true);
+    expect_close(fused, by_modules(), 1e-6, "eval, no grad");
+    expect_close(conv_bn_relu(*m.conv, m.bn.get(), x, false), m.bn->forward(m.conv->forward(x)), 1e-6, "no ReLU");
+    expect_close(conv_bn_relu(*m.conv, nullptr, x, true), relu(m.conv->forward(x)), 1e-6, "no BN");
+  }
+  // A frozen BN and a frozen conv under grad mode: nothing needs a gradient, so it fuses.
+  m.bn->set_frozen(true);
+  m.conv->weight().set_requires_grad(false);
+  EXPECT_TRUE(conv_bn_relu_fuses(*m.conv, m.bn.get(), x));
+  EXPECT_FALSE(conv_bn_relu(*m.conv, m.bn.get(), x, true).requires_grad());
+  // ...unless the input needs one: then the modules run and the gradient reaches x.
+  Tensor x_grad = x.detach().clone();
+  x_grad.set_requires_grad(true);
+  EXPECT_FALSE(conv_bn_relu_fuses(*m.conv, m.bn.get(), x_grad));
+  sum(conv_bn_relu(*m.conv, m.bn.get(), x_grad, true)).backward();
+  EXPECT_TRUE(x_grad.grad().defined());
+}
+
+TEST(ConvBnReluLayer, TrainingStepsKeepTheirGradients) {
+  Generator gen(11);
+  ConvAndBn m = conv_and_bn(2, 3, gen);
+  m.bn->train();
+  const Tensor x = Tensor::uniform({2, 5, 5, 2}, -1.0, 1.0, gen);
+  sum(conv_bn_relu(*m.conv, m.bn.get(), x, true)).backward();
+  const Tensor helper_grad = m.conv->weight().grad().clone();
+  m.conv->weight().zero_grad();
+  sum(relu(m.bn->forward(m.conv->forward(x)))).backward();
+  expect_close(helper_grad, m.conv->weight().grad(), 1e-6, "conv weight gradient in training");
+}
+
+TEST(SequentialFusion, ConvBnReluRunsMatchChildByChild) {
+  Generator gen(12);
+  ConvAndBn a = conv_and_bn(3, 4, gen);
+  auto seq = std::make_shared<Sequential>();
+  seq->add(a.conv);
+  seq->add(a.bn);
+  seq->add(std::make_shared<ReLU>());
+  seq->add(std::make_shared<Conv2d>(Conv2dOptions(4, 4, 3).with_same_padding(), gen));  // conv + ReLU, no BN
+  seq->add(std::make_shared<ReLU>());
+  seq->add(std::make_shared<MaxPool2d>(Pool2dParams().with_kernel(2).with_stride(2)));
+  seq->add(std::make_shared<Conv2d>(Conv2dOptions(4, 2, 1), gen));  // a conv alone at the end
+  seq->eval();
+  const Tensor x = Tensor::uniform({1, 8, 8, 3}, -1.0, 1.0, gen);
+  NoGradGuard no_grad;
+  Tensor expected = x;
+  for (const auto& [name, child] : seq->children()) expected = child->forward(expected);
+  expect_close(seq->forward(x), expected, 1e-6, "Sequential in eval mode");
+}
+
+TEST(AddRelu, MatchesReluOfAddWithGradients) {
+  Generator gen(13);
+  const Tensor a = Tensor::uniform({2, 3, 4, 5}, -1.0, 1.0, gen), b = Tensor::uniform({2, 3, 4, 5}, -1.0, 1.0, gen);
+  EXPECT_TRUE(atrous::testing::same_bits(add_relu(a, b), relu(add(a, b))));
+  expect_gradients_match([](const std::vector<Tensor>& in) { return add_relu(in[0], in[1]); },
+                         {random_input({2, 3, 4, 5}, 14), random_input({2, 3, 4, 5}, 15)});
+  expect_error([&] { add_relu(a, Tensor::zeros({2, 3, 4, 4})); }, {"add_relu", "same shape"});
+}
