@@ -306,34 +306,33 @@ void PermutohedralLattice::build_on_keys(const float* features, const std::vecto
   m_ = m;
 
   // Blur neighbours along each lattice direction j: the key moved by +-(d+1) e_j - (1, ..., 1) (paper sec. 3.2, the
-  // d+1 vectors that span the lattice); for j = d only the all-ones shift shows in the stored d coordinates.
+  // d+1 vectors that span the lattice); for j = d only the all-ones shift shows in the stored d coordinates. The two
+  // moves undo each other, so only the left neighbours are looked up: where q is p's left neighbour, p is q's right
+  // one (and no other vertex's, so the threads' writes never meet). Half the lookups of asking both ways.
   neighbours_ = HostArray<int32_t>(d1 * m * 2);
-  // A vertex's 2(d+1) lookups are independent: their hashes are computed and their slots prefetched first, so the
-  // cache misses overlap instead of queueing.
-#pragma omp parallel for schedule(static) if (m > 4096)
-  for (int64_t p = 0; p < m; ++p) {
-    const int32_t* key = global.key(p);
-    int32_t shifted[2 * (kMaxLatticeDims + 1)][kMaxLatticeDims];
-    uint64_t hashes[2 * (kMaxLatticeDims + 1)];
-    for (int j = 0; j < d1; ++j) {
-      int32_t* left = shifted[2 * j];
-      int32_t* right = shifted[2 * j + 1];
-      for (int i = 0; i < d; ++i) {
-        left[i] = key[i] - 1;
-        right[i] = key[i] + 1;
+  int32_t* const out = neighbours_.data();
+#pragma omp parallel if (m > 4096)
+  {
+#pragma omp for schedule(static)
+    for (int64_t e = 0; e < d1 * m; ++e) out[e * 2 + 1] = static_cast<int32_t>(m);  // right: none until found
+    // A vertex's d+1 lookups are independent: their hashes are computed and their slots prefetched first, so the
+    // cache misses overlap instead of queueing.
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < m; ++p) {
+      const int32_t* key = global.key(p);
+      int32_t left[kMaxLatticeDims + 1][kMaxLatticeDims];
+      uint64_t hashes[kMaxLatticeDims + 1];
+      for (int j = 0; j < d1; ++j) {
+        for (int i = 0; i < d; ++i) left[j][i] = key[i] - 1;
+        if (j < d) left[j][j] = key[j] + d;
+        hashes[j] = lattice_key_hash(d, left[j]);
+        global.prefetch(hashes[j]);
       }
-      if (j < d) {
-        left[j] = key[j] + d;
-        right[j] = key[j] - d;
+      for (int j = 0; j < d1; ++j) {
+        const int32_t q = global.find(left[j], hashes[j]);
+        out[(j * m + p) * 2] = q < 0 ? static_cast<int32_t>(m) : q;
+        if (q >= 0) out[(j * m + q) * 2 + 1] = static_cast<int32_t>(p);
       }
-      hashes[2 * j] = lattice_key_hash(d, left);
-      hashes[2 * j + 1] = lattice_key_hash(d, right);
-      global.prefetch(hashes[2 * j]);
-      global.prefetch(hashes[2 * j + 1]);
-    }
-    for (int e = 0; e < 2 * d1; ++e) {
-      const int32_t found = global.find(shifted[e], hashes[e]);
-      neighbours_[((e / 2) * m + p) * 2 + e % 2] = found < 0 ? static_cast<int32_t>(m) : found;
     }
   }
 }
