@@ -1,4 +1,4 @@
-// Whole-model CPU benchmarks, batch 1, f32: eval forward (image -> logits resized to the image) and one training
+// Whole-model CPU benchmarks, f32, batch 1 (and batch 8 for two models): eval forward (image -> logits resized to the image) and one training
 // step (train-mode forward, logits resized to the label size, softmax cross-entropy with ignore label, backward,
 // SGD with momentum and weight decay). The peer is tools/bench_models_pytorch.py, compared by
 // tools/compare_model_benchmarks.py.
@@ -44,6 +44,7 @@ struct ModelCase {
   const char* model;  // registry name
   int64_t size;       // square input (crop) side
   double lr;          // SGD base lr (the models' param groups scale it, e.g. classifiers x10)
+  int64_t batch = 1;  // images per step
 };
 
 // DeepLab's crop sizes: 321 for v1/v2 (Caffe), 513 for DeepLabv3 (VOC). lr 1e-3, except v2 ResNet: on random
@@ -58,21 +59,25 @@ const ModelCase kModelCases[] = {
     {"deeplabv3_mobilenet_v3_large", 513, 1e-3},
     {"lraspp_mobilenet_v3_large", 513, 1e-3},
     {"fcn_resnet50", 513, 1e-3},
+    // Training runs on batches (DeepLab: 10 to 30 crops): batch 8 where a step stays within seconds on 2 cores.
+    {"deeplab-v1-largefov", 321, 1e-3, 8},
+    {"deeplabv2-resnet101", 321, 2.5e-5, 8},
 };
 
-// The benchmark name of a case, e.g. BM_model_eval/deeplab-v1-largefov/321.
+// The benchmark name of a case, e.g. BM_model_eval/deeplab-v1-largefov/321, or .../321/batch:8 beyond batch 1.
 std::string case_name(const ModelCase& c, bool train) {
-  return std::string(train ? "BM_model_train_step/" : "BM_model_eval/") + c.model + "/" + std::to_string(c.size);
+  return std::string(train ? "BM_model_train_step/" : "BM_model_eval/") + c.model + "/" + std::to_string(c.size) +
+         (c.batch > 1 ? "/batch:" + std::to_string(c.batch) : "");
 }
 
 // Random labels with ~1/13 of the pixels ignored (as bench_pytorch.py's cross-entropy case).
-Tensor make_labels(int64_t size, Generator& gen) {
-  Tensor u = Tensor::uniform({1, size, size}, 0, kClasses, gen);
-  std::vector<uint8_t> labels(static_cast<size_t>(size * size));
+Tensor make_labels(int64_t batch, int64_t size, Generator& gen) {
+  Tensor u = Tensor::uniform({batch, size, size}, 0, kClasses, gen);
+  std::vector<uint8_t> labels(static_cast<size_t>(batch * size * size));
   const float* p = u.data<float>();
   for (size_t i = 0; i < labels.size(); ++i)
     labels[i] = i % 13 == 0 ? kIgnoreLabel : static_cast<uint8_t>(static_cast<int>(p[i]) % kClasses);
-  return Tensor::from_vector(labels, {1, size, size});
+  return Tensor::from_vector(labels, {batch, size, size});
 }
 
 // Batch statistics of a single value per channel are undefined, so at batch 1 the image-pooling branch's BN
@@ -126,7 +131,7 @@ struct Workload {
 
 Workload& workload(const ModelCase& c, bool train) {
   static std::unique_ptr<Workload> held;
-  const std::string key = std::string(c.model) + (train ? "/train" : "/eval") + std::to_string(c.size);
+  const std::string key = case_name(c, train);
   if (held && held->key == key) return *held;
   held.reset();  // release the previous model before building the next
   auto w = std::make_unique<Workload>();
@@ -135,11 +140,11 @@ Workload& workload(const ModelCase& c, bool train) {
   options.num_classes = kClasses;
   w->model = create_model(c.model, options);
   Generator gen(7);
-  w->image = Tensor::uniform({1, c.size, c.size, 3}, -2, 2, gen);
+  w->image = Tensor::uniform({c.batch, c.size, c.size, 3}, -2, 2, gen);
   calibrate_batch_norms(*w->model, w->image);
   w->model->train(train);
   if (train) image_pooling_bn_eval(*w->model);
-  w->labels = make_labels(c.size, gen);
+  w->labels = make_labels(c.batch, c.size, gen);
   w->to_image = ResizeParams::to_size(c.size, c.size, w->model->definition().align_corners);
   if (train) {
     SgdOptions sgd;
@@ -176,8 +181,9 @@ double max_rss_mb() {
   return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
 }
 
-void set_counters(benchmark::State& state) {
-  state.counters["images/s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+void set_counters(benchmark::State& state, int64_t batch) {
+  state.counters["images/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * batch), benchmark::Counter::kIsRate);
   state.counters["alloc_peak_MB"] = alloc_peak_mb();
   state.counters["max_rss_MB"] = max_rss_mb();
 }
@@ -190,7 +196,7 @@ void bm_model_eval(benchmark::State& state, const ModelCase& c) {
     warmed = w.key;
   }
   for (auto _ : state) benchmark::DoNotOptimize(eval_forward(w).data<float>());
-  set_counters(state);
+  set_counters(state, c.batch);
 }
 
 void bm_model_train_step(benchmark::State& state, const ModelCase& c) {
@@ -205,7 +211,7 @@ void bm_model_train_step(benchmark::State& state, const ModelCase& c) {
     loss = train_step(w);
     benchmark::DoNotOptimize(loss);
   }
-  set_counters(state);
+  set_counters(state, c.batch);
   state.counters["loss"] = loss;
 }
 

@@ -1,11 +1,11 @@
 #!/usr/bin/python3
-"""Times whole DeepLab models in PyTorch (CPU, 2 threads, batch 1, fp32): the peer of benchmarks/bench_models.cpp.
+"""Times whole DeepLab models in PyTorch (CPU, 2 threads, batch 1 and 8, fp32): the peer of benchmarks/bench_models.cpp.
 
     /usr/bin/python3 tools/bench_models_pytorch.py [--json out.json] [--filter REGEX] [--repeats N] [--list]
     /usr/bin/python3 tools/bench_models_pytorch.py --serve CASE [--layout nchw|channels_last]
 
 Needs Debian's Python (torch 1.13 + torchvision 0.14); nothing is downloaded (weights=None, random init). Cases are
-keyed by our Google Benchmark names: BM_model_eval/<model>/<size> (image -> logits resized to the image, no grad,
+keyed by our Google Benchmark names: BM_model_eval/<model>/<size>[/batch:<n>] (image -> logits resized to the image, no grad,
 eval mode) and BM_model_train_step/<model>/<size> (train-mode forward, logits resized to the labels, cross-entropy
 with ignore index 255, backward, SGD momentum 0.9 weight decay 5e-4 in our models' parameter groups). Every case
 runs in a fresh process per layout (NCHW and channels_last; the faster median is kept) so that its peak RSS is its
@@ -210,8 +210,23 @@ def param_groups(model, model_name, lr):
     return [{"params": ps, "lr": lr * mult, "weight_decay": decay} for (mult, decay), ps in groups.items()]
 
 
+# Batch-8 cases as in bench_models.cpp (training runs on batches): named .../<size>/batch:8.
+BATCHED = {"deeplab-v1-largefov": 8, "deeplabv2-resnet101": 8}
+
+
 def case_names():
-    return ["BM_model_%s/%s/%d" % (p, m, s) for m, (s, _) in MODELS.items() for p in ("eval", "train_step")]
+    names = ["BM_model_%s/%s/%d" % (p, m, s) for m, (s, _) in MODELS.items() for p in ("eval", "train_step")]
+    return names + ["BM_model_%s/%s/%d/batch:%d" % (p, m, MODELS[m][0], b) for m, b in BATCHED.items()
+                    for p in ("eval", "train_step")]
+
+
+def parse_case(name):
+    """(pass prefix, model name, size, batch) of a case name."""
+    parts = name.split("/")
+    if len(parts) not in (3, 4) or (len(parts) == 4 and not parts[3].startswith("batch:")):
+        sys.exit("bench_models_pytorch.py: %r is not BM_model_<pass>/<model>/<size>[/batch:<n>]" % name)
+    batch = int(parts[3][len("batch:"):]) if len(parts) == 4 else 1
+    return parts[0], parts[1], int(parts[2]), batch
 
 
 def default_steps(model_name, which):
@@ -228,16 +243,15 @@ def rss_mb():
 
 def prepare_case(name, layout):
     """Builds one case in this process; returns its step function (no step run yet)."""
-    prefix, model_name, size = name.split("/")
+    prefix, model_name, size, batch = parse_case(name)
     which = "eval" if prefix == "BM_model_eval" else "train"
-    size = int(size)
     torch.set_num_threads(THREADS)
     torch.manual_seed(0)
     model, align_corners = build(model_name)
     fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
     model = model.to(memory_format=fmt)
-    x = torch.empty(1, 3, size, size).uniform_(-2, 2).contiguous(memory_format=fmt)
-    labels = torch.randint(0, CLASSES, (1, size, size))
+    x = torch.empty(batch, 3, size, size).uniform_(-2, 2).contiguous(memory_format=fmt)
+    labels = torch.randint(0, CLASSES, (batch, size, size))
     labels.view(-1)[::13] = IGNORE
     calibrate_batch_norms(model, x)
 

@@ -35,12 +35,12 @@ LAYOUTS = ("nchw", "channels_last")
 
 
 def list_cases(binary, name_filter):
-    """Our case names, e.g. 'BM_model_eval/deeplab-v1-largefov/321', that match name_filter."""
+    """Our case names, e.g. 'BM_model_eval/deeplab-v1-largefov/321' or '.../321/batch:8', that match name_filter."""
     proc = subprocess.run([binary, "--benchmark_list_tests=true"], stdout=subprocess.PIPE, universal_newlines=True,
                           check=True)
     names = []
     for line in proc.stdout.split():
-        name = "/".join(line.split("/")[:3])
+        name = line.split("/iterations:")[0]
         if name not in names and re.search(name_filter, name):
             names.append(name)
     return names
@@ -125,8 +125,10 @@ def run_case(name, args, binary):
 
 def summarise(name, result):
     """One table row's figures for a case's result (None when it failed)."""
-    prefix, model, size = name.split("/")
-    row = {"case": name, "model": "%s %s" % (model, size), "pass": "eval" if prefix == "BM_model_eval" else "train step"}
+    prefix, model, size = name.split("/")[:3]
+    batch = name.split("/batch:")[1] if "/batch:" in name else None
+    row = {"case": name, "model": "%s %s" % (model, size) + (" batch %s" % batch if batch else ""),
+           "pass": "eval" if prefix == "BM_model_eval" else "train step"}
     if not result:
         return row
     ours = result["ours"]
@@ -234,8 +236,8 @@ def main():
     versions = torch_versions(args.python) if not args.skip_pytorch else ["-", "-"]
     header = [
         "Whole-model CPU benchmarks, %s" % started,
-        "machine: %s, %d CPUs (%s); batch 1, f32, 2 threads on both sides" % (cpu_model(), os.cpu_count(),
-                                                                              platform.node()),
+        "machine: %s, %d CPUs (%s); batch 1 unless the case says, f32, 2 threads on both sides" % (
+            cpu_model(), os.cpu_count(), platform.node()),
         "ours and PyTorch %s (torchvision %s) interleaved step by step: %d warm-up and %d timed rounds per case, "
         "PyTorch layouts %s" % (versions[0], versions[1], args.warmup_rounds, args.rounds, args.layouts),
         "load average (1/5/15 min) before each case and at the end: " + "; ".join(loads),
