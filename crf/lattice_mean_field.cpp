@@ -128,8 +128,8 @@ inline void splat_run(const PassArgs& a, int64_t i0, int64_t i1, const float* q)
 
 // A run of pixels, kPixelTile at a time: first every pixel's slice and softmax, then their splat. Apart, the slices
 // of consecutive pixels overlap in the out-of-order window; with each pixel's splat right after its softmax they
-// did not (the splat's stores and its chain of latencies filled the window): 25% less time on a Zen 4 core,
-// where interleaving two or four pixels' slices by hand made it slower again (registers spilled).
+// did not (the splat's stores and its chain of latencies filled the window): 20-25% less time on our AMD EPYC VM,
+// where interleaving two or four pixels' slices by hand was no faster or slower.
 template <int S>
 void pixel_pass(const PassArgs& a, int64_t i0, int64_t i1) {
   const bool last = a.num_terms == 0 || !a.terms[0].target;  // the last pass: Q replaces the unary
