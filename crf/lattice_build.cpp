@@ -236,12 +236,14 @@ KeyTable number_keys(const float* features, int d, const std::vector<PixelRun>& 
       vertex, weight);
   if (threads == 1) return std::move(tables[0]);
 
-  // A few vertices per hundred pixels, so this sequential part is small.
+  // Thread 0's table becomes the merged one, its vertices keeping their numbers; each later thread's keys are
+  // inserted in order after it (new ones numbered next). This part is sequential: a few vertices per hundred pixels.
   int64_t total = 0;
   for (const KeyTable& table : tables) total += table.size();
-  KeyTable global(d, total);
+  KeyTable global = std::move(tables[0]);
+  global.reserve(total);
   std::vector<std::vector<int32_t>> to_global(threads);
-  for (int t = 0; t < threads; ++t) {
+  for (int t = 1; t < threads; ++t) {
     to_global[t].resize(tables[t].size());
     for (int64_t l = 0; l < tables[t].size(); ++l) to_global[t][l] = global.insert(tables[t].key(l), tables[t].hash(l));
   }
@@ -249,8 +251,9 @@ KeyTable number_keys(const float* features, int d, const std::vector<PixelRun>& 
   {
     const int t = omp_get_thread_num();
     const int32_t* map = to_global[t].data();
-    for (int64_t r = chunk[t]; r < chunk[t + 1]; ++r)
-      for (int64_t e = runs[r].begin * d1; e < runs[r].end * d1; ++e) vertex[e] = map[vertex[e]];
+    if (t > 0)
+      for (int64_t r = chunk[t]; r < chunk[t + 1]; ++r)
+        for (int64_t e = runs[r].begin * d1; e < runs[r].end * d1; ++e) vertex[e] = map[vertex[e]];
   }
   return global;
 }

@@ -44,6 +44,15 @@ class KeyTable {
     }
   }
 
+  // Room for `expected` keys in all without growing again (one rehash at most, here).
+  void reserve(int64_t expected) {
+    uint64_t capacity = slots_.size();
+    while (capacity < static_cast<uint64_t>(2 * expected)) capacity *= 2;
+    if (capacity > slots_.size()) rehash(capacity);
+    keys_.reserve(static_cast<size_t>(expected * d_));
+    hashes_.reserve(static_cast<size_t>(expected));
+  }
+
   void prefetch(uint64_t hash) const { __builtin_prefetch(&slots_[hash & mask_]); }
   // Prefetches the stored key of the entry in `hash`'s first slot, if any: the next read of a lookup, once the slot
   // itself has arrived (after prefetch(hash)).
@@ -72,8 +81,10 @@ class KeyTable {
     return true;
   }
 
-  void grow() {
-    slots_.assign(slots_.size() * 2, 0);
+  void grow() { rehash(slots_.size() * 2); }
+
+  void rehash(uint64_t capacity) {
+    slots_.assign(capacity, 0);
     mask_ = slots_.size() - 1;
     for (int64_t index = 0; index < size(); ++index) {
       uint64_t slot = hashes_[index] & mask_;

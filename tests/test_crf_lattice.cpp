@@ -273,7 +273,12 @@ TEST(CrfLattice, ThreadCountsAgree) {
   const std::vector<float> out_three = lattice_filter(three, in, 24);
   const std::vector<float> again = lattice_filter(three, in, 24);
   omp_set_num_threads(saved);
-  EXPECT_EQ(one.num_points(), three.num_points());
+  ASSERT_EQ(one.num_points(), three.num_points());
+  // The threads' tables merge into the numbering one thread gives: the same vertex of every corner, the same
+  // blur neighbours.
+  const int64_t corners = int64_t(h) * w * (d + 1), neighbours = (d + 1) * one.num_points() * 2;
+  EXPECT_TRUE(std::equal(one.vertex_of_pixel(), one.vertex_of_pixel() + corners, three.vertex_of_pixel()));
+  EXPECT_TRUE(std::equal(one.blur_neighbours(), one.blur_neighbours() + neighbours, three.blur_neighbours()));
   EXPECT_EQ(out_three, again);
   for (size_t i = 0; i < out_one.size(); ++i) ASSERT_NEAR(out_one[i], out_three[i], 1e-5 * (1 + std::fabs(out_one[i])));
 }
