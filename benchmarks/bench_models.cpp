@@ -1,7 +1,7 @@
-// Whole-model CPU benchmarks, f32, batch 1 (and batch 8 for two models): eval forward (image -> logits resized to the image) and one training
-// step (train-mode forward, logits resized to the label size, softmax cross-entropy with ignore label, backward,
-// SGD with momentum and weight decay). The peer is tools/bench_models_pytorch.py, compared by
-// tools/compare_model_benchmarks.py.
+// Whole-model CPU benchmarks, f32, batch 1 (and batch 8 for two models): eval forward (image -> logits resized to
+// the image) and one training step (train-mode forward, logits resized to the label size, softmax cross-entropy
+// with ignore label, backward, SGD with momentum and weight decay). The peer is tools/bench_models_pytorch.py,
+// compared by tools/compare_model_benchmarks.py.
 //
 // Each case times single steps (Iterations(1)) after one untimed warm-up step that fills the caching allocator;
 // run with --benchmark_repetitions=N for a median of N steps. Memory counters are per process: the host

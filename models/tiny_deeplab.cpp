@@ -61,7 +61,9 @@ TinyDeepLab::Stage TinyDeepLab::add_stage(const std::string& name, int cin, int 
   return s;
 }
 
-Tensor TinyDeepLab::run(const Stage& stage, const Tensor& x) { return conv_bn_relu(*stage.conv, stage.bn.get(), x, true); }
+Tensor TinyDeepLab::run(const Stage& stage, const Tensor& x) {
+  return conv_bn_relu(*stage.conv, stage.bn.get(), x, true);
+}
 
 Tensor TinyDeepLab::forward(const Tensor& x) {
   ATROUS_CHECK(x.dim() == 4 && x.size(3) == config_.in_channels, "TinyDeepLab: input must be [N,H,W,",

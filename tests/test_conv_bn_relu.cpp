@@ -43,7 +43,8 @@ void expect_close(const Tensor& a, const Tensor& b, double tol, const std::strin
   const auto x = a.to_double_vector(), y = b.to_double_vector();
   double scale = 1.0, worst = 0.0;
   for (double v : y) scale = std::max(scale, std::abs(v));
-  for (size_t i = 0; i < x.size(); ++i) worst = std::max(worst, std::isnan(x[i] - y[i]) ? INFINITY : std::abs(x[i] - y[i]));
+  for (size_t i = 0; i < x.size(); ++i)
+    worst = std::max(worst, std::isnan(x[i] - y[i]) ? INFINITY : std::abs(x[i] - y[i]));
   EXPECT_LE(worst, tol * scale) << what;
 }
 

@@ -5,12 +5,12 @@
     /usr/bin/python3 tools/bench_models_pytorch.py --serve CASE [--layout nchw|channels_last]
 
 Needs Debian's Python (torch 1.13 + torchvision 0.14); nothing is downloaded (weights=None, random init). Cases are
-keyed by our Google Benchmark names: BM_model_eval/<model>/<size>[/batch:<n>] (image -> logits resized to the image, no grad,
-eval mode) and BM_model_train_step/<model>/<size> (train-mode forward, logits resized to the labels, cross-entropy
-with ignore index 255, backward, SGD momentum 0.9 weight decay 5e-4 in our models' parameter groups). Every case
-runs in a fresh process per layout (NCHW and channels_last; the faster median is kept) so that its peak RSS is its
-own; each time is the median of single steps after warm-up steps. BN running statistics are calibrated on the image
-first (see calibrate_batch_norms), as ours are.
+keyed by our Google Benchmark names: BM_model_eval/<model>/<size>[/batch:<n>] (image -> logits resized to the image,
+no grad, eval mode) and BM_model_train_step/<model>/<size>[/batch:<n>] (train-mode forward, logits resized to the
+labels, cross-entropy with ignore index 255, backward, SGD momentum 0.9 weight decay 5e-4 in our models' parameter
+groups). Every case runs in a fresh process per layout (NCHW and channels_last; the faster median is kept) so that
+its peak RSS is its own; each time is the median of single steps after warm-up steps. BN running statistics are
+calibrated on the image first (see calibrate_batch_norms), as ours are.
 
 Models, built to compute what ours compute (models/*.h):
 - deeplab-v1-largefov: VGG-16 convs (conv5 dilation 2), max pools 3x3 pad 1 ceil mode (strides 2,2,2,1,1), a 3x3

@@ -155,10 +155,11 @@ Tensor add_relu(const Tensor& a, const Tensor& b) {
         ATROUS_CUDA_ONLY(kernels::cuda::relu_forward(d, o, o, n));
       });
   const bool track = any_requires_grad({a, b});
-  return record_op("add_relu", y, {a, b}, [y = track ? y.detach() : Tensor()](const Tensor& g, const std::vector<bool>&) {
-    const Tensor dx = relu_backward(y, g);
-    return std::vector<Tensor>{dx, dx};
-  });
+  return record_op("add_relu", y, {a, b},
+                   [y = track ? y.detach() : Tensor()](const Tensor& g, const std::vector<bool>&) {
+                     const Tensor dx = relu_backward(y, g);
+                     return std::vector<Tensor>{dx, dx};
+                   });
 }
 
 Tensor maximum(const Tensor& a_in, const Tensor& b_in) {
