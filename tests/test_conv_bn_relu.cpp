@@ -158,12 +158,7 @@ struct ConvAndBn {
 ConvAndBn conv_and_bn(int cin, int cout, Generator& gen) {
   ConvAndBn m{std::make_shared<Conv2d>(Conv2dOptions(cin, cout, 3).with_same_padding().with_bias(false), gen),
               std::make_shared<BatchNorm2d>(BatchNorm2dOptions(cout))};
-  std::map<std::string, Tensor> state = m.bn->state_dict();
-  state["running_mean"] = Tensor::uniform({cout}, -1.0, 1.0, gen);
-  state["running_var"] = Tensor::uniform({cout}, 0.5, 2.0, gen);
-  state["weight"] = Tensor::uniform({cout}, -1.0, 1.0, gen);
-  state["bias"] = Tensor::uniform({cout}, -1.0, 1.0, gen);
-  m.bn->load_state_dict(state);
+  atrous::testing::randomise_bn(*m.bn, gen);
   return m;
 }
 

@@ -100,8 +100,8 @@ void multiply_tile(const Conv2dShape& s, const Tile& t, const T* a, int64_t lda,
   }
 }
 
-// The epilogue on `rows` rows of cout values. Each step's loop is chosen outside the row loop, so every one
-// vectorises; a step absent costs nothing.
+// The epilogue on `rows` rows of cout values. The steps present are chosen before each row's channel loop, so every
+// such loop is a plain vectorised one; a step absent costs nothing.
 template <typename T>
 void apply_epilogue(const ConvEpilogue<T>& e, int64_t rows, int64_t cout, T* out) {
   const T* __restrict__ bias = e.bias;
