@@ -18,8 +18,8 @@
 #include "benchmarks/conv_shapes.h"
 #include "core/atrous.h"
 #include "core/cuda_runtime.h"
-#include "kernels/cuda/cuda_check.h"
-#include "kernels/cuda/cuda_context.h"
+#include "core/cuda/cuda_check.h"
+#include "core/cuda/cuda_context.h"
 #include "kernels/cuda/ops.h"
 
 #if ATROUS_HAS_CUDNN

@@ -3,7 +3,9 @@
 
 #include <unordered_map>
 
-#include "core/ops/elementwise.h"
+#include "core/checks.h"
+#include "kernels/cuda/ops.h"
+#include "kernels/elementwise.h"
 
 namespace atrous {
 namespace {
@@ -17,6 +19,31 @@ bool sole_owner(const Tensor& t) {
   const auto& impl = t.impl();
   return impl && impl.use_count() == 1 && impl->storage.use_count() == 1 && impl->offset == 0 && t.is_contiguous() &&
          impl->storage->bytes() == static_cast<size_t>(t.numel()) * dtype_size(t.dtype());
+}
+
+// acc += g. Gradients are never recorded (no higher-order derivatives), so the engine adds them with the kernels
+// directly: autograd sits below the differentiable ops and uses none of them.
+void accumulate(Tensor& acc, const Tensor& g_in) {
+  ATROUS_CHECK(acc.shape() == g_in.shape() && acc.dtype() == g_in.dtype() && acc.device() == g_in.device() &&
+                   acc.is_contiguous(),
+               "backward: cannot add the gradient ", g_in.description(), " into ", acc.description());
+  const Tensor g = g_in.contiguous();
+  dispatch_floating(acc.dtype(), "backward", [&](auto tag) {
+    using T = decltype(tag);
+    T* a = acc.data<T>();
+    if (acc.device().is_cuda()) {
+      ATROUS_CUDA_ONLY(kernels::cuda::add(acc.device().index, a, g.data<T>(), a, acc.numel()));
+    } else {
+      kernels::add_cpu(a, g.data<T>(), a, acc.numel());
+    }
+  });
+}
+
+// a + b in a new buffer.
+Tensor sum_of(const Tensor& a, const Tensor& b) {
+  Tensor out = a.is_contiguous() ? a.clone() : a.contiguous();
+  accumulate(out, b);
+  return out;
 }
 
 // The node an op records: runs the closure once and, unless the graph is retained, drops it with its saved tensors.
@@ -67,7 +94,7 @@ class AccumulateGrad : public Node {
       leaf->grad = (sole_owner(grad) ? grad.detach() : grad.contiguous().clone()).impl();
     } else {
       Tensor acc(leaf->grad);
-      add_(acc, grad);
+      accumulate(acc, grad);
     }
     return {};
   }
@@ -176,9 +203,9 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
         if (it == grads.end()) {
           grads.emplace(next, input_grads[i]);
         } else if (sole_owner(it->second) && it->second.shape() == input_grads[i].shape()) {
-          add_(it->second, input_grads[i]);  // a buffer only this sum holds: no new allocation
+          accumulate(it->second, input_grads[i]);  // a buffer only this sum holds: no new allocation
         } else {
-          it->second = add(it->second, input_grads[i]);
+          it->second = sum_of(it->second, input_grads[i]);
         }
       }
       if (--pending[next] == 0) ready.push_back(next);

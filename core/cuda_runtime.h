@@ -1,5 +1,5 @@
 // The CUDA runtime services core needs: device memory (a caching allocator), copies staged through pinned host
-// memory, and synchronisation. Implemented in kernels/cuda/cuda_runtime.cu and cuda_allocator.cu when the build has
+// memory, and synchronisation. Implemented in core/cuda/cuda_runtime.cu and cuda_allocator.cu when the build has
 // CUDA, and by stubs that throw a clear error otherwise, so core never includes CUDA headers.
 #pragma once
 #include <cstddef>

@@ -9,10 +9,10 @@
 #include <sstream>
 
 #include "core/autograd.h"
+#include "core/checks.h"
+#include "core/cuda/copy.h"
 #include "core/cuda_runtime.h"
-#include "core/ops/checks.h"
 #include "core/random.h"
-#include "kernels/cuda/ops.h"
 
 namespace atrous {
 namespace {
@@ -58,10 +58,10 @@ void gather_contiguous(const TensorImpl& src, void* dst) {
 }
 
 // A CUDA view's layout for the device copy kernels, its storage base and element size.
-kernels::cuda::StridedLayout device_layout(const TensorImpl& t, const char* op) {
-  ATROUS_CHECK(t.shape.size() <= static_cast<size_t>(kernels::cuda::kMaxCopyRank), op, ": a CUDA view of rank ",
-               t.shape.size(), " (at most ", kernels::cuda::kMaxCopyRank, ")");
-  kernels::cuda::StridedLayout layout;
+cuda::StridedLayout device_layout(const TensorImpl& t, const char* op) {
+  ATROUS_CHECK(t.shape.size() <= static_cast<size_t>(cuda::kMaxCopyRank), op, ": a CUDA view of rank ",
+               t.shape.size(), " (at most ", cuda::kMaxCopyRank, ")");
+  cuda::StridedLayout layout;
   layout.rank = static_cast<int>(t.shape.size());
   for (int d = 0; d < layout.rank; ++d) {
     layout.shape[d] = t.shape[d];
@@ -220,7 +220,7 @@ Tensor Tensor::clone() const {
   if (is_contiguous()) {
     device_copy(out.raw_data(), device(), raw_data(), device(), numel() * dtype_size(src.dtype));
   } else if (device().is_cuda()) {
-    ATROUS_CUDA_ONLY(kernels::cuda::gather_strided(
+    ATROUS_CUDA_ONLY(cuda::gather_strided(
         device().index, storage_base(src), device_layout(src, "Tensor::clone"), out.raw_data(), dtype_size(src.dtype)));
   } else {
     gather_contiguous(src, out.raw_data());
@@ -253,7 +253,7 @@ Tensor Tensor::to(DType target) const {
   Tensor out = empty(shape(), target, device());
   if (device().is_cuda()) {
     ATROUS_CUDA_ONLY(
-        kernels::cuda::convert_dtype(device().index, src.raw_data(), dtype(), out.raw_data(), target, numel()));
+        cuda::convert_dtype(device().index, src.raw_data(), dtype(), out.raw_data(), target, numel()));
     return out;
   }
   dispatch_all(dtype(), [&](auto in_tag) {
@@ -291,7 +291,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
   if (device().is_cuda()) {
     Tensor s = src.to(device()).contiguous();
     const TensorImpl& t = checked_impl();
-    ATROUS_CUDA_ONLY(kernels::cuda::scatter_strided(device().index, s.raw_data(), const_cast<char*>(storage_base(t)),
+    ATROUS_CUDA_ONLY(cuda::scatter_strided(device().index, s.raw_data(), const_cast<char*>(storage_base(t)),
                                                     device_layout(t, "Tensor::copy_"), dtype_size(dtype())));
     return *this;
   }

@@ -2,7 +2,7 @@
 // with atomic compare-and-swap, compacted by a prefix sum; blur neighbours and a per-vertex gather list sorted by
 // pixel, so every filter is deterministic), and the whole mean field on the device: unary, marginals and messages
 // stay there from the first iteration to the last. Same model, parameters and lattice as the CPU code
-// (crf/dense_crf.h); results agree up to float rounding. Implemented in kernels/cuda/crf_lattice.cu; a CPU-only
+// (crf/dense_crf.h); results agree up to float rounding. Implemented in crf/cuda_dense_crf.cu; a CPU-only
 // build gets stubs that throw.
 #pragma once
 #include <cstdint>

@@ -8,7 +8,7 @@
 #include <cuda_runtime.h>
 #include <nccl.h>
 
-#include "kernels/cuda/cuda_context.h"
+#include "core/cuda/cuda_context.h"
 #endif
 
 namespace atrous::dist {

@@ -2,7 +2,7 @@
 #include "core/ops/activation.h"
 
 #include "core/autograd.h"
-#include "core/ops/checks.h"
+#include "core/checks.h"
 #include "kernels/activation.h"
 #include "kernels/cuda/ops.h"
 

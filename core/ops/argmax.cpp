@@ -4,7 +4,7 @@
 
 #include <limits>
 
-#include "core/ops/checks.h"
+#include "core/checks.h"
 #include "kernels/argmax.h"
 #include "kernels/cuda/ops.h"
 

@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "core/autograd.h"
-#include "core/ops/checks.h"
+#include "core/checks.h"
 #include "kernels/concat.h"
 #include "kernels/cuda/ops.h"
 

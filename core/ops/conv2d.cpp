@@ -3,7 +3,7 @@
 #include "core/ops/conv2d.h"
 
 #include "core/autograd.h"
-#include "core/ops/checks.h"
+#include "core/checks.h"
 #include "core/ops/grouped_conv2d.h"
 #include "kernels/conv2d.h"
 #include "kernels/cuda/ops.h"

@@ -4,7 +4,7 @@
 
 #include "core/autograd.h"
 #include "core/ops/batch_norm.h"
-#include "core/ops/checks.h"
+#include "core/checks.h"
 #include "core/ops/elementwise.h"
 #include "core/ops/grouped_conv2d.h"
 #include "kernels/batch_norm.h"

@@ -4,7 +4,7 @@
 
 #include "core/autograd.h"
 #include "core/device_checks.h"
-#include "core/ops/checks.h"
+#include "core/checks.h"
 #include "kernels/cross_entropy.h"
 #include "kernels/cuda/ops.h"
 

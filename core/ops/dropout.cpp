@@ -3,7 +3,7 @@
 #include "core/ops/dropout.h"
 
 #include "core/autograd.h"
-#include "core/ops/checks.h"
+#include "core/checks.h"
 #include "kernels/cuda/ops.h"
 #include "kernels/dropout.h"
 

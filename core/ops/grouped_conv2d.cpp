@@ -2,7 +2,7 @@
 #include "core/ops/grouped_conv2d.h"
 
 #include "core/autograd.h"
-#include "core/ops/checks.h"
+#include "core/checks.h"
 #include "core/ops/concat.h"
 #include "kernels/cuda/ops.h"
 #include "kernels/depthwise_conv2d.h"

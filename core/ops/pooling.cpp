@@ -4,7 +4,7 @@
 #include <limits>
 
 #include "core/autograd.h"
-#include "core/ops/checks.h"
+#include "core/checks.h"
 #include "kernels/cuda/ops.h"
 #include "kernels/pooling.h"
 

@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "core/autograd.h"
-#include "core/ops/checks.h"
+#include "core/checks.h"
 #include "kernels/cuda/ops.h"
 #include "kernels/resize.h"
 

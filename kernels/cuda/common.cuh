@@ -1,5 +1,5 @@
 // Helpers shared by the .cu launchers: scratch memory from the caching allocator, warp/block reductions and the
-// grid-stride loop. Device code only sees what this header and cuda_context.h give it.
+// grid-stride loop (core/cuda/launch.cuh). Device code only sees what this header and cuda_context.h give it.
 #pragma once
 #include <cuda_runtime.h>
 
@@ -7,12 +7,15 @@
 #include <cstdint>
 
 #include "core/cuda_runtime.h"
-#include "kernels/cuda/cuda_check.h"
-#include "kernels/cuda/cuda_context.h"
-#include "kernels/cuda/launch.cuh"
+#include "core/cuda/cuda_check.h"
+#include "core/cuda/cuda_context.h"
+#include "core/cuda/launch.cuh"
 
 namespace atrous::kernels::cuda {
 
+using ::atrous::cuda::kLaunchThreads;
+using ::atrous::cuda::launch;
+using ::atrous::cuda::launch_1d;
 constexpr int kThreads = kLaunchThreads;
 
 // Temporary device memory for one launcher call, returned to the caching allocator on scope exit. Safe even while
@@ -63,7 +66,5 @@ template <typename U> __device__ inline U block_sum(U v, U* shared32) {
   return v;
 }
 
-#define ATROUS_GRID_STRIDE(i, n)                                                                      \
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
 
 }  // namespace atrous::kernels::cuda

@@ -1,7 +1,7 @@
 // Raw-pointer CUDA launchers for every op of core/ops, the device twins of the *_cpu kernels declared in
 // kernels/<op>.h (same shape structs, same semantics; the CPU kernel is the oracle in tests/test_cuda_ops.cpp).
 // Pointers are device pointers on `device`; each launcher queues its kernels on that device's stream
-// (kernels/cuda/cuda_context.h) and checks every launch. T is float or double. Plain C++: core includes it.
+// (core/cuda/cuda_context.h) and checks every launch. T is float or double. Plain C++: core includes it.
 #pragma once
 #include <cstdint>
 
@@ -44,21 +44,6 @@ void scale_channels_forward(int device, const T* x, const T* s, ScaleChannelsSha
 // dx and ds may each be null; ds is a gather over the pixels (deterministic, no atomics).
 template <typename T>
 void scale_channels_backward(int device, const T* x, const T* s, const T* dy, ScaleChannelsShape shape, T* dx, T* ds);
-
-// ---- strided copies and dtype conversion (Tensor::clone of a view, copy_ into a view, to(dtype)) ----
-// A view's layout in elements: shape and strides of up to kMaxCopyRank dimensions.
-constexpr int kMaxCopyRank = 8;
-struct StridedLayout {
-  int rank = 0;
-  int64_t shape[kMaxCopyRank] = {};
-  int64_t strides[kMaxCopyRank] = {};
-};
-// dst (contiguous, logical order) = the elements of the view at src with `layout`; element_size is 1, 2, 4 or 8.
-void gather_strided(int device, const void* src, const StridedLayout& layout, void* dst, size_t element_size);
-// The view at dst with `layout` = src (contiguous, logical order).
-void scatter_strided(int device, const void* src, void* dst, const StridedLayout& layout, size_t element_size);
-// dst[i] = static_cast<To>(src[i]) for n contiguous elements, as the CPU's to(dtype) converts.
-void convert_dtype(int device, const void* src, DType from, void* dst, DType to, int64_t n);
 
 // ---- concat / split along the last axis: one 2-D copy per piece ----
 template <typename T>

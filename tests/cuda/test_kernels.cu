@@ -6,8 +6,8 @@
 namespace atrous::testing::cuda_kernels {
 namespace {
 
-using kernels::cuda::launch;
-using kernels::cuda::launch_1d;
+using ::atrous::cuda::launch;
+using ::atrous::cuda::launch_1d;
 constexpr unsigned kFull = 0xffffffffu;
 
 cudaStream_t device_stream() { return atrous::cuda::stream(0); }

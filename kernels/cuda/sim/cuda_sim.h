@@ -3,7 +3,7 @@
 // include/ next to it), so the very kernels and launchers that run on a GPU run here on the CPU.
 //
 // How it maps CUDA onto the host (kernels/cuda/sim/NOTES.md has the whole picture):
-// - a kernel is a plain function; a launch (kernels/cuda/launch.cuh) hands it to sim::run_kernel, which runs the
+// - a kernel is a plain function; a launch (core/cuda/launch.cuh) hands it to sim::run_kernel, which runs the
 //   grid's blocks on OpenMP threads and each block's threads as fibers, so __syncthreads, warp shuffles, votes and
 //   atomics are real scheduling points and behave as on the device;
 // - __shared__ variables are thread_local statics: one copy per host thread, and a host thread runs one block at a
@@ -156,7 +156,7 @@ T shuffle(unsigned mask, T value, int kind, int arg, int width) {
   return out;
 }
 
-// ---- launches (kernels/cuda/launch.cuh calls this) ----
+// ---- launches (core/cuda/launch.cuh calls this) ----
 struct LaunchSpec {
   const char* name;
   dim3 grid, block;
@@ -290,5 +290,5 @@ inline float __ldg(const float* p) { return *p; }
 inline double __ldg(const double* p) { return *p; }
 
 // Dynamic shared memory: `extern __shared__ T name[]` cannot be spelled with a macro keyword, so .cu files declare it
-// with ATROUS_DYNAMIC_SHARED (kernels/cuda/launch.cuh gives the CUDA spelling).
+// with ATROUS_DYNAMIC_SHARED (core/cuda/launch.cuh gives the CUDA spelling).
 #define ATROUS_DYNAMIC_SHARED(T, name) T* name = static_cast<T*>(::atrous::sim::dynamic_shared_memory())

@@ -1,12 +1,13 @@
 // Copies that are not a plain memcpy, CUDA: a strided view gathered into (or scattered from) contiguous memory, one
 // thread per element walking the view's index from its logical position, and element-wise dtype conversion with
 // the same static_cast the CPU uses.
+#include "core/cuda/copy.h"
+
 #include <type_traits>
 
-#include "kernels/cuda/common.cuh"
-#include "kernels/cuda/ops.h"
+#include "core/cuda/launch.cuh"
 
-namespace atrous::kernels::cuda {
+namespace atrous::cuda {
 namespace {
 
 // Offset (in elements) of the view element at logical position i.
@@ -106,4 +107,4 @@ void convert_dtype(int device, const void* src, DType from, void* dst, DType to,
   });
 }
 
-}  // namespace atrous::kernels::cuda
+}  // namespace atrous::cuda

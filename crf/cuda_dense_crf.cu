@@ -7,23 +7,24 @@
 // lists of the splat; blur neighbours are looked up in the table. Filters then run as gathers only: splat per
 // (vertex, value), blur per (vertex, value) along directions 0..d, slice per (pixel, value) -- no atomics, so a
 // filter's result does not depend on scheduling. The mean field keeps unary, marginals and messages on the device.
+#include "crf/cuda_dense_crf.h"
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
+#include "core/cuda/cuda_check.h"
+#include "core/cuda/cuda_context.h"
+#include "core/cuda/launch.cuh"
 #include "core/cuda_runtime.h"
-#include "crf/cuda_dense_crf.h"
 #include "crf/lattice_embedding.h"
 #include "crf/pairwise_kernel.h"
-#include "kernels/cuda/cuda_check.h"
-#include "kernels/cuda/cuda_context.h"
 #include "kernels/cuda/device_algorithms.h"
-#include "kernels/cuda/launch.cuh"
 
 namespace atrous::crf::cuda {
 namespace {
 
-using kernels::cuda::launch;
+using ::atrous::cuda::launch;
 
 constexpr int kBlock = 256;
 constexpr int32_t kSlotEmpty = -1;

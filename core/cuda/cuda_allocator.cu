@@ -10,8 +10,8 @@
 
 #include "core/allocator.h"
 #include "core/cuda_runtime.h"
-#include "kernels/cuda/cuda_check.h"
-#include "kernels/cuda/cuda_context.h"
+#include "core/cuda/cuda_check.h"
+#include "core/cuda/cuda_context.h"
 
 namespace atrous::cuda {
 namespace {

@@ -15,8 +15,8 @@
 #include <type_traits>
 
 #include "core/error.h"
-#include "kernels/cuda/cuda_check.h"
-#include "kernels/cuda/cuda_context.h"
+#include "core/cuda/cuda_check.h"
+#include "core/cuda/cuda_context.h"
 
 #ifndef ATROUS_CUDA_SIM_ACTIVE
 #include <nvtx3/nvToolsExt.h>
@@ -24,7 +24,7 @@
 #define ATROUS_DYNAMIC_SHARED(T, name) extern __shared__ T name[]
 #endif
 
-namespace atrous::kernels::cuda {
+namespace atrous::cuda {
 
 constexpr int kLaunchThreads = 256;
 
@@ -75,8 +75,12 @@ void launch(const char* name, dim3 grid, dim3 block, size_t shared_bytes, cudaSt
 // `device`'s stream.
 template <typename... Params, typename... Args>
 void launch_1d(const char* name, int64_t items, int device, void (*kernel)(Params...), Args&&... args) {
-  launch(name, dim3(atrous::cuda::grid_for(items, kLaunchThreads)), dim3(kLaunchThreads), 0,
-         atrous::cuda::stream(device), kernel, std::forward<Args>(args)...);
+  launch(name, dim3(grid_for(items, kLaunchThreads)), dim3(kLaunchThreads), 0, stream(device), kernel,
+         std::forward<Args>(args)...);
 }
 
-}  // namespace atrous::kernels::cuda
+}  // namespace atrous::cuda
+
+// A grid-stride loop over n items: every thread of the launch takes items i, i + (all threads), ...
+#define ATROUS_GRID_STRIDE(i, n) \
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)

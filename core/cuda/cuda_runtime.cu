@@ -11,8 +11,8 @@
 
 #include "core/cuda_runtime.h"
 #include "core/device.h"
-#include "kernels/cuda/cuda_check.h"
-#include "kernels/cuda/cuda_context.h"
+#include "core/cuda/cuda_check.h"
+#include "core/cuda/cuda_context.h"
 
 namespace atrous {
 namespace cuda {

@@ -1,4 +1,4 @@
-#include "core/ops/checks.h"
+#include "core/checks.h"
 
 namespace atrous::checks {
 
