@@ -11,10 +11,10 @@
 #include <omp.h>
 #include <sys/resource.h>
 
+#include "benchmarks/crf_inputs.h"
 #include "core/tensor.h"
 #include "crf/cuda_dense_crf.h"
 #include "crf/dense_crf.h"
-#include "benchmarks/crf_inputs.h"
 
 using namespace atrous;
 using namespace atrous::crf;

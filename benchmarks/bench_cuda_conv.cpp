@@ -17,10 +17,14 @@
 
 #include "benchmarks/conv_shapes.h"
 #include "core/atrous.h"
-#include "core/cuda_runtime.h"
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
-#include "kernels/cuda/ops.h"
+#include "core/cuda_runtime.h"
+#include "kernels/batch_norm.h"
+#include "kernels/conv2d.h"
+#include "kernels/cross_entropy.h"
+#include "kernels/pooling.h"
+#include "kernels/resize.h"
 
 #if ATROUS_HAS_CUDNN
 #include <cudnn.h>

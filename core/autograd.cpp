@@ -4,7 +4,6 @@
 #include <unordered_map>
 
 #include "core/checks.h"
-#include "kernels/cuda/ops.h"
 #include "kernels/elementwise.h"
 
 namespace atrous {

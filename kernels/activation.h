@@ -40,4 +40,23 @@ void scale_channels_forward_cpu(const T* x, const T* s, ScaleChannelsShape shape
 template <typename T>
 void scale_channels_backward_cpu(const T* x, const T* s, const T* dy, ScaleChannelsShape shape, T* dx, T* ds);
 
+namespace cuda {
+
+// The CUDA launchers (kernels/cuda/activation.cu): the *_cpu kernels' twins on device pointers on `device`, queued on
+// that device's stream (the CPU kernel is their oracle in the tests). T is float or double.
+// Backward reads the input x.
+template <typename T>
+void hard_activation_forward(int device, HardActivation kind, const T* x, T* y, int64_t n);
+template <typename T>
+void hard_activation_backward(int device, HardActivation kind, const T* x, const T* dy, T* dx, int64_t n);
+template <typename T> void sigmoid_forward(int device, const T* x, T* y, int64_t n);
+template <typename T> void sigmoid_backward(int device, const T* y, const T* dy, T* dx, int64_t n);
+template <typename T>
+void scale_channels_forward(int device, const T* x, const T* s, ScaleChannelsShape shape, T* y);
+// dx and ds may each be null; ds is a gather over the pixels (deterministic, no atomics).
+template <typename T>
+void scale_channels_backward(int device, const T* x, const T* s, const T* dy, ScaleChannelsShape shape, T* dx, T* ds);
+
+}  // namespace cuda
+
 }  // namespace atrous::kernels

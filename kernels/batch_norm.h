@@ -34,4 +34,22 @@ template <typename T>
 void batch_norm_backward_cpu(const T* dy, const T* x, const T* weight, const T* mean, const T* invstd, BatchNormShape s,
                              bool batch_stats, T* dx, T* dweight, T* dbias);
 
+namespace cuda {
+
+// The CUDA launchers (kernels/cuda/batch_norm.cu): the *_cpu kernels' twins on device pointers on `device`, queued on
+// that device's stream (the CPU kernel is their oracle in the tests). T is float or double.
+// Statistics are per-block partial sums in double, reduced in a fixed order (deterministic).
+template <typename T>
+void batch_norm_train_forward(int device, const T* x, const T* weight, const T* bias, BatchNormShape s, double eps,
+                              double momentum, T* y, T* save_mean, T* save_invstd, T* running_mean, T* running_var);
+template <typename T> void batch_norm_invstd(int device, const T* var, int64_t channels, double eps, T* invstd);
+template <typename T>
+void batch_norm_apply(int device, const T* x, const T* mean, const T* invstd, const T* weight, const T* bias,
+                      BatchNormShape s, T* y);
+template <typename T>
+void batch_norm_backward(int device, const T* dy, const T* x, const T* weight, const T* mean, const T* invstd,
+                         BatchNormShape s, bool batch_stats, T* dx, T* dweight, T* dbias);
+
+}  // namespace cuda
+
 }  // namespace atrous::kernels

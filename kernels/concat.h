@@ -12,4 +12,15 @@ void concat_last_axis_cpu(const T* const* inputs, const int64_t* widths, int64_t
 template <typename T>
 void split_last_axis_cpu(const T* in, int64_t rows, T* const* outputs, const int64_t* widths, int64_t pieces);
 
+namespace cuda {
+
+// The CUDA launchers (kernels/cuda/concat.cu): the *_cpu kernels' twins on device pointers on `device`, queued on
+// that device's stream (the CPU kernel is their oracle in the tests). T is float or double.
+// One 2-D copy per piece.
+template <typename T>
+void copy_columns(int device, const T* src, int64_t src_cols, int64_t src_offset, T* dst, int64_t dst_cols,
+                  int64_t dst_offset, int64_t rows, int64_t width);
+
+}  // namespace cuda
+
 }  // namespace atrous::kernels

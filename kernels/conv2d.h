@@ -61,4 +61,18 @@ void conv2d_backward_weight_cpu(const Conv2dShape& s, const T* dy, const T* x, T
 // db[Cout] = sum of dy over N, OH, OW (accumulated in double).
 template <typename T> void conv2d_backward_bias_cpu(const Conv2dShape& s, const T* dy, T* db);
 
+namespace cuda {
+
+// The CUDA launchers (kernels/cuda/conv2d.cu): the *_cpu kernels' twins on device pointers on `device`, queued on
+// that device's stream (the CPU kernel is their oracle in the tests). T is float or double.
+// Implicit GEMM in NHWC, fp32/fp64 FMA, tiled in shared memory; cuBLAS for pointwise convolutions.
+template <typename T>
+void conv2d_forward(int device, const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y);
+template <typename T> void conv2d_backward_data(int device, const Conv2dShape& s, const T* dy, const T* w, T* dx);
+// Split over pixels into partial sums reduced in a fixed order: deterministic.
+template <typename T> void conv2d_backward_weight(int device, const Conv2dShape& s, const T* dy, const T* x, T* dw);
+template <typename T> void conv2d_backward_bias(int device, const Conv2dShape& s, const T* dy, T* db);
+
+}  // namespace cuda
+
 }  // namespace atrous::kernels

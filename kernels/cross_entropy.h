@@ -29,4 +29,24 @@ template <typename T, typename L>
 void softmax_cross_entropy_backward_cpu(const T* logits, const L* labels, const T* class_weights,
                                         const T* row_stats, T scale, T* dlogits, const CrossEntropyShape& s);
 
+namespace cuda {
+
+// The CUDA launchers (kernels/cuda/cross_entropy.cu): the *_cpu kernels' twins on device pointers on `device`,
+// queued on that device's stream (the CPU kernel is their oracle in the tests). T is float or double.
+
+// Queues the loss without waiting for the device: loss[0] = (sum over valid pixels of w[y] * -log softmax(x)[y]) /
+// (sum of w[y]), 0 when no pixel counts; sums[0..2] (device memory) = {that sum, the weight sum, the first pixel
+// whose label is invalid, or s.pixels when none}, for the backward and for the caller's deferred label check.
+// L is int32_t or uint8_t.
+template <typename T, typename L>
+void softmax_cross_entropy_forward(int device, const T* logits, const L* labels, const T* class_weights, T* row_stats,
+                                   const CrossEntropyShape& s, T* loss, double* sums);
+// dlogits for an upstream gradient grad_loss[0] (device memory), scaled by 1 / sums[1] on the device.
+template <typename T, typename L>
+void softmax_cross_entropy_backward(int device, const T* logits, const L* labels, const T* class_weights,
+                                    const T* row_stats, const T* grad_loss, const double* sums, T* dlogits,
+                                    const CrossEntropyShape& s);
+
+}  // namespace cuda
+
 }  // namespace atrous::kernels

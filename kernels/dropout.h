@@ -9,4 +9,15 @@ namespace atrous::kernels {
 template <typename T>
 void dropout_cpu(const T* x, int64_t n, float threshold, T scale, uint64_t seed, uint64_t offset, T* y);
 
+namespace cuda {
+
+// The CUDA launchers (kernels/cuda/dropout.cu): the *_cpu kernels' twins on device pointers on `device`, queued on
+// that device's stream (the CPU kernel is their oracle in the tests). T is float or double.
+
+// Same Philox stream and float comparison as dropout_cpu: identical masks on both devices.
+template <typename T>
+void dropout(int device, const T* x, int64_t n, float threshold, T scale, uint64_t seed, uint64_t offset, T* y);
+
+}  // namespace cuda
+
 }  // namespace atrous::kernels

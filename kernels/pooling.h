@@ -31,4 +31,21 @@ void global_avg_pool_forward_cpu(const T* x, int64_t batch, int64_t pixels, int6
 template <typename T>
 void global_avg_pool_backward_cpu(const T* dy, int64_t batch, int64_t pixels, int64_t channels, T* dx);
 
+namespace cuda {
+
+// The CUDA launchers (kernels/cuda/pooling.cu): the *_cpu kernels' twins on device pointers on `device`, queued on
+// that device's stream (the CPU kernel is their oracle in the tests). T is float or double.
+// Backward passes are gathers (no atomics).
+template <typename T> void max_pool2d_forward(int device, const T* x, Pool2dShape s, T* y, int32_t* argmax);
+template <typename T> void max_pool2d_backward(int device, const T* dy, const int32_t* argmax, Pool2dShape s, T* dx);
+template <typename T> void avg_pool2d_forward(int device, const T* x, Pool2dShape s, bool count_include_pad, T* y);
+template <typename T>
+void avg_pool2d_backward(int device, const T* dy, Pool2dShape s, bool count_include_pad, T* dx);
+template <typename T>
+void global_avg_pool_forward(int device, const T* x, int64_t batch, int64_t pixels, int64_t channels, T* y);
+template <typename T>
+void global_avg_pool_backward(int device, const T* dy, int64_t batch, int64_t pixels, int64_t channels, T* dx);
+
+}  // namespace cuda
+
 }  // namespace atrous::kernels

@@ -29,4 +29,14 @@ template <typename T> void resize_bilinear_forward_cpu(const T* x, T* y, T* work
 // dx is fully written (no need to zero it).
 template <typename T> void resize_bilinear_backward_cpu(const T* dy, T* dx, T* workspace, const ResizeShape& s);
 
+namespace cuda {
+
+// The CUDA launchers (kernels/cuda/resize.cu): the *_cpu kernels' twins on device pointers on `device`, queued on
+// that device's stream (the CPU kernel is their oracle in the tests). T is float or double.
+// Backward is a gather: deterministic, no atomics.
+template <typename T> void resize_bilinear_forward(int device, const T* x, T* y, const ResizeShape& s);
+template <typename T> void resize_bilinear_backward(int device, const T* dy, T* dx, const ResizeShape& s);
+
+}  // namespace cuda
+
 }  // namespace atrous::kernels

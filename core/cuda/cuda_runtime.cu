@@ -9,10 +9,10 @@
 #include <mutex>
 #include <vector>
 
-#include "core/cuda_runtime.h"
-#include "core/device.h"
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
+#include "core/cuda_runtime.h"
+#include "core/device.h"
 
 namespace atrous {
 namespace cuda {

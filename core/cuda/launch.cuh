@@ -14,9 +14,9 @@
 #include <tuple>
 #include <type_traits>
 
-#include "core/error.h"
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
+#include "core/error.h"
 
 #ifndef ATROUS_CUDA_SIM_ACTIVE
 #include <nvtx3/nvToolsExt.h>

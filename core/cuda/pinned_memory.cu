@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "core/allocator.h"
-#include "core/cuda_runtime.h"
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
+#include "core/cuda_runtime.h"
 
 namespace atrous::cuda {
 namespace {

@@ -4,7 +4,6 @@
 #include "core/autograd.h"
 #include "core/checks.h"
 #include "kernels/activation.h"
-#include "kernels/cuda/ops.h"
 
 namespace atrous {
 namespace {

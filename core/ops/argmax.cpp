@@ -6,7 +6,6 @@
 
 #include "core/checks.h"
 #include "kernels/argmax.h"
-#include "kernels/cuda/ops.h"
 
 namespace atrous {
 

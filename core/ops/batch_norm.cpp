@@ -8,7 +8,6 @@
 #include "core/autograd.h"
 #include "core/checks.h"
 #include "kernels/batch_norm.h"
-#include "kernels/cuda/ops.h"
 
 namespace atrous {
 namespace {

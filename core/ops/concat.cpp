@@ -7,7 +7,6 @@
 #include "core/autograd.h"
 #include "core/checks.h"
 #include "kernels/concat.h"
-#include "kernels/cuda/ops.h"
 
 namespace atrous {
 namespace {

@@ -6,7 +6,6 @@
 #include "core/checks.h"
 #include "core/ops/grouped_conv2d.h"
 #include "kernels/conv2d.h"
-#include "kernels/cuda/ops.h"
 
 namespace atrous {
 namespace {

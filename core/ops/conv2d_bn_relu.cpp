@@ -3,8 +3,8 @@
 #include <cmath>
 
 #include "core/autograd.h"
-#include "core/ops/batch_norm.h"
 #include "core/checks.h"
+#include "core/ops/batch_norm.h"
 #include "core/ops/elementwise.h"
 #include "core/ops/grouped_conv2d.h"
 #include "kernels/batch_norm.h"

@@ -3,10 +3,9 @@
 #include "core/ops/cross_entropy.h"
 
 #include "core/autograd.h"
-#include "core/device_checks.h"
 #include "core/checks.h"
+#include "core/device_checks.h"
 #include "kernels/cross_entropy.h"
-#include "kernels/cuda/ops.h"
 
 namespace atrous {
 namespace {

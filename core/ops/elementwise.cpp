@@ -3,7 +3,6 @@
 
 #include "core/autograd.h"
 #include "core/checks.h"
-#include "kernels/cuda/ops.h"
 #include "kernels/elementwise.h"
 
 namespace atrous {

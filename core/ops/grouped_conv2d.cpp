@@ -4,7 +4,7 @@
 #include "core/autograd.h"
 #include "core/checks.h"
 #include "core/ops/concat.h"
-#include "kernels/cuda/ops.h"
+#include "kernels/conv2d.h"
 #include "kernels/depthwise_conv2d.h"
 
 namespace atrous::detail {

@@ -5,7 +5,6 @@
 
 #include "core/autograd.h"
 #include "core/checks.h"
-#include "kernels/cuda/ops.h"
 #include "kernels/pooling.h"
 
 namespace atrous {

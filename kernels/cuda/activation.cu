@@ -1,8 +1,9 @@
 // MobileNet activation CUDA kernels: grid-stride maps for ReLU6 / hard sigmoid / hard swish with the same math as
 // kernels/cpu/activation.cpp (edges and NaN as PyTorch, see kernels/activation.h), and the squeeze-and-excitation
 // rescale, whose scale gradient is a gather: one thread per (n, c) walking the pixels in order, no atomics.
+#include "kernels/activation.h"
+
 #include "kernels/cuda/common.cuh"
-#include "kernels/cuda/ops.h"
 
 namespace atrous::kernels::cuda {
 namespace {

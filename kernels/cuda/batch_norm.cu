@@ -2,12 +2,13 @@
 // are two-stage: blocks of 32 channels x 8 row-lanes add a fixed slice of rows into double partial sums (around a
 // per-channel shift in the forward, as the CPU kernel does, so a large mean costs no precision), then one thread per
 // channel adds the partials in order: deterministic, no atomics. The elementwise passes are plain grid-stride loops.
+#include "kernels/batch_norm.h"
+
 #include <algorithm>
 #include <cstdint>
 #include <type_traits>
 
 #include "kernels/cuda/common.cuh"
-#include "kernels/cuda/ops.h"
 
 namespace atrous::kernels::cuda {
 namespace {

@@ -6,10 +6,10 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "core/cuda_runtime.h"
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
 #include "core/cuda/launch.cuh"
+#include "core/cuda_runtime.h"
 
 namespace atrous::kernels::cuda {
 

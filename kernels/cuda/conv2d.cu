@@ -6,6 +6,8 @@
 // deterministic, no atomics. Pointwise (1x1, stride 1, no padding) convolutions are plain GEMMs and go to cuBLAS.
 // This is the simple, obviously-correct version. cuda::set_tf32_convolutions(true) switches f32 convolutions to a WMMA
 // tensor-core variant of the same kernel (tf32 inputs, fp32 accumulation), and cuBLAS to its tf32 mode.
+#include "kernels/conv2d.h"
+
 #include <mma.h>
 
 #include <algorithm>
@@ -14,7 +16,6 @@
 #include <type_traits>
 
 #include "kernels/cuda/common.cuh"
-#include "kernels/cuda/ops.h"
 
 namespace atrous::kernels::cuda {
 namespace {

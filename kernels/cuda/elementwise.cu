@@ -1,10 +1,9 @@
-// Elementwise CUDA kernels (grid-stride loops over contiguous arrays), the deterministic sum, dropout on the shared
-// Philox stream of core/random.h, and the column copies concat/split are made of.
+// Elementwise CUDA kernels (grid-stride loops over contiguous arrays) and the deterministic sum.
+#include "kernels/elementwise.h"
+
 #include <algorithm>
 
-#include "core/random.h"
 #include "kernels/cuda/common.cuh"
-#include "kernels/cuda/ops.h"
 
 namespace atrous::kernels::cuda {
 namespace {
@@ -74,42 +73,6 @@ template <typename T> __global__ void sum_final_kernel(const double* __restrict_
   if (threadIdx.x == 0) *out = static_cast<T>(acc);
 }
 
-template <typename T>
-__global__ void dropout_kernel(const T* __restrict__ x, int64_t n, float threshold, T scale, uint64_t seed,
-                               uint64_t offset, T* __restrict__ y) {
-  ATROUS_GRID_STRIDE(i, n) {
-    const bool keep = philox_uniform(seed, offset, static_cast<uint64_t>(i)) >= threshold;
-    y[i] = keep ? x[i] * scale : T(0);
-  }
-}
-
-template <typename T>
-__global__ void copy_columns_kernel(const T* __restrict__ src, int64_t src_cols, int64_t src_offset,
-                                    T* __restrict__ dst, int64_t dst_cols, int64_t dst_offset, int64_t rows,
-                                    int64_t width) {
-  ATROUS_GRID_STRIDE(i, rows * width) {
-    const int64_t r = i / width, c = i - r * width;
-    dst[r * dst_cols + dst_offset + c] = src[r * src_cols + src_offset + c];
-  }
-}
-
-template <typename T>
-__global__ void argmax_kernel(const T* __restrict__ x, int32_t* __restrict__ out, int64_t rows, int64_t cols) {
-  ATROUS_GRID_STRIDE(r, rows) {
-    const T* row = x + r * cols;
-    T best = row[0];
-    int32_t where = 0;
-    for (int64_t c = 1; c < cols && best == best; ++c) {  // the first NaN wins and ends the search
-      const T v = row[c];
-      if (v > best || v != v) {
-        best = v;
-        where = static_cast<int32_t>(c);
-      }
-    }
-    out[r] = where;
-  }
-}
-
 }  // namespace
 
 template <typename T> void add(int device, const T* a, const T* b, T* out, int64_t n) {
@@ -153,25 +116,6 @@ void maximum_backward(int device, const T* a, const T* b, const T* dy, T* da, T*
   launch_1d("maximum_backward_kernel", n, device, maximum_backward_kernel<T>, a, b, dy, da, db, n);
 }
 
-template <typename T>
-void dropout(int device, const T* x, int64_t n, float threshold, T scale, uint64_t seed, uint64_t offset, T* y) {
-  if (n == 0) return;
-  launch_1d("dropout_kernel", n, device, dropout_kernel<T>, x, n, threshold, scale, seed, offset, y);
-}
-
-template <typename T>
-void copy_columns(int device, const T* src, int64_t src_cols, int64_t src_offset, T* dst, int64_t dst_cols,
-                  int64_t dst_offset, int64_t rows, int64_t width) {
-  if (rows * width == 0) return;
-  launch_1d("copy_columns_kernel", rows * width, device, copy_columns_kernel<T>, src, src_cols, src_offset, dst,
-            dst_cols, dst_offset, rows, width);
-}
-
-template <typename T> void argmax_last_axis(int device, const T* x, int32_t* out, int64_t rows, int64_t cols) {
-  if (rows == 0) return;
-  launch_1d("argmax_kernel", rows, device, argmax_kernel<T>, x, out, rows, cols);
-}
-
 #define ATROUS_INSTANTIATE(T)                                                                                   \
   template void add<T>(int, const T*, const T*, T*, int64_t);                                                   \
   template void sub<T>(int, const T*, const T*, T*, int64_t);                                                   \
@@ -181,16 +125,9 @@ template <typename T> void argmax_last_axis(int device, const T* x, int32_t* out
   template void relu_forward<T>(int, const T*, T*, int64_t);                                                    \
   template void relu_backward<T>(int, const T*, const T*, T*, int64_t);                                         \
   template void maximum_forward<T>(int, const T*, const T*, T*, int64_t);                                       \
-  template void maximum_backward<T>(int, const T*, const T*, const T*, T*, T*, int64_t);                        \
-  template void dropout<T>(int, const T*, int64_t, float, T, uint64_t, uint64_t, T*);                           \
-  template void copy_columns<T>(int, const T*, int64_t, int64_t, T*, int64_t, int64_t, int64_t, int64_t);       \
-  template void argmax_last_axis<T>(int, const T*, int32_t*, int64_t, int64_t);
+  template void maximum_backward<T>(int, const T*, const T*, const T*, T*, T*, int64_t);
 ATROUS_INSTANTIATE(float)
 ATROUS_INSTANTIATE(double)
-template void copy_columns<int32_t>(int, const int32_t*, int64_t, int64_t, int32_t*, int64_t, int64_t, int64_t,
-                                    int64_t);
-template void copy_columns<uint8_t>(int, const uint8_t*, int64_t, int64_t, uint8_t*, int64_t, int64_t, int64_t,
-                                    int64_t);
 #undef ATROUS_INSTANTIATE
 
 }  // namespace atrous::kernels::cuda

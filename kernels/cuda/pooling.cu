@@ -2,8 +2,9 @@
 // element (backward, a gather over the windows covering it), channels innermost so warps read contiguous memory.
 // Same window rules as kernels/cpu/pooling.cpp: padding acts as -inf for max, first maximum wins, NaN propagates,
 // average divisors are the window clipped to the padded input (count_include_pad) or to the input.
+#include "kernels/pooling.h"
+
 #include "kernels/cuda/common.cuh"
-#include "kernels/cuda/ops.h"
 
 namespace atrous::kernels::cuda {
 namespace {

@@ -1,8 +1,9 @@
 // Bilinear resize on NHWC, CUDA: one thread per output element (channels innermost, so a warp reads contiguous
 // channels). The backward is a gather: each input element sums the outputs that sampled it, found by binary search
 // over the monotonic tap table, in ascending output order; no atomics, so it is deterministic.
+#include "kernels/resize.h"
+
 #include "kernels/cuda/common.cuh"
-#include "kernels/cuda/ops.h"
 
 namespace atrous::kernels::cuda {
 namespace {
