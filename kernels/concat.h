@@ -15,8 +15,8 @@ void split_last_axis_cpu(const T* in, int64_t rows, T* const* outputs, const int
 namespace cuda {
 
 // The CUDA launchers (kernels/cuda/concat.cu): the *_cpu kernels' twins on device pointers on `device`, queued on
-// that device's stream (the CPU kernel is their oracle in the tests). T is float or double.
-// One 2-D copy per piece.
+// that device's stream (the CPU kernel is their oracle in the tests). One 2-D copy per piece; T is float, double,
+// int32_t or uint8_t (concat_channels takes integer tensors too).
 template <typename T>
 void copy_columns(int device, const T* src, int64_t src_cols, int64_t src_offset, T* dst, int64_t dst_cols,
                   int64_t dst_offset, int64_t rows, int64_t width);
