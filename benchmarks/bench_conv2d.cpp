@@ -4,11 +4,11 @@
 
 #include <string>
 
-#include "benchmarks/conv_shapes.h"
 #include "core/random.h"
 #include "core/tensor.h"
 #include "kernels/conv2d.h"
 #include "kernels/gemm.h"
+#include "op_cases/conv_shapes.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-// CUDA kernels against cuDNN on the DeepLab layer suite (benchmarks/conv_shapes.h), f32, batch 1, timed with CUDA
+// CUDA kernels against cuDNN on the DeepLab layer suite (tests/op_cases/conv_shapes.h), f32, batch 1, timed with CUDA
 // events around each call (manual time; warm-up first): conv2d forward / backward-data / backward-weight, ours and
 // cuDNN's best algorithm (cudnnFind*AlgorithmEx) in NCHW and in NHWC, in full fp32 (cuDNN restricted to FMA math)
 // and in tf32 (ours with cuda::set_tf32_convolutions, cuDNN with tensor-op math).
@@ -15,7 +15,6 @@
 #include <string>
 #include <vector>
 
-#include "benchmarks/conv_shapes.h"
 #include "core/atrous.h"
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
@@ -25,6 +24,7 @@
 #include "kernels/cross_entropy.h"
 #include "kernels/pooling.h"
 #include "kernels/resize.h"
+#include "op_cases/conv_shapes.h"
 
 #if ATROUS_HAS_CUDNN
 #include <cudnn.h>

@@ -225,7 +225,10 @@ Tensor Tensor::clone() const {
   } else {
     gather_contiguous(src, out.raw_data());
   }
-  return out;
+  // Differentiable, as in PyTorch: x.permute(...).contiguous() in a forward pass must pass the gradient on.
+  return record_op("clone", out, {*this}, [](const Tensor& g, const std::vector<bool>&) {
+    return std::vector<Tensor>{g};
+  });
 }
 
 bool Tensor::is_pinned() const { return checked_impl().storage->pinned(); }

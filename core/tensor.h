@@ -68,7 +68,8 @@ class Tensor {
   template <typename T> const T* data() const;
   void* raw_data() const;
 
-  // Copies unless already so; never differentiable except through the named ops in core/ops.
+  // Copies (contiguous: unless already so). Both are differentiable, as in PyTorch (the gradient passes through
+  // unchanged); detach() first for a plain copy of a tensor that requires grad.
   Tensor contiguous() const;
   Tensor clone() const;
   // non_blocking: a contiguous pinned tensor is copied to a CUDA device asynchronously, on the device's stream (the

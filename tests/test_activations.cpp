@@ -1,7 +1,8 @@
 // MobileNet activations (relu6, hardsigmoid, hardswish) and the squeeze-and-excitation rescale (scale_channels):
 // hand-computed values and gradients at the kinks, where PyTorch's conventions decide (checked against torch 1.13's
 // scalar CPU kernels, which its CUDA kernels share; see kernels/activation.h for where its vectorised path differs),
-// f64 finite-difference gradients away from them, strided inputs, the Module wrappers and argument errors.
+// strided inputs, the Module wrappers and argument errors. Finite differences away from the kinks and CUDA run from
+// the op case table (tests/op_cases/activation.cpp).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -13,13 +14,10 @@
 #include "core/ops/elementwise.h"
 #include "core/random.h"
 #include "layers/simple_layers.h"
-#include "support/gradcheck.h"
 #include "support/test_helpers.h"
 
 using namespace atrous;
 using atrous::testing::expect_error;
-using atrous::testing::expect_gradients_match;
-using atrous::testing::random_input;
 
 namespace {
 
@@ -114,18 +112,6 @@ TEST(Activations, StridedInputsGiveTheSameAsContiguous) {
   }
 }
 
-TEST(GradCheck, Activations) {
-  // Inputs spread over every piece (the kinks are at -3, 0, 3 and 6); a random point within eps of a kink has
-  // probability ~1e-6 per element and these seeds are fixed.
-  Generator gen(9);
-  for (const Expected& e : expected_values()) {
-    SCOPED_TRACE(e.name);
-    Tensor x = Tensor::uniform({2, 3, 4, 5}, -5, 8, gen, DType::f64);
-    x.set_requires_grad(true);
-    expect_gradients_match([&e](const std::vector<Tensor>& in) { return e.op(in[0]); }, {x});
-  }
-}
-
 // sigmoid: exact values where they are known, saturation without NaN or overflow far out, the output-based
 // gradient y (1 - y), and finite differences.
 TEST(Sigmoid, ValuesSaturationAndGradients) {
@@ -150,10 +136,6 @@ TEST(Sigmoid, ValuesSaturationAndGradients) {
     EXPECT_EQ(g[5], 0.0);
     for (double d : g) EXPECT_FALSE(std::isnan(d));
   }
-  Generator gen(10);
-  Tensor x = Tensor::uniform({2, 3, 4, 5}, -6, 6, gen, DType::f64);
-  x.set_requires_grad(true);
-  expect_gradients_match([](const std::vector<Tensor>& in) { return sigmoid(in[0]); }, {x});
   EXPECT_EQ(Sigmoid().forward(Tensor::zeros({3})).to_double_vector(), (std::vector<double>{0.5, 0.5, 0.5}));
 }
 
@@ -188,14 +170,6 @@ TEST(ScaleChannels, ManyChannelsAndOnePixelPerImage) {
       const int64_t n = i / (P * C), c = i % C;
       ASSERT_EQ(y[i], xv[i] * sv[n * C + c]) << "element " << i;
     }
-  }
-}
-
-TEST(GradCheck, ScaleChannels) {
-  for (const Shape& xs : {Shape{2, 3, 4, 5}, Shape{1, 1, 1, 3}, Shape{2, 2, 3, 70}}) {
-    SCOPED_TRACE(shape_str(xs));
-    Tensor x = random_input(xs, 11), s = random_input({xs[0], 1, 1, xs[3]}, 12);
-    expect_gradients_match([](const std::vector<Tensor>& in) { return scale_channels(in[0], in[1]); }, {x, s});
   }
 }
 

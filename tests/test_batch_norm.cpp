@@ -1,5 +1,6 @@
 // batch_norm: forward against a naive double reference in Train/Eval/Frozen modes, running-stat updates (unbiased
-// variance), f32 accuracy on large means, finite-difference gradients, and argument errors.
+// variance), f32 accuracy on large means, and argument errors. Finite differences and CUDA run from the op case
+// table (tests/op_cases/batch_norm.cpp).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -12,7 +13,6 @@
 #include "support/gradcheck.h"
 
 using namespace atrous;
-using atrous::testing::expect_gradients_match;
 using atrous::testing::random_input;
 
 namespace {
@@ -200,35 +200,6 @@ TEST(BatchNorm, ParallelSizesMatchReferenceForwardAndBackward) {
   expect_near_all(x.grad().to_double_vector(), dx, 1e-10, "dx");
   expect_near_all(w.grad().to_double_vector(), sum_gx, 1e-9, "dweight");
   expect_near_all(b.grad().to_double_vector(), sum_g, 1e-9, "dbias");
-}
-
-TEST(BatchNormGradCheck, TrainWithAndWithoutAffine) {
-  const int64_t C = 3;
-  Tensor x = random_input({2, 3, 4, C}, 30), w = random_input({C}, 31), b = random_input({C}, 32);
-  Tensor rm = Tensor::zeros({C}, DType::f64), rv = Tensor::ones({C}, DType::f64);
-  expect_gradients_match([&](const std::vector<Tensor>& in) { return batch_norm(in[0], in[1], in[2], rm, rv); },
-                         {x, w, b});
-  expect_gradients_match([&](const std::vector<Tensor>& in) { return batch_norm(in[0], Tensor(), Tensor(), rm, rv); },
-                         {x});
-  // Weight only, and a batch of one image with several pixels.
-  Tensor x1 = random_input({1, 3, 5, C}, 33);
-  expect_gradients_match(
-      [&](const std::vector<Tensor>& in) { return batch_norm(in[0], in[1], Tensor(), Tensor(), Tensor()); }, {x1, w});
-}
-
-TEST(BatchNormGradCheck, EvalWithAndWithoutAffine) {
-  const int64_t C = 4;
-  Tensor x = random_input({2, 3, 2, C}, 40), w = random_input({C}, 41), b = random_input({C}, 42);
-  Tensor rm = make({C}, 43), rv = make({C}, 44, DType::f64, 0.5, 2.0);
-  const BatchNormParams eval = mode(BatchNormMode::Eval);
-  expect_gradients_match([&](const std::vector<Tensor>& in) { return batch_norm(in[0], in[1], in[2], rm, rv, eval); },
-                         {x, w, b});
-  expect_gradients_match(
-      [&](const std::vector<Tensor>& in) { return batch_norm(in[0], Tensor(), Tensor(), rm, rv, eval); }, {x});
-  const BatchNormParams frozen = mode(BatchNormMode::Frozen);
-  Tensor w_const = make({C}, 45), b_const = make({C}, 46);
-  expect_gradients_match(
-      [&](const std::vector<Tensor>& in) { return batch_norm(in[0], w_const, b_const, rm, rv, frozen); }, {x});
 }
 
 TEST(BatchNormChecks, BadArgumentsThrow) {

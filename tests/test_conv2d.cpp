@@ -1,20 +1,20 @@
-// conv2d: forward and backward against naive loops, f64 finite-difference gradients (stride, padding, dilation
-// 1/2/4/12, odd sizes, batches, the 1x1 path, no bias), the output-size formula and argument errors.
+// conv2d: forward and backward against naive loops (stride, padding, dilation 1/2/4/12, odd sizes, batches, the
+// 1x1 path, no bias), only the requested gradients, the output-size formula and argument errors. Finite
+// differences and CUDA run from the op case table (tests/op_cases/conv2d.cpp).
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <string>
 
-#include "benchmarks/conv_shapes.h"
 #include "core/autograd.h"
 #include "core/ops/conv2d.h"
 #include "core/random.h"
+#include "op_cases/conv_shapes.h"
 #include "support/gradcheck.h"
 
 using namespace atrous;
 using atrous::testing::expect_gradients_match;
-using atrous::testing::GradCheckOptions;
 using atrous::testing::random_input;
 
 namespace {
@@ -166,92 +166,6 @@ TEST(Conv2d, ManyTilesMatchNaiveLoops) {
   check_against_naive({2, 3, 2100, 1, 2, 3, 3, 1, 1, 1}, DType::f64, 11);
   // A 66-row kernel whose edge columns lose a tap: more kernel-row pieces than the weight gradient takes at once.
   check_against_naive({1, 70, 3, 1, 1, 66, 3, 1, 1, 1}, DType::f64, 12);
-}
-
-TEST(Conv2d, GradientsStrideOnePaddedBatch) {
-  const Case c{2, 5, 6, 3, 4, 3, 3, 1, 1, 1};
-  expect_gradients_match([&](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2], c.params()); },
-                         {random_input({2, 5, 6, 3}, 1), random_input({4, 3, 3, 3}, 2), random_input({4}, 3)});
-}
-
-TEST(Conv2d, GradientsStrideTwo) {
-  for (int padding : {0, 1}) {
-    const Conv2dParams p = Conv2dParams().with_stride(2).with_padding(padding);
-    expect_gradients_match([&](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2], p); },
-                           {random_input({2, 7, 9, 2, }, 4), random_input({3, 3, 3, 2}, 5), random_input({3}, 6)});
-  }
-}
-
-TEST(Conv2d, GradientsStrideTwoDilatedNoBias) {
-  const Conv2dParams p = Conv2dParams().with_stride(2).with_padding(2).with_dilation(2);
-  expect_gradients_match([&](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], Tensor(), p); },
-                         {random_input({1, 9, 8, 2}, 7), random_input({2, 3, 3, 2}, 8)});
-}
-
-TEST(Conv2d, GradientsDilationSamePadding) {
-  for (int rate : {2, 4}) {
-    SCOPED_TRACE(rate);
-    const Conv2dParams p = Conv2dParams().with_padding(rate).with_dilation(rate);
-    expect_gradients_match([&](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2], p); },
-                           {random_input({1, 7, 9, 3}, 9), random_input({2, 3, 3, 3}, 10), random_input({2}, 11)});
-  }
-}
-
-TEST(Conv2d, GradientsDilationWithoutPadding) {
-  const Conv2dParams p = Conv2dParams().with_dilation(2);
-  expect_gradients_match([&](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2], p); },
-                         {random_input({2, 7, 9, 2}, 12), random_input({3, 3, 3, 2}, 13), random_input({3}, 14)});
-}
-
-// DeepLab's fc6: rate 12, padding 12 on an odd 13x13 map, where most taps fall in the padding.
-TEST(Conv2d, GradientsRate12OnOddMap) {
-  const Conv2dParams p = Conv2dParams().with_padding(12).with_dilation(12);
-  GradCheckOptions options;
-  options.max_elements_per_input = 120;
-  expect_gradients_match([&](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2], p); },
-                         {random_input({1, 13, 13, 4}, 15), random_input({3, 3, 3, 4}, 16), random_input({3}, 17)},
-                         options);
-}
-
-TEST(Conv2d, GradientsRate12BatchOfTwoNoBias) {
-  const Conv2dParams p = Conv2dParams().with_padding(12).with_dilation(12);
-  GradCheckOptions options;
-  options.max_elements_per_input = 80;
-  expect_gradients_match([&](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], Tensor(), p); },
-                         {random_input({2, 14, 15, 3}, 18), random_input({2, 3, 3, 3}, 19)}, options);
-}
-
-// 256 output channels switch backward-data to tap-by-tap GEMMs straight from the weights.
-TEST(Conv2d, GradientsWideLayerDilated) {
-  const Conv2dParams p = Conv2dParams().with_padding(2).with_dilation(2);
-  GradCheckOptions options;
-  options.max_elements_per_input = 60;
-  expect_gradients_match([&](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2], p); },
-                         {random_input({2, 5, 4, 2}, 37), random_input({256, 3, 3, 2}, 38), random_input({256}, 39)},
-                         options);
-}
-
-TEST(Conv2d, GradientsPointwise) {
-  expect_gradients_match([](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2]); },
-                         {random_input({2, 3, 5, 4}, 20), random_input({3, 1, 1, 4}, 21), random_input({3}, 22)});
-}
-
-TEST(Conv2d, GradientsPointwiseStrideTwoAndPadded) {
-  expect_gradients_match(
-      [](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2], Conv2dParams().with_stride(2)); },
-      {random_input({1, 5, 6, 3}, 23), random_input({2, 1, 1, 3}, 24), random_input({2}, 25)});
-  expect_gradients_match(
-      [](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], Tensor(), Conv2dParams().with_padding(1)); },
-      {random_input({1, 3, 4, 3}, 26), random_input({2, 1, 1, 3}, 27)});
-}
-
-TEST(Conv2d, GradientsSevenBySevenStrideTwo) {
-  const Conv2dParams p = Conv2dParams().with_stride(2).with_padding(3);
-  GradCheckOptions options;
-  options.max_elements_per_input = 100;
-  expect_gradients_match([&](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2], p); },
-                         {random_input({1, 11, 9, 3}, 28), random_input({2, 7, 7, 3}, 29), random_input({2}, 30)},
-                         options);
 }
 
 TEST(Conv2d, OnlyTheRequestedGradientsAreComputed) {

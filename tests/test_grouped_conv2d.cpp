@@ -1,43 +1,24 @@
-// Grouped and depthwise conv2d: forward and backward against naive loops (depthwise with channel multiplier 1 and 2,
-// stride, padding, dilation; general groups), f64 finite-difference gradients, results independent of the thread
-// count, the layer's weight shape, argument errors, and CUDA (the simulator in CI) against the CPU.
+// Grouped and depthwise conv2d: forward and backward against naive loops on every geometry of
+// op_cases/grouped_conv_shapes.h, results independent of the thread count, the layer's weight shape and argument
+// errors. Finite differences and CUDA against the CPU run from the op case table (tests/test_op_cases.cpp).
 #include <gtest/gtest.h>
 #include <omp.h>
 
 #include <cmath>
 #include <string>
 
-#include "core/cuda_runtime.h"
 #include "core/ops/conv2d.h"
 #include "core/random.h"
 #include "layers/conv2d.h"
-#include "support/gradcheck.h"
+#include "op_cases/grouped_conv_shapes.h"
 #include "support/test_helpers.h"
 
 using namespace atrous;
 using atrous::testing::expect_error;
-using atrous::testing::expect_gradients_match;
-using atrous::testing::random_input;
 
 namespace {
 
-struct Case {
-  int64_t n, h, w, cin, cout, k;
-  int stride, padding, dilation, groups;
-  bool bias = true;
-
-  Conv2dParams params() const {
-    return Conv2dParams().with_stride(stride).with_padding(padding).with_dilation(dilation).with_groups(groups);
-  }
-  int64_t oh() const { return conv2d_output_size(h, k, params()); }
-  int64_t ow() const { return conv2d_output_size(w, k, params()); }
-  Shape x_shape() const { return {n, h, w, cin}; }
-  Shape w_shape() const { return {cout, k, k, cin / groups}; }
-  std::string str() const {
-    return detail::concat("x[", n, ",", h, ",", w, ",", cin, "] cout ", cout, " ", k, "x", k, " stride ", stride,
-                          " pad ", padding, " dilation ", dilation, " groups ", groups, bias ? "" : " no bias");
-  }
-};
+using Case = grouped_conv_shapes::GroupedConv;
 
 // The definition: y[n,oy,ox,co] = b[co] + sum over the group's input channels ci of
 // x[n, oy*s-p+kh*d, ox*s-p+kw*d, group(co)*cin_g + ci] * w[co,kh,kw,ci].
@@ -99,19 +80,6 @@ void expect_close(const std::vector<double>& got, const std::vector<double>& wan
   EXPECT_EQ(bad, 0) << what;
 }
 
-// Depthwise (groups == cin) with multipliers 1 and 2, every stride/padding/dilation combination DeepLab and the
-// MobileNets use, odd sizes and cropping; then general groups (through the per-group path).
-const std::vector<Case>& cases() {
-  static const std::vector<Case> all = {
-      {2, 7, 9, 5, 5, 3, 1, 1, 1, 5},         {1, 8, 8, 4, 4, 3, 2, 1, 1, 4},   {1, 11, 9, 3, 3, 3, 1, 4, 4, 3},
-      {2, 9, 10, 3, 6, 3, 2, 2, 2, 3},        {1, 9, 7, 2, 4, 5, 1, 2, 1, 2, false},
-      {1, 13, 12, 4, 4, 5, 2, 4, 2, 4},       {1, 6, 6, 3, 3, 1, 1, 0, 1, 3},   {1, 5, 5, 2, 2, 3, 1, 0, 1, 2, false},
-      {2, 6, 7, 4, 6, 3, 1, 1, 1, 2},         {1, 7, 7, 6, 9, 3, 2, 2, 2, 3, false},
-      {1, 5, 6, 8, 4, 1, 1, 0, 1, 4},
-  };
-  return all;
-}
-
 void check_against_naive(const Case& c, DType dtype, uint64_t seed) {
   SCOPED_TRACE(c.str() + " " + dtype_name(dtype));
   Generator gen(seed);
@@ -136,23 +104,9 @@ void check_against_naive(const Case& c, DType dtype, uint64_t seed) {
 
 TEST(GroupedConv2d, ForwardAndBackwardMatchNaiveLoops) {
   uint64_t seed = 1;
-  for (const Case& c : cases()) {
+  for (const Case& c : grouped_conv_shapes::all()) {
     check_against_naive(c, DType::f64, seed);
     check_against_naive(c, DType::f32, seed++);
-  }
-}
-
-TEST(GroupedConv2d, FiniteDifferenceGradients) {
-  uint64_t seed = 100;
-  for (const Case& c : cases()) {
-    SCOPED_TRACE(c.str());
-    std::vector<Tensor> inputs = {random_input(c.x_shape(), seed), random_input(c.w_shape(), seed + 1)};
-    if (c.bias) inputs.push_back(random_input({c.cout}, seed + 2));
-    seed += 3;
-    const Conv2dParams p = c.params();
-    expect_gradients_match(
-        [p](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in.size() > 2 ? in[2] : Tensor(), p); },
-        inputs);
   }
 }
 
@@ -207,33 +161,4 @@ TEST(GroupedConv2d, ArgumentErrors) {
                {"conv2d", "groups 0"});
   expect_error([&] { conv2d(x, Tensor::zeros({6, 3, 3, 1}), Tensor::zeros({5}), Conv2dParams().with_groups(6)); },
                {"conv2d", "bias"});
-}
-
-// CUDA (the simulator in CI) against the CPU: every case, forward and all three gradients.
-TEST(GroupedConv2d, CudaMatchesCpu) {
-  ATROUS_REQUIRE_CUDA();
-  uint64_t seed = 200;
-  for (const Case& c : cases()) {
-    for (DType dtype : {DType::f32, DType::f64}) {
-      SCOPED_TRACE(c.str() + " " + dtype_name(dtype));
-      Generator gen(seed++);
-      const Tensor x = Tensor::uniform(c.x_shape(), -1, 1, gen, dtype), w = Tensor::uniform(c.w_shape(), -1, 1, gen, dtype);
-      const Tensor b = Tensor::uniform({c.cout}, -1, 1, gen, dtype);
-      const Tensor dy = Tensor::uniform({c.n, c.oh(), c.ow(), c.cout}, -1, 1, gen, dtype);
-      std::vector<std::vector<double>> results[2];
-      for (int on_gpu = 0; on_gpu < 2; ++on_gpu) {
-        const Device d = on_gpu ? Device::cuda(0) : Device::cpu();
-        Tensor xd = x.to(d).set_requires_grad(true), wd = w.to(d).set_requires_grad(true);
-        Tensor bd = c.bias ? b.to(d).set_requires_grad(true) : Tensor();
-        Tensor y = conv2d(xd, wd, bd, c.params());
-        ASSERT_EQ(y.device(), d);
-        y.backward(dy.to(d));
-        results[on_gpu] = {y.to_double_vector(), xd.grad().to_double_vector(), wd.grad().to_double_vector()};
-        if (c.bias) results[on_gpu].push_back(bd.grad().to_double_vector());
-      }
-      const double tol = dtype == DType::f64 ? 1e-12 : 1e-5;
-      const char* names[] = {"y", "dx", "dw", "db"};
-      for (size_t i = 0; i < results[0].size(); ++i) expect_close(results[1][i], results[0][i], tol, names[i]);
-    }
-  }
 }

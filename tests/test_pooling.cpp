@@ -1,5 +1,6 @@
 // Pooling: Caffe ceil-mode output sizes (DeepLab's 321 -> 161 -> 81 -> 41), max/avg/global-average forward against
-// naive loops, argmax tie rule, finite-difference gradients, and argument errors.
+// naive loops, argmax tie rule, parallel backward passes, and argument errors. Finite differences and CUDA run
+// from the op case table (tests/op_cases/pooling.cpp).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -11,11 +12,8 @@
 #include "core/ops/elementwise.h"
 #include "core/ops/pooling.h"
 #include "core/random.h"
-#include "support/gradcheck.h"
 
 using namespace atrous;
-using atrous::testing::expect_gradients_match;
-using atrous::testing::GradCheckOptions;
 
 namespace {
 
@@ -230,33 +228,6 @@ TEST(GlobalAvgPool, ForwardMatchesNaive) {
         for (int64_t c = 0; c < C; ++c) want[n * C + c] += xv[(n * P + p) * C + c] / P;
     expect_near_all(y.to_double_vector(), want, 1e-6, "y");
   }
-}
-
-TEST(PoolGradCheck, MaxPool) {
-  for (const Pool2dParams& p :
-       {pool(3, 2, 1, true), pool(3, 1, 1), pool(2, 2, 0), pool(3, 2, 0, true), pool(2, 2, 1, true)}) {
-    SCOPED_TRACE(::testing::Message() << "k" << p.kernel << " s" << p.stride << " p" << p.padding);
-    Tensor x = distinct_input({2, 7, 6, 3}, 6);
-    expect_gradients_match([p](const std::vector<Tensor>& in) { return max_pool2d(in[0], p); }, {x});
-  }
-}
-
-TEST(PoolGradCheck, AvgPool) {
-  for (Pool2dParams p :
-       {pool(3, 2, 1, true), pool(3, 1, 1), pool(2, 2, 0), pool(3, 2, 0, true), pool(2, 2, 1, true), pool(5, 2, 2)}) {
-    for (bool include_pad : {true, false}) {
-      p.count_include_pad = include_pad;
-      SCOPED_TRACE(::testing::Message() << "k" << p.kernel << " s" << p.stride << " p" << p.padding << " include_pad "
-                                        << include_pad);
-      Tensor x = atrous::testing::random_input({2, 7, 6, 3}, 7);
-      expect_gradients_match([p](const std::vector<Tensor>& in) { return avg_pool2d(in[0], p); }, {x});
-    }
-  }
-}
-
-TEST(PoolGradCheck, GlobalAvgPool) {
-  Tensor x = atrous::testing::random_input({2, 5, 3, 4}, 8);
-  expect_gradients_match([](const std::vector<Tensor>& in) { return global_avg_pool(in[0]); }, {x});
 }
 
 TEST(PoolGradCheck, LargeBackwardsMatchSmallOnesInParallel) {

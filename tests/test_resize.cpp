@@ -1,5 +1,6 @@
 // Bilinear resize: hand-computed cases for both corner conventions, a naive reference on odd sizes, the scale-mode
-// size rule, f64 finite-difference gradients (up, down, mixed, multi-tile backward) and argument errors.
+// size rule, the backward as the forward's adjoint, and argument errors. Finite differences and CUDA run from the
+// op case table (tests/op_cases/resize.cpp).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,7 +13,6 @@
 #include "support/gradcheck.h"
 
 using namespace atrous;
-using atrous::testing::expect_gradients_match;
 using atrous::testing::random_input;
 
 namespace {
@@ -167,27 +167,6 @@ TEST(Resize, BackwardIsTheAdjointAtBenchmarkSizes) {
       const double lhs = sum(mul(y, g)).item<double>();
       const double rhs = sum(mul(x.detach(), x.grad())).item<double>();
       EXPECT_NEAR(lhs, rhs, 1e-9 * std::abs(lhs) + 1e-9) << in << " -> " << out << " align_corners=" << ac;
-    }
-  }
-}
-
-TEST(GradCheck, ResizeBilinear) {
-  struct Case {
-    Shape in;
-    int64_t out_h, out_w;
-  };
-  // Up, down, mixed, single-pixel outputs, large shrink (input rows nobody reads), an input row read by many output
-  // rows (3 -> 100), and an output large enough to run on several threads (6x5 -> 70x60).
-  const std::vector<Case> cases = {{{2, 5, 7, 3}, 13, 9}, {{2, 9, 11, 3}, 4, 6}, {{1, 6, 5, 2}, 11, 3},
-                                   {{1, 4, 4, 2}, 1, 1},  {{1, 13, 12, 2}, 3, 2}, {{1, 3, 2, 2}, 100, 3},
-                                   {{1, 100, 3, 1}, 64, 2}, {{2, 6, 5, 4}, 70, 60}};
-  for (const Case& c : cases) {
-    for (bool ac : {true, false}) {
-      SCOPED_TRACE(shape_str(c.in) + " -> " + std::to_string(c.out_h) + "x" + std::to_string(c.out_w) +
-                   " align_corners=" + std::to_string(ac));
-      Tensor x = random_input(c.in, 17);
-      const ResizeParams p = ResizeParams::to_size(c.out_h, c.out_w, ac);
-      expect_gradients_match([p](const std::vector<Tensor>& in) { return resize_bilinear(in[0], p); }, {x});
     }
   }
 }

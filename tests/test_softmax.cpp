@@ -1,16 +1,13 @@
 // Softmax and log-softmax over the last axis: naive references, rows summing to 1, stability with huge logits,
-// f64 finite-difference gradients for several ranks, and argument errors.
+// and argument errors. Finite differences and CUDA run from the op case table (tests/op_cases/softmax.cpp).
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 #include "core/ops/softmax.h"
 #include "core/random.h"
-#include "support/gradcheck.h"
 
 using namespace atrous;
-using atrous::testing::expect_gradients_match;
-using atrous::testing::random_input;
 
 namespace {
 
@@ -71,15 +68,6 @@ TEST(Softmax, HugeLogitsStayFinite) {
   EXPECT_NEAR(lp[2], -1000.0, 1e-3);
   EXPECT_NEAR(lp[3], 0.0, 1e-6);
   for (double v : lp) EXPECT_TRUE(std::isfinite(v));
-}
-
-TEST(GradCheck, SoftmaxAndLogSoftmax) {
-  for (const Shape& shape : {Shape{7}, Shape{4, 6}, Shape{2, 3, 5, 4}, Shape{2, 70}}) {
-    SCOPED_TRACE(shape_str(shape));
-    Tensor x = random_input(shape, 9);
-    expect_gradients_match([](const std::vector<Tensor>& in) { return softmax(in[0]); }, {x});
-    expect_gradients_match([](const std::vector<Tensor>& in) { return log_softmax(in[0]); }, {x});
-  }
 }
 
 TEST(SoftmaxChecks, BadArgumentsThrowNamingTheOp) {

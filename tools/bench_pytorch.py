@@ -6,7 +6,7 @@
 Needs Debian's Python (torch 1.13 + numpy); the pyenv `python3` on PATH has no torch. Batch 1, fp32. Every case is
 timed in both NCHW and channels_last and the faster layout is kept (PyTorch's oneDNN kernels prefer different
 layouts for different ops); each time is the median (and the min) of repeats after a warm-up. Cases are keyed by the names of
-our Google Benchmark cases (benchmarks/bench_*.cpp; the conv shapes are read from benchmarks/conv_shapes.h), and
+our Google Benchmark cases (benchmarks/bench_*.cpp; the conv shapes are read from tests/op_cases/conv_shapes.h), and
 compare_benchmarks.py maps the few variants (e.g. the *_op ones) onto them.
 """
 import argparse
@@ -27,7 +27,7 @@ except ImportError as e:
 THREADS = 2
 REPO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
-# Fallback when benchmarks/conv_shapes.h is absent: name -> (n, h, w, cin, cout, kernel, stride, padding, dilation).
+# Fallback when tests/op_cases/conv_shapes.h is absent: name -> (n, h, w, cin, cout, kernel, stride, padding, dilation).
 DEFAULT_CONV_SHAPES = {
     "fc6_r12_41": (1, 41, 41, 1024, 1024, 3, 1, 12, 12),
     "fc6_r12_65": (1, 65, 65, 1024, 1024, 3, 1, 12, 12),
@@ -39,8 +39,8 @@ DEFAULT_CONV_SHAPES = {
 
 
 def conv_shapes():
-    """The DeepLab conv suite, read from benchmarks/conv_shapes.h so both sides always time the same shapes."""
-    path = os.path.join(REPO, "benchmarks", "conv_shapes.h")
+    """The DeepLab conv suite, read from tests/op_cases/conv_shapes.h so both sides always time the same shapes."""
+    path = os.path.join(REPO, "tests", "op_cases", "conv_shapes.h")
     if not os.path.exists(path):
         return dict(DEFAULT_CONV_SHAPES)
     row = re.compile(r'\{"(\w+)",((?:\s*\d+\s*,){8}\s*\d+)\s*\}')

@@ -9,8 +9,8 @@
 #   nlohmann-json, CLI11; ~4 MB) into .gpu-deps/, which .gitignore keeps out of git; the GPU machine cannot reach
 #   any package registry.
 # Then, through the device tool:  run(command="bash tools/gpu_run.sh", carry=[".gpu-deps"], timeout_s=600)
-#   Stage limits add up to the 570 s budget (GPU_RUN_BUDGET): configure 30 + build 120, tests 60, memcheck 40 +
-#   racecheck 40, training 30, benchmarks 130 fp32 + 80 tf32 + 40 CRF (first H200 run, 16 cores: configure 8 s,
+#   Stage limits add up to the 570 s budget (GPU_RUN_BUDGET): configure 30 + build 120, tests 60, memcheck 20 +
+#   memcheck of the op cases 25 + racecheck 40, training 30, benchmarks 125 fp32 + 80 tf32 + 40 CRF (first H200 run, 16 cores: configure 8 s,
 #   build 29 s, tests 3 s, sanitizers 20 s, training 2 s, fp32 benchmarks ~75 s); each is also cut to what is left, so the call
 #   ends inside the tool's 10 minutes, and a stage with no time left is skipped and says so. GPU_RUN_STAGES="build
 #   tests sanitize train bench" picks stages: a second call on the still-warm machine (build-gpu/ is kept) can skip
@@ -102,7 +102,7 @@ if [[ ! -e /usr/local/cuda/include/cudnn.h ]]; then
   fi
 fi
 
-tests=(test_cuda_runtime test_cuda_ops test_crf_cuda test_cuda_sim test_device_training test_nccl)
+tests=(test_cuda_runtime test_op_cases test_cuda_ops test_crf_cuda test_cuda_sim test_device_training test_nccl)
 export ATROUS_REQUIRE_GPU=1
 if [[ " $stages " == *" build "* ]]; then
   generator=()
@@ -121,10 +121,13 @@ fi
 
 if [[ " $stages " == *" sanitize "* ]] && command -v compute-sanitizer > /dev/null; then
   # The out-of-memory test makes cudaMalloc fail on purpose, which memcheck would report as an API error.
-  stage memcheck 40 compute-sanitizer --tool memcheck --error-exitcode 1 --log-file "$OUT/sanitizer.log" \
+  stage memcheck 20 compute-sanitizer --tool memcheck --error-exitcode 1 --log-file "$OUT/sanitizer.log" \
     "$build/tests/test_cuda_ops" --gtest_filter='-CudaAllocator.OutOfMemoryNamesTheSize'
+  # Every op case on the device (test_op_cases' CPU-only checks are left out).
+  stage memcheck_ops 25 compute-sanitizer --tool memcheck --error-exitcode 1 --log-file "$OUT/sanitizer_ops.log" \
+    "$build/tests/test_op_cases" --gtest_filter='*CudaMatchesCpu*'
   stage racecheck 40 compute-sanitizer --tool racecheck --error-exitcode 1 \
-    "$build/tests/test_cuda_ops" --gtest_filter='CudaOps.Conv2d*:CudaOps.BatchNorm*:CudaOps.SoftmaxCross*:CudaOps.Elementwise'
+    "$build/tests/test_op_cases" --gtest_filter='*CudaMatchesCpu*/conv2d*:*CudaMatchesCpu*/batch_norm*:*CudaMatchesCpu*/softmax_cross_entropy*:*CudaMatchesCpu*/sum*'
 fi
 
 if [[ " $stages " == *" train "* ]]; then
@@ -134,7 +137,7 @@ fi
 
 if [[ " $stages " == *" bench "* ]]; then
   # Two runs, so that the fp32 results survive if the tf32 half is cut short by the budget.
-  stage bench_fp32 130 "$build/benchmarks/bench_cuda_conv" --benchmark_filter='^(conv|bn|bw)/' \
+  stage bench_fp32 125 "$build/benchmarks/bench_cuda_conv" --benchmark_filter='^(conv|bn|bw)/' \
     --benchmark_out="$OUT/bench_cuda_conv.json" --benchmark_out_format=json
   stage bench_tf32 80 "$build/benchmarks/bench_cuda_conv" --benchmark_filter='^conv_tf32/' \
     --benchmark_out="$OUT/bench_cuda_conv_tf32.json" --benchmark_out_format=json

@@ -91,6 +91,26 @@ void expect_close(const Tensor& a, const Tensor& b, double tol) {
   for (size_t i = 0; i < x.size(); ++i) ASSERT_NEAR(x[i], y[i], tol * (1 + std::abs(y[i]))) << "element " << i;
 }
 
+void expect_matches(const Tensor& got, const Tensor& want, double tol, const std::string& what) {
+  ASSERT_EQ(got.defined(), want.defined()) << what;
+  if (!want.defined()) return;
+  ASSERT_EQ(got.shape(), want.shape()) << what;
+  const auto a = got.to_double_vector(), b = want.to_double_vector();
+  double scale = 1.0;
+  for (double v : b) scale = std::max(scale, std::abs(v));
+  double worst = 0.0;
+  size_t worst_at = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const double err = std::abs(a[i] - b[i]);
+    if (!(err <= worst) || std::isnan(a[i]) != std::isnan(b[i])) {
+      worst = std::isnan(err) ? INFINITY : err;
+      worst_at = i;
+    }
+  }
+  EXPECT_LE(worst, tol * scale) << what << ": worst element " << worst_at << " is " << a[worst_at] << ", want "
+                                << b[worst_at] << " (tolerance " << tol << " x " << scale << ")";
+}
+
 void randomise_bn(BatchNorm2d& bn, Generator& gen) {
   const int64_t c = bn.options().channels;
   bn.named_parameters()[0].tensor.detach().copy_(Tensor::uniform({c}, 0.5, 1.5, gen));

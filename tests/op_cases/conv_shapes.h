@@ -1,5 +1,7 @@
-// The conv2d shape table shared by tests/test_conv2d.cpp and benchmarks/bench_conv2d.cpp: DeepLab's heavy layers
-// (batch 1, NHWC, f32), each with its FLOPs and bytes. Names are what scripts match against PyTorch's runs.
+// The conv2d shape table: DeepLab's heavy layers (batch 1, NHWC, f32), each with its FLOPs and bytes. The conv2d op
+// cases time them (op_cases/conv2d.cpp, bench_ops), as do bench_conv2d (CPU kernels) and bench_cuda_conv (against
+// cuDNN); test_conv2d spot-checks them, and tools/bench_pytorch.py reads this file to time PyTorch on the same
+// shapes. Names are what scripts match against PyTorch's runs.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -14,7 +16,9 @@ struct ConvCase {
   int64_t n, h, w, cin, cout, kernel;
   int stride, padding, dilation;
 
-  Conv2dParams params() const { return Conv2dParams().with_stride(stride).with_padding(padding).with_dilation(dilation); }
+  Conv2dParams params() const {
+    return Conv2dParams().with_stride(stride).with_padding(padding).with_dilation(dilation);
+  }
   int64_t out_h() const { return conv2d_output_size(h, kernel, params()); }
   int64_t out_w() const { return conv2d_output_size(w, kernel, params()); }
   // The same layer as the kernels' shape descriptor (the CPU and CUDA kernel benchmarks call kernels directly).
