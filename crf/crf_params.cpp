@@ -62,8 +62,8 @@ std::string DenseCrfParams::str() const {
 // DeepLab released with its models: v1's run_pascal.sh lists one line per model, v2's test prototxts carry
 // crf_param blocks (VGG-16 and ResNet-101), as reimplementations quote them. v2's spatial terms (2/2, 3/1) differ
 // from the paper's stated w2 = 3, sigma_gamma = 3; they are what the released models used.
-const std::vector<CrfPreset>& crf_presets() {
-  static const std::vector<CrfPreset> presets = {
+const NamedRegistry<CrfPreset>& crf_presets() {
+  static const NamedRegistry<CrfPreset> presets("dense CRF preset", {
       {"deeplab-v1-largefov", "DeepLab-CRF-LargeFOV (v1, VGG-16), released run_pascal.sh", params(4, 121, 5, 3, 3)},
       {"deeplab-v1", "DeepLab-CRF (v1, VGG-16, 4x4 fc6), released run_pascal.sh", params(5, 50, 10, 3, 3)},
       {"deeplab-v1-msc", "DeepLab-MSc-CRF (v1, VGG-16), released run_pascal.sh", params(3, 95, 3, 3, 3)},
@@ -74,18 +74,11 @@ const std::vector<CrfPreset>& crf_presets() {
       {"deeplab-v2-vgg16", "DeepLab v2 VGG-16 (LargeFOV/ASPP), released test prototxt", params(4, 65, 3, 2, 2)},
       {"deeplab-v2-resnet101", "DeepLab v2 ResNet-101, released test prototxt", params(4, 67, 3, 3, 1)},
       {"densecrf-demo", "Kraehenbuehl's densecrf example program (not a DeepLab setting)", params(10, 80, 13, 3, 3)},
-  };
+  });
   return presets;
 }
 
-const CrfPreset& crf_preset(const std::string& name) {
-  std::string known;
-  for (const CrfPreset& p : crf_presets()) {
-    if (p.name == name) return p;
-    known += (known.empty() ? "" : ", ") + p.name;
-  }
-  ATROUS_FAIL("dense CRF: unknown preset '", name, "'; known presets: ", known);
-}
+const CrfPreset& crf_preset(const std::string& name) { return crf_presets().get(name); }
 
 const CrfPreset& crf_preset_for_model(const std::string& model) {
   const auto starts = [&](const char* prefix) { return model.rfind(prefix, 0) == 0; };

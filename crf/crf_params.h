@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/named_registry.h"
 #include "crf/pairwise_kernel.h"
 
 namespace atrous::crf {
@@ -40,7 +41,7 @@ struct CrfPreset {
 };
 
 // DeepLab's released CRF settings, per backbone/variant, plus densecrf's own demo settings.
-const std::vector<CrfPreset>& crf_presets();
+const NamedRegistry<CrfPreset>& crf_presets();
 // Errors name the preset and list the known ones.
 const CrfPreset& crf_preset(const std::string& name);
 // The preset DeepLab published for a registered model name (see `atrous models`); deeplab-v1-largefov otherwise.

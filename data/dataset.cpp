@@ -91,12 +91,16 @@ std::string file_stem(const std::string& path) { return std::filesystem::path(pa
 
 }  // namespace detail
 
+const NamedRegistry<DatasetKind>& dataset_kinds() {
+  static const NamedRegistry<DatasetKind> kinds("dataset kind", {{"voc", detail::open_voc},
+                                                                 {"camvid", detail::open_camvid},
+                                                                 {"cityscapes", detail::open_cityscapes},
+                                                                 {"synthetic", detail::open_synthetic}});
+  return kinds;
+}
+
 std::unique_ptr<SegmentationDataset> open_dataset(const DatasetSpec& spec) {
-  if (spec.kind == "voc") return detail::open_voc(spec);
-  if (spec.kind == "camvid") return detail::open_camvid(spec);
-  if (spec.kind == "cityscapes") return detail::open_cityscapes(spec);
-  if (spec.kind == "synthetic") return detail::open_synthetic(spec);
-  ATROUS_FAIL("unknown dataset kind '", spec.kind, "'; known kinds: voc, camvid, cityscapes, synthetic");
+  return dataset_kinds().get(spec.kind).open(spec);
 }
 
 }  // namespace atrous

@@ -3,9 +3,11 @@
 // the trainer and the evaluator never need to know which dataset they are looking at.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
+#include "core/named_registry.h"
 #include "core/tensor.h"
 
 namespace atrous {
@@ -49,8 +51,17 @@ struct DatasetSpec {
   uint64_t synthetic_seed = 1;
 };
 
+// A dataset kind: its name (DatasetSpec::kind) and how to open it.
+struct DatasetKind {
+  std::string name;
+  std::function<std::unique_ptr<SegmentationDataset>(const DatasetSpec&)> open;
+};
+
+// Every kind, in the order help texts list them.
+const NamedRegistry<DatasetKind>& dataset_kinds();
+
 // Opens and validates the list (every listed file must exist; a missing one is an error naming it and the list),
-// but reads no image yet.
+// but reads no image yet. An unknown kind is an error listing the known ones.
 std::unique_ptr<SegmentationDataset> open_dataset(const DatasetSpec& spec);
 
 }  // namespace atrous

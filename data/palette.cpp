@@ -45,15 +45,12 @@ std::vector<Palette> make_palettes() {
 
 }  // namespace
 
-const Palette& palette_by_name(const std::string& name) {
-  static const std::vector<Palette> palettes = make_palettes();
-  std::string known;
-  for (const Palette& p : palettes) {
-    if (p.name == name) return p;
-    known += (known.empty() ? "" : ", ") + p.name;
-  }
-  ATROUS_FAIL("unknown palette '", name, "'; known palettes: ", known);
+const NamedRegistry<Palette>& palettes() {
+  static const NamedRegistry<Palette> registry("palette", make_palettes());
+  return registry;
 }
+
+const Palette& palette_by_name(const std::string& name) { return palettes().get(name); }
 
 Tensor colourise(const Tensor& labels_in, const Palette& palette) {
   ATROUS_CHECK(labels_in.defined() && labels_in.dim() == 2 && !is_floating(labels_in.dtype()),

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "core/named_registry.h"
 #include "core/tensor.h"
 
 namespace atrous {
@@ -15,7 +16,9 @@ struct Palette {
   std::vector<std::array<uint8_t, 3>> colours;  // index = class id
 };
 
-// "voc", "camvid", "cityscapes"; unknown names are an error listing these.
+// "voc", "camvid", "cityscapes".
+const NamedRegistry<Palette>& palettes();
+// Unknown names are an error listing the known ones.
 const Palette& palette_by_name(const std::string& name);
 // labels (integer [H,W]) -> u8 [H,W,3] colours; ids beyond the palette (e.g. ignore 255) are black.
 Tensor colourise(const Tensor& labels, const Palette& palette);

@@ -8,27 +8,11 @@
 
 namespace atrous {
 
-void ModelRegistry::add(const std::string& name, const std::string& summary, ModelFactory factory) {
-  ATROUS_CHECK(!contains(name), "model registry: '", name, "' registered twice");
-  entries_.push_back({name, summary, std::move(factory)});
-}
-
-bool ModelRegistry::contains(const std::string& name) const {
-  for (const ModelEntry& e : entries_)
-    if (e.name == name) return true;
-  return false;
-}
-
 std::shared_ptr<SegmentationModel> ModelRegistry::create(const std::string& name, const ModelOptions& options) const {
-  for (const ModelEntry& e : entries_) {
-    if (e.name != name) continue;
-    ATROUS_CHECK(options.num_classes >= 1, "create_model(", name, "): num_classes must be >= 1, got ",
-                 options.num_classes);
-    return e.create(options);
-  }
-  std::string known;
-  for (const ModelEntry& e : entries_) known += (known.empty() ? "" : ", ") + e.name;
-  ATROUS_FAIL("unknown model '", name, "'; registered models: ", known.empty() ? "(none)" : known);
+  const ModelEntry& entry = get(name);
+  ATROUS_CHECK(options.num_classes >= 1, "create_model(", name, "): num_classes must be >= 1, got ",
+               options.num_classes);
+  return entry.create(options);
 }
 
 const ModelRegistry& model_registry() {

@@ -1,12 +1,13 @@
 // The model zoo's registry: every architecture constructible by name, for any number of classes. Explicit (each
-// family's register function is called from registry.cpp), rejects duplicate names, and unknown names list what
-// exists.
+// family's register function is called from registry.cpp); a NamedRegistry, so duplicate names are rejected and
+// unknown names list what exists.
 #pragma once
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "core/named_registry.h"
 #include "models/segmentation_model.h"
 
 namespace atrous {
@@ -25,15 +26,13 @@ struct ModelEntry {
   ModelFactory create;
 };
 
-class ModelRegistry {
+class ModelRegistry : public NamedRegistry<ModelEntry> {
  public:
-  void add(const std::string& name, const std::string& summary, ModelFactory factory);
+  ModelRegistry() : NamedRegistry("model") {}
+  void add(const std::string& name, const std::string& summary, ModelFactory factory) {
+    NamedRegistry::add({name, summary, std::move(factory)});
+  }
   std::shared_ptr<SegmentationModel> create(const std::string& name, const ModelOptions& options = {}) const;
-  const std::vector<ModelEntry>& entries() const { return entries_; }
-  bool contains(const std::string& name) const;
-
- private:
-  std::vector<ModelEntry> entries_;
 };
 
 // The registry holding every model in the zoo.

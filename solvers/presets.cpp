@@ -161,8 +161,8 @@ std::string quoted(const std::string& s) {
 
 }  // namespace
 
-const std::vector<TrainPreset>& training_presets() {
-  static const std::vector<TrainPreset> presets = {
+const NamedRegistry<TrainPreset>& training_presets() {
+  static const NamedRegistry<TrainPreset> presets("training preset", {
       {"largefov-voc",
        "DeepLab-LargeFOV (VGG-16) on VOC 2012 trainaug, v2 paper's poly recipe: batch 10, lr 1e-3, 20K it",
        largefov_voc()},
@@ -178,18 +178,11 @@ const std::vector<TrainPreset>& training_presets() {
       {"camvid-deeplabv3plus",
        "DeepLabv3+ MobileNetV2 (separable) on CamVid from scratch: crops 224 at scale 0.5-1, 8500 it, < 2 h on 2 cores",
        camvid_deeplabv3plus()},
-  };
+  });
   return presets;
 }
 
-const TrainPreset& training_preset(const std::string& name) {
-  std::string known;
-  for (const TrainPreset& p : training_presets()) {
-    if (p.name == name) return p;
-    known += (known.empty() ? "" : ", ") + p.name;
-  }
-  ATROUS_FAIL("unknown training preset '", name, "'; presets: ", known);
-}
+const TrainPreset& training_preset(const std::string& name) { return training_presets().get(name); }
 
 void validate_settings(const TrainSettings& s) {
   auto one_of = [](const std::string& setting, const std::string& value, const std::vector<std::string>& allowed) {
@@ -199,7 +192,7 @@ void validate_settings(const TrainSettings& s) {
     for (const std::string& a : allowed) list += (list.empty() ? "" : ", ") + a;
     ATROUS_FAIL("setting ", setting, " = '", value, "' is not one of: ", list);
   };
-  one_of("dataset", s.dataset, {"voc", "camvid", "cityscapes", "synthetic"});
+  one_of("dataset", s.dataset, dataset_kinds().names());
   one_of("lr_policy", s.lr_policy, {"poly", "step", "constant"});
   one_of("bn_mode", s.bn_mode, {"model", "train", "frozen", "decay", "sync"});
   one_of("loss_resolution", s.loss_resolution, {"output", "input"});

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/named_registry.h"
 #include "data/dataset.h"
 #include "data/loader.h"
 #include "models/registry.h"
@@ -77,7 +78,7 @@ struct TrainPreset {
 };
 
 // Every named preset, in the order `atrous train --list-presets` prints them.
-const std::vector<TrainPreset>& training_presets();
+const NamedRegistry<TrainPreset>& training_presets();
 // The preset's settings; unknown names are an error listing the known ones.
 const TrainPreset& training_preset(const std::string& name);
 

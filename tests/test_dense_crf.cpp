@@ -441,14 +441,14 @@ TEST(DenseCrf, MeanFieldWithoutPairwiseTermsIsTheUnarySoftmax) {
 TEST(DenseCrf, PresetsAreNamedAndChecked) {
   EXPECT_EQ(crf_preset("deeplab-v1-largefov").params.bilateral_xy, 121.0f);
   EXPECT_EQ(crf_preset("deeplab-v2-resnet101").params.gaussian_xy, 1.0f);
-  for (const CrfPreset& p : crf_presets()) {
+  for (const CrfPreset& p : crf_presets().entries()) {
     EXPECT_NO_THROW(p.params.validate(21)) << p.name;
     EXPECT_FALSE(p.source.empty());
   }
   EXPECT_EQ(crf_preset_for_model("deeplab-v1-largefov").name, "deeplab-v1-largefov");
   EXPECT_EQ(crf_preset_for_model("deeplab-v2-resnet101-aspp").name, "deeplab-v2-resnet101");
   EXPECT_EQ(crf_preset_for_model("deeplab-v2-vgg16-aspp-l").name, "deeplab-v2-vgg16");
-  atrous::testing::expect_error([] { crf_preset("nope"); }, {"unknown preset 'nope'", "deeplab-v1-largefov"});
+  atrous::testing::expect_error([] { crf_preset("nope"); }, {"unknown dense CRF preset 'nope'", "deeplab-v1-largefov"});
   EXPECT_EQ(DenseCrfParams{}.normalization, KernelNormalization::symmetric);  // densecrf's default
   atrous::testing::expect_error([] { normalization_by_name("sym"); }, {"'sym'", "symmetric"});
 }

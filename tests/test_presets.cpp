@@ -92,7 +92,7 @@ TEST(TrainPresets, DeepLabV3VocIsThePaperRecipe) {
 
 TEST(TrainPresets, EveryPresetValidatesOnceItHasAData_rootAndNamesAreUnique) {
   std::vector<std::string> names;
-  for (const TrainPreset& p : training_presets()) {
+  for (const TrainPreset& p : training_presets().entries()) {
     TrainSettings s = p.settings;
     if (s.data_root.empty()) s.data_root = "/data";
     EXPECT_NO_THROW(validate_settings(s)) << p.name;
@@ -207,7 +207,7 @@ TEST(TrainSettingsTest, TranslateIntoLibraryOptions) {
 TEST(TrainSettingsTest, DeviceIsSpelledLikeTheOptionAndReachesTrainingAndValidation) {
   TrainSettings s;
   EXPECT_EQ(s.device, "cpu");
-  for (const TrainPreset& p : training_presets()) EXPECT_EQ(p.settings.device, "cpu") << p.name;
+  for (const TrainPreset& p : training_presets().entries()) EXPECT_EQ(p.settings.device, "cpu") << p.name;
   EXPECT_EQ(trainer_options(s).device, Device::cpu());
   // Only the spelling is checked here, so a GPU run's settings print and validate on any machine.
   s.device = "cuda:1";

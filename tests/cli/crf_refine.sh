@@ -57,7 +57,7 @@ expect_failure "sigma_rgb" "$atrous" crf-refine --image "$image" --logits "$work
   --bilateral-rgb 0
 expect_failure "sigma_gamma" "$atrous" crf-refine --image "$image" --logits "$work/logits.npy" --out "$work/x.png" \
   --gaussian-xy -2
-expect_failure "unknown preset 'nope'" "$atrous" crf-refine --image "$image" --logits "$work/logits.npy" \
+expect_failure "unknown dense CRF preset 'nope'" "$atrous" crf-refine --image "$image" --logits "$work/logits.npy" \
   --out "$work/x.png" --preset nope
 expect_failure "exactly one of --probs and --logits" "$atrous" crf-refine --image "$image" --out "$work/x.png"
 expect_failure "excludes" "$atrous" crf-refine --image "$image" --logits "$work/logits.npy" --probs "$work/q.npy" \

@@ -31,8 +31,7 @@ Tensor dense_crf_marginals(const Tensor& image_rgb, const Tensor& unary, const c
 }
 
 void add_crf_flags(CLI::App* cmd, CrfFlags& f) {
-  std::string names;
-  for (const crf::CrfPreset& p : crf::crf_presets()) names += (names.empty() ? "" : ", ") + p.name;
+  const std::string names = crf::crf_presets().joined_names(", ");
   const char* group = "CRF (Kraehenbuehl & Koltun 2011; defaults from the preset)";
   cmd->add_option("--preset", f.preset, "CRF parameter preset: " + names)->group(group);
   cmd->add_option("--bilateral-weight", f.bilateral_weight, "w1, weight of the bilateral (appearance) kernel")

@@ -92,7 +92,7 @@ void register_crf_refine(CLI::App& app) {
   probs->excludes(logits);
   cmd->add_option("--out", o->out, "refined label mask to write (palette PNG)")->required();
   cmd->add_option("--save-probs", o->save_probs, "also write the CRF's marginals (.npy, H x W x C float32)");
-  cmd->add_option("--palette", o->palette, "mask colours: voc, camvid or cityscapes")->capture_default_str();
+  cmd->add_option("--palette", o->palette, "mask colours: " + palettes().joined_names(", "))->capture_default_str();
   add_device_option(cmd, o->device, "the mean field");
   add_crf_flags(cmd, o->crf);
   cmd->callback([o] { run_crf_refine(*o); });

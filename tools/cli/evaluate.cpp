@@ -7,6 +7,7 @@
 
 #include "core/atrous.h"
 #include "crf/dense_crf.h"
+#include "data/dataset.h"
 #include "models/pytorch_weights.h"
 #include "models/registry.h"
 #include "solvers/evaluator.h"
@@ -117,7 +118,7 @@ void register_evaluate(CLI::App& app) {
   cmd->add_option("--weights,--checkpoint", c->weights, "weights (ours or PyTorch) or a training checkpoint")
       ->required()
       ->check(CLI::ExistingFile);
-  cmd->add_option("--dataset", c->dataset, "voc | camvid | cityscapes | synthetic")->capture_default_str();
+  cmd->add_option("--dataset", c->dataset, dataset_kinds().joined_names(" | "))->capture_default_str();
   cmd->add_option("--data-root", c->data_root, "the dataset's folder");
   cmd->add_option("--split", c->split, "split (list name) to evaluate")->capture_default_str();
   cmd->add_flag("--voc-augmented", c->voc_augmented, "VOC labels from SegmentationClassAug");

@@ -93,7 +93,7 @@ void register_segment(CLI::App& app) {
                                     "(default: as the weights file records, else no)");
   cmd->add_option("--overlay", o->overlay, "also write the image blended with the colour mask (PNG)");
   cmd->add_option("--save-logits", o->save_logits, "also write the logits resized to the image (.npy, H x W x C float32)");
-  cmd->add_option("--palette", o->palette, "colours: voc, camvid or cityscapes")->capture_default_str();
+  cmd->add_option("--palette", o->palette, "colours: " + palettes().joined_names(", "))->capture_default_str();
   cmd->add_option("--mean", o->mean, "override the model's input mean (3 values, model channel order)")->expected(3);
   cmd->add_option("--std", o->std, "override the model's input std (3 values)")->expected(3);
   add_device_option(cmd, o->device, "the model (and the CRF's mean field with --crf)");

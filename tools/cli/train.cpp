@@ -60,7 +60,7 @@ CLI::Option* switch_setting(CLI::App* cmd, TrainCommand& c, const std::string& f
 }
 
 void print_presets() {
-  for (const TrainPreset& p : training_presets()) {
+  for (const TrainPreset& p : training_presets().entries()) {
     const TrainSettings& s = p.settings;
     std::printf("%-14s %s\n", p.name.c_str(), p.summary.c_str());
     std::printf("               model %s%s, dataset %s, batch %d x iter_size %d, crop %dx%d, scale %g-%g%s,\n",
@@ -245,7 +245,7 @@ void register_train(CLI::App& app) {
   setting(cmd, t, "--init-seed", &TrainSettings::init_seed, "seed of the initial weights");
   setting(cmd, t, "--init-weights", &TrainSettings::init_weights,
           "start from these weights (ours, PyTorch or a checkpoint; what does not fit is reported)");
-  setting(cmd, t, "--dataset", &TrainSettings::dataset, "voc | camvid | cityscapes | synthetic");
+  setting(cmd, t, "--dataset", &TrainSettings::dataset, dataset_kinds().joined_names(" | "));
   setting(cmd, t, "--data-root", &TrainSettings::data_root, "the dataset's folder");
   setting(cmd, t, "--train-split", &TrainSettings::train_split, "split (list name) to train on");
   setting(cmd, t, "--val-split", &TrainSettings::val_split, "split to validate on ('' for none)");
