@@ -1,7 +1,7 @@
 // Dense CRF on the CPU (and the GPU where one is visible), 10 mean-field iterations: VOC size (500x375, 21 labels) and
 // Cityscapes size (2048x1024, 19 labels), DeepLab-CRF-LargeFOV's parameters, on 1 and 2 threads. Cases: lattice build
 // (both kernels and their normalisation, i.e. make_dense_crf), inference (mean field on built lattices) and the total.
-// The peer is Kraehenbuehl's densecrf, run side by side by tools/compare_densecrf.py (0.6-0.7 s single-threaded for the
+// The peer is Kraehenbuehl's densecrf, run side by side by benchmarks/peers/compare_densecrf.py (0.6-0.7 s single-threaded for the
 // VOC case on our 2-core machine, REFERENCE.md).
 //
 // Inputs: benchmarks/crf_inputs.h (synthetic, with a photo's lattice density). Counters: lattice vertices per pixel

@@ -4,7 +4,7 @@
 // and in tf32 (ours with cuda::set_tf32_convolutions, cuDNN with tensor-op math).
 // Batch norm train forward/backward, ours and cuDNN (NCHW and NHWC). Resize, pooling and softmax cross-entropy as
 // bandwidth (counter "bytes": compulsory traffic, each input read once and each output written once) next to a
-// device-to-device copy of the same size. tools/compare_cudnn.py turns the JSON output into
+// device-to-device copy of the same size. benchmarks/peers/compare_cudnn.py turns the JSON output into
 // benchmarks/results/<device>.json and a markdown table. Without a GPU every case is skipped with a message; without
 // cuDNN only our side runs.
 #include <benchmark/benchmark.h>
@@ -97,7 +97,7 @@ std::string shape_label(const ConvCase& c) {
   return text;
 }
 
-// Also labels the run with the shape, which tools/compare_cudnn.py copies into the results.
+// Also labels the run with the shape, which benchmarks/peers/compare_cudnn.py copies into the results.
 void set_conv_counters(benchmark::State& state, const ConvCase& c, const std::string& extra = "") {
   state.SetLabel(shape_label(c) + extra);
   state.counters["flops"] = c.flops();

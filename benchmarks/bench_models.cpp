@@ -1,14 +1,14 @@
 // Whole-model CPU benchmarks, f32, batch 1 (and batch 8 for two models): eval forward (image -> logits resized to
 // the image) and one training step (train-mode forward, logits resized to the label size, softmax cross-entropy
-// with ignore label, backward, SGD with momentum and weight decay). The peer is tools/bench_models_pytorch.py,
-// compared by tools/compare_model_benchmarks.py.
+// with ignore label, backward, SGD with momentum and weight decay). The peer is benchmarks/peers/bench_models_pytorch.py,
+// compared by benchmarks/peers/compare_model_benchmarks.py.
 //
 // Each case times single steps (Iterations(1)) after one untimed warm-up step that fills the caching allocator;
 // run with --benchmark_repetitions=N for a median of N steps. Memory counters are per process: the host
 // allocator's peak in-use bytes and the max RSS are meaningful when one case runs per process
 // (--benchmark_filter=<case>$).
 //
-// `bench_models --serve CASE` is the step server that tools/compare_model_benchmarks.py interleaves with PyTorch's
+// `bench_models --serve CASE` is the step server that benchmarks/peers/compare_model_benchmarks.py interleaves with PyTorch's
 // (see serve() below): steps of the two sides alternate, so that a shared machine's bursts of load hit both alike.
 #include <benchmark/benchmark.h>
 #include <omp.h>
@@ -230,7 +230,7 @@ void register_all() {
 
 // The step server: builds one case (named as its benchmark, e.g. BM_model_eval/deeplab-v1-largefov/321), prints
 // "ready", then answers each line "step" read from stdin with "step <seconds>" after running one step, and "quit" (or the end of input) with "done {json}" holding the process's peak memory. Warm-up steps are
-// the driver's to ask for, as on PyTorch's side (tools/bench_models_pytorch.py --serve), so both are treated alike.
+// the driver's to ask for, as on PyTorch's side (benchmarks/peers/bench_models_pytorch.py --serve), so both are treated alike.
 int serve(const std::string& name) {
   for (const ModelCase& c : kModelCases) {
     for (const bool train : {false, true}) {

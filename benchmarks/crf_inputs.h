@@ -1,4 +1,4 @@
-// Synthetic but image-like dense-CRF inputs, shared by bench_crf and tools/compare_densecrf.cpp: smooth shading, 24
+// Synthetic but image-like dense-CRF inputs, shared by bench_crf and benchmarks/peers/compare_densecrf.cpp: smooth shading, 24
 // coloured ellipses, sensor noise of sd 5, and unary energies from logits that favour the true region, with noise.
 // They give lattice sizes like real photos' (bilateral: 0.26 vertices per pixel at 500x375; a CamVid photo: 0.24).
 // Deterministic (a fixed seed), so every run and every peer sees the same pixels.

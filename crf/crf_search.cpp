@@ -1,4 +1,4 @@
-// Coarse-to-fine CRF parameter search. Scores with a confusion matrix of its own (crf/ sits below solvers/, whose
+// Coarse-to-fine CRF parameter search. Scores with a confusion matrix of its own (crf/ sits below eval/, whose
 // metrics it may not use): per-class IoU over the whole subset, averaged over classes that occur.
 #include "crf/crf_search.h"
 

@@ -1,6 +1,6 @@
 // Training a DeepLab on CamVid with a hand-written loop against the library API, as a model for your own trainer:
 // dataset -> prefetching loader -> model -> loss -> backward -> SGD step under a poly LR policy -> evaluate.
-// (`atrous train` does the same with checkpoints, resume, logs and a progress bar: solvers/trainer.h.)
+// (`atrous train` does the same with checkpoints, resume, logs and a progress bar: train/trainer.h.)
 //
 //   example_train_camvid /path/to/camvid [iterations]
 //
@@ -16,8 +16,8 @@
 #include "data/image_io.h"
 #include "data/loader.h"
 #include "data/synthetic.h"
+#include "eval/evaluator.h"
 #include "models/registry.h"
-#include "solvers/evaluator.h"
 #include "solvers/lr_policy.h"
 #include "solvers/sgd.h"
 

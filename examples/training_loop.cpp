@@ -4,8 +4,8 @@
 
 #include "core/atrous.h"
 #include "data/synthetic.h"
+#include "eval/metrics.h"
 #include "models/tiny_deeplab.h"
-#include "solvers/metrics.h"
 #include "solvers/sgd.h"
 
 using namespace atrous;

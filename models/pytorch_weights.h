@@ -77,7 +77,7 @@ void save_atrous_weights(const std::string& path, const Module& module,
 enum class WeightsLayout {
   atrous,   // our names and layout (save_module / save_atrous_weights output)
   pytorch,  // PyTorch's layout (torch state dicts, export_pytorch_weights output)
-  atrous_checkpoint,  // a training checkpoint (solvers/checkpoint.h): the model's tensors under "model."
+  atrous_checkpoint,  // a training checkpoint (train/checkpoint.h): the model's tensors under "model."
 };
 const char* weights_layout_name(WeightsLayout layout);
 

@@ -10,8 +10,8 @@
 #include "core/atrous.h"
 #include "data/synthetic.h"
 #include "models/tiny_deeplab.h"
-#include "solvers/checkpoint.h"
 #include "support/test_helpers.h"
+#include "train/checkpoint.h"
 
 using namespace atrous;
 using namespace atrous::testing;

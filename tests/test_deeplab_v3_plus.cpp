@@ -67,7 +67,7 @@ TEST(MobileNetV2, AtrousPlanAndShapesAtEveryOutputStride) {
 }
 
 TEST(DeepLabV3Plus, RegisteredModelsShapesAndParameterCounts) {
-  // Counts from the PyTorch reference built in tools/make_parity_fixtures.py (5 classes) where one exists; the
+  // Counts from the PyTorch reference built in tests/fixtures/make_parity_fixtures.py (5 classes) where one exists; the
   // ResNet variants: torchvision's ResNet body + our ASPP/decoder, counted the same way.
   auto model = create_model("deeplabv3plus-mobilenetv2", {5, 0, 1});
   EXPECT_EQ(parameter_count(*model), 5811941);  // its .parameters(); 5,847,685 with BN running stats

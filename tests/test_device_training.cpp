@@ -13,15 +13,15 @@
 
 #include "core/atrous.h"
 #include "core/device_name.h"
+#include "eval/evaluator.h"
 #include "models/inference.h"
 #include "models/pytorch_weights.h"
 #include "models/tiny_deeplab.h"
 #include "solvers/bn_policy.h"
-#include "solvers/checkpoint.h"
-#include "solvers/evaluator.h"
-#include "solvers/trainer.h"
 #include "support/test_helpers.h"
 #include "support/tiny_model.h"
+#include "train/checkpoint.h"
+#include "train/trainer.h"
 
 using namespace atrous;
 using namespace atrous::testing;

@@ -12,12 +12,12 @@
 #include "core/atrous.h"
 #include "data/image_io.h"
 #include "data/palette.h"
+#include "eval/evaluator.h"
+#include "eval/sliding_window.h"
+#include "eval/trimap.h"
 #include "layers/conv2d.h"
 #include "models/inference.h"
 #include "models/tiny_deeplab.h"
-#include "solvers/evaluator.h"
-#include "solvers/sliding_window.h"
-#include "solvers/trimap.h"
 #include "support/test_helpers.h"
 
 using namespace atrous;

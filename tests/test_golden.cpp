@@ -1,5 +1,5 @@
 // Golden tests: our f32 ops (forward and gradients) against PyTorch on the fixtures in tests/fixtures, written by
-// tools/make_fixtures.py (PyTorch computes in f64 on f32 inputs, so the fixtures are the correctly rounded answer).
+// tests/fixtures/make_fixtures.py (PyTorch computes in f64 on f32 inputs, so the fixtures are the correctly rounded answer).
 #include <gtest/gtest.h>
 
 #include <string>

@@ -7,9 +7,9 @@
 #include "core/atrous.h"
 #include "models/model_metadata.h"
 #include "models/registry.h"
-#include "solvers/checkpoint.h"
 #include "solvers/sgd.h"
 #include "support/test_helpers.h"
+#include "train/checkpoint.h"
 
 using namespace atrous;
 using atrous::testing::expect_error;

@@ -10,8 +10,8 @@
 #include "data/dataset.h"
 #include "data/palette.h"
 #include "models/registry.h"
-#include "solvers/presets.h"
 #include "support/test_helpers.h"
+#include "train/presets.h"
 
 using namespace atrous;
 using atrous::testing::expect_error;

@@ -8,9 +8,9 @@
 
 #include "core/error.h"
 #include "data/image_io.h"
-#include "solvers/bitmap_font.h"
-#include "solvers/plot.h"
-#include "solvers/raster.h"
+#include "plot/bitmap_font.h"
+#include "plot/plot.h"
+#include "plot/raster.h"
 #include "support/test_helpers.h"
 
 using namespace atrous;

@@ -3,9 +3,9 @@
 // flags combine with a preset is tested end to end through the CLI in tests/cli/train_config.sh.)
 #include <gtest/gtest.h>
 
-#include "solvers/class_weights.h"
-#include "solvers/presets.h"
 #include "support/test_helpers.h"
+#include "train/class_weights.h"
+#include "train/presets.h"
 
 using namespace atrous;
 using namespace atrous::testing;

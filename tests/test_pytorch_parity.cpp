@@ -1,5 +1,5 @@
 // Weights from PyTorch: whole-model forward parity of torchvision deeplabv3_resnet50 and a PyTorch DeepLab-v1
-// LargeFOV (deterministic weights, tools/make_parity_fixtures.py), export back to PyTorch's names and layout, and
+// LargeFOV (deterministic weights, tests/fixtures/make_parity_fixtures.py), export back to PyTorch's names and layout, and
 // the import's name mapping, layout detection and errors.
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // safetensors I/O: round trips of every dtype, f16/bf16 rounding (exhaustive and special values), files written by
-// an independent Python writer (tools/make_safetensors_fixtures.py), every corrupt-file error, and atomic writes.
+// an independent Python writer (tests/fixtures/make_safetensors_fixtures.py), every corrupt-file error, and atomic writes.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -233,7 +233,7 @@ TEST(HalfConversion, RandomValuesRoundToTheNearestRepresentable) {
   }
 }
 
-// ---- interoperability: a file written by tools/make_safetensors_fixtures.py ----
+// ---- interoperability: a file written by tests/fixtures/make_safetensors_fixtures.py ----
 
 TEST(SafetensorsInterop, ReadsFilesWrittenByAnIndependentWriter) {
   const SafetensorsFile f(kInterop);

@@ -5,7 +5,7 @@
 
 #include "core/atrous.h"
 #include "data/synthetic.h"
-#include "solvers/metrics.h"
+#include "eval/metrics.h"
 #include "solvers/sgd.h"
 
 using namespace atrous;

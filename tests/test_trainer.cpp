@@ -13,13 +13,13 @@
 #include "models/model_metadata.h"
 #include "models/multi_scale.h"
 #include "models/tiny_deeplab.h"
-#include "solvers/checkpoint.h"
-#include "solvers/progress.h"
-#include "solvers/trainer.h"
-#include "solvers/training_log.h"
 #include "support/plain_net.h"
 #include "support/test_helpers.h"
 #include "support/tiny_model.h"
+#include "train/checkpoint.h"
+#include "train/progress.h"
+#include "train/trainer.h"
+#include "train/training_log.h"
 
 using namespace atrous;
 using namespace atrous::testing;

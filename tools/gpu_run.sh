@@ -142,7 +142,7 @@ if [[ " $stages " == *" bench "* ]]; then
   stage bench_tf32 80 "$build/benchmarks/bench_cuda_conv" --benchmark_filter='^conv_tf32/' \
     --benchmark_out="$OUT/bench_cuda_conv_tf32.json" --benchmark_out_format=json
   if [[ -s "$OUT/bench_cuda_conv.json" ]]; then
-    python3 "$root/tools/compare_cudnn.py" "$OUT"/bench_cuda_conv*.json --out-dir "$OUT/results" >> "$log" 2>&1
+    python3 "$root/benchmarks/peers/compare_cudnn.py" "$OUT"/bench_cuda_conv*.json --out-dir "$OUT/results" >> "$log" 2>&1
     # Flatten: the device tool returns files at most two folders down, and at most 8 of them.
     for f in "$OUT"/results/*; do mv "$f" "$OUT/results_$(basename "$f")"; done
     rmdir "$OUT/results" 2>/dev/null

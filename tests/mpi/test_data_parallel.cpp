@@ -11,10 +11,10 @@
 #include "dist/communicator.h"
 #include "dist/gradient_reduction.h"
 #include "dist/sync_batch_norm.h"
-#include "solvers/trainer.h"
 #include "support/plain_net.h"
 #include "support/test_helpers.h"
 #include "support/tiny_model.h"
+#include "train/trainer.h"
 
 using namespace atrous;
 using namespace atrous::testing;

@@ -1,6 +1,6 @@
 // The conv2d shape table: DeepLab's heavy layers (batch 1, NHWC, f32), each with its FLOPs and bytes. The conv2d op
 // cases time them (op_cases/conv2d.cpp, bench_ops), as do bench_conv2d (CPU kernels) and bench_cuda_conv (against
-// cuDNN); test_conv2d spot-checks them, and tools/bench_pytorch.py reads this file to time PyTorch on the same
+// cuDNN); test_conv2d spot-checks them, and benchmarks/peers/bench_pytorch.py reads this file to time PyTorch on the same
 // shapes. Names are what scripts match against PyTorch's runs.
 #pragma once
 #include <cstdint>

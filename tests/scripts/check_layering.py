@@ -21,8 +21,9 @@ FLOORS = [
     (5, "data-parallel communication", ["dist/"]),
     (6, "modules", ["layers/"]),
     (7, "models, datasets, the dense CRF", ["models/", "data/", "crf/"]),
-    (8, "optimisation, training, evaluation, plots", ["solvers/", "train/", "eval/", "plot/"]),
-    (9, "the command line", ["cli/", "tools/cli/"]),
+    (8, "optimisation (SGD, LR and BN policies), evaluation, plots", ["solvers/", "eval/", "plot/"]),
+    (9, "training: the Trainer, checkpoints, logs, presets", ["train/"]),
+    (10, "the command line", ["cli/"]),
 ]
 SOURCE = re.compile(r"\.(h|cpp|cu|cuh)$")
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')

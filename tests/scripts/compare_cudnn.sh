@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# tools/compare_cudnn.py on bench_cuda_conv's real output from an H200 (benchmarks/results/raw/): every conv and
-# batch-norm case must become a row with a cuDNN ratio. Google Benchmark appends "/min_time:0.200/manual_time" to
+# benchmarks/peers/compare_cudnn.py on bench_cuda_conv's real output from an H200 (benchmarks/results/raw/): every
+# conv and batch-norm case must become a row with a cuDNN ratio. Google Benchmark appends "/min_time:0.200/manual_time" to
 # each name; a parser that expects the registered name alone keeps only the bandwidth rows (it once did).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-python3 "$root/tools/compare_cudnn.py" "$root"/benchmarks/results/raw/nvidia_h200_bench_cuda_conv*.json \
+python3 "$root/benchmarks/peers/compare_cudnn.py" "$root"/benchmarks/results/raw/nvidia_h200_bench_cuda_conv*.json \
   --out-dir "$out" > "$out/stdout"
 table="$out/nvidia_h200.md"
 fail() { echo "FAILED: $*"; cat "$table"; exit 1; }

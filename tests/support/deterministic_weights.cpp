@@ -32,7 +32,7 @@ std::vector<float> deterministic_values(uint64_t seed, uint64_t k, int64_t count
 DeterministicStateDict read_deterministic_names(const std::string& path) {
   std::ifstream in(path);
   ATROUS_CHECK(in, "read_deterministic_names: cannot open ", path,
-               " (regenerate with /usr/bin/python3 tools/make_parity_fixtures.py)");
+               " (regenerate with /usr/bin/python3 tests/fixtures/make_parity_fixtures.py)");
   DeterministicStateDict out;
   std::string line;
   int number = 0;

@@ -1,4 +1,4 @@
-// Deterministic model weights both PyTorch (tools/make_parity_fixtures.py) and the tests generate bit for bit from a
+// Deterministic model weights both PyTorch (tests/fixtures/make_parity_fixtures.py) and the tests generate bit for bit from a
 // splitmix64 hash, so whole-model parity fixtures need no committed weights: see the script for the formula.
 #pragma once
 #include <cstdint>

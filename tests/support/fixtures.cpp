@@ -45,7 +45,7 @@ bool has_fixture(const std::string& case_name, const std::string& array) {
 Tensor load_fixture(const std::string& case_name, const std::string& array) {
   const std::string path = fixture_path(case_name, array);
   ATROUS_CHECK(std::filesystem::exists(path), "fixture ", path,
-               " is missing; regenerate the fixtures with /usr/bin/python3 tools/make_fixtures.py");
+               " is missing; regenerate the fixtures with /usr/bin/python3 tests/fixtures/make_fixtures.py");
   return load_npy(path);
 }
 

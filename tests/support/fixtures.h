@@ -1,4 +1,4 @@
-// Golden fixtures written by tools/make_fixtures.py (PyTorch), and tolerance comparisons that report the worst
+// Golden fixtures written by tests/fixtures/make_fixtures.py (PyTorch), and tolerance comparisons that report the worst
 // element: how tests/test_golden.cpp checks our ops against PyTorch.
 #pragma once
 #include <gtest/gtest.h>
