@@ -99,7 +99,7 @@ int run_quickstart(const QuickstartOptions& o) {
   options.device = device;
   options.max_iterations = o.steps;
   options.sgd = SgdOptions{o.lr, 0.9, 1e-4, false};
-  options.lr_policy.kind = "poly";  // DeepLab's: lr (1 - iter/max)^0.9
+  options.lr_policy.kind = LrSchedule::poly;  // DeepLab's: lr (1 - iter/max)^0.9
   options.lr_policy.base_lr = o.lr;
   options.lr_policy.max_iterations = o.steps;
   options.loss_resolution = LossResolution::Input;  // logits upsampled to the 64x64 labels

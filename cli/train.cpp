@@ -19,6 +19,7 @@
 #include "models/registry.h"
 #include "train/class_weights.h"
 #include "train/presets.h"
+#include "train/train_settings.h"
 #include "train/trainer.h"
 #include "train/training_log.h"
 
@@ -26,8 +27,7 @@ namespace atrous::cli {
 namespace {
 
 struct TrainCommand {
-  TrainSettings values;  // what the options parse into; only those given override the preset
-  std::vector<std::function<void(TrainSettings&)>> overrides;
+  std::vector<std::function<void(TrainSettings&)>> overrides;  // one per setting given (command line, config file)
   std::string config;
   std::string preset;
   std::string resume;
@@ -39,24 +39,32 @@ struct TrainCommand {
   bool print_settings = false;
 };
 
-// An option bound to one settings field: when it was given (command line or config file), it overrides the preset.
-template <typename T>
-CLI::Option* setting(CLI::App* cmd, TrainCommand& c, const std::string& flag, T TrainSettings::*field,
-                     const std::string& help) {
-  CLI::Option* option = cmd->add_option(flag, c.values.*field, help);
-  c.overrides.push_back([option, field, &c](TrainSettings& s) {
-    if (option->count() > 0) s.*field = c.values.*field;
+// One option per row of the settings table (train/train_settings.h): --name VALUE, --name/--no-name for flags,
+// --name V1 V2 ... for lists. When it was given (command line or config file), the row parses its text over the
+// preset's value.
+void add_setting_option(CLI::App* cmd, TrainCommand& c, const TrainSetting& setting) {
+  const std::string flags = "--" + setting.name + (setting.alias.empty() ? "" : ",--" + setting.alias);
+  auto words = std::make_shared<std::vector<std::string>>();
+  auto on = std::make_shared<bool>(false);
+  CLI::Option* option = nullptr;
+  switch (setting.form) {
+    case TrainSetting::Form::flag:
+      option = cmd->add_flag(flags + ",!--no-" + setting.name, *on, setting.help);
+      break;
+    case TrainSetting::Form::list:
+      option = cmd->add_option(flags, *words, setting.help);
+      break;
+    case TrainSetting::Form::value:
+      option = cmd->add_option(flags, *words, setting.help)->expected(1);
+      break;
+  }
+  if (setting.form != TrainSetting::Form::flag) option->type_name(setting.type);
+  option->default_str(setting.to_toml(TrainSettings{}));
+  c.overrides.push_back([option, words, on, &setting](TrainSettings& s) {
+    if (option->count() == 0) return;
+    setting.parse(s, setting.form == TrainSetting::Form::flag ? std::vector<std::string>{*on ? "true" : "false"}
+                                                              : *words);
   });
-  return option;
-}
-
-CLI::Option* switch_setting(CLI::App* cmd, TrainCommand& c, const std::string& flags, bool TrainSettings::*field,
-                            const std::string& help) {
-  CLI::Option* option = cmd->add_flag(flags, c.values.*field, help);
-  c.overrides.push_back([option, field, &c](TrainSettings& s) {
-    if (option->count() > 0) s.*field = c.values.*field;
-  });
-  return option;
 }
 
 void print_presets() {
@@ -70,9 +78,12 @@ void print_presets() {
     std::printf(
         "               lr %g %s (power %g), momentum %g (%s), weight decay %g, BN %s%s, loss at %s, %lld "
         "iterations\n",
-        s.lr, s.lr_policy.c_str(), s.lr_power, s.momentum, s.momentum_style.c_str(), s.weight_decay, s.bn_mode.c_str(),
-        s.bn_mode == "decay" ? (" " + std::to_string(s.bn_decay).substr(0, 6)).c_str() : "",
-        s.loss_resolution == "output" ? "logits size (labels subsampled)" : "label size (logits upsampled)",
+        s.lr, lr_schedules().name_of(s.lr_policy).c_str(), s.lr_power, s.momentum,
+        momentum_styles().name_of(s.momentum_style).c_str(), s.weight_decay,
+        train_bn_modes().name_of(s.bn_mode).c_str(),
+        s.bn_mode == TrainBnMode::decay ? (" " + std::to_string(s.bn_decay).substr(0, 6)).c_str() : "",
+        s.loss_resolution == LossResolution::Output ? "logits size (labels subsampled)"
+                                                    : "label size (logits upsampled)",
         static_cast<long long>(s.max_iterations));
   }
   std::printf(
@@ -188,7 +199,7 @@ int run_train(TrainCommand& c) {
   const LoaderOptions loader = loader_options(s, model->definition().preprocessing);
   TrainerOptions options = trainer_options(s);
   options.ranks = ranks;
-  if (s.class_weighting == "median-frequency") {
+  if (s.class_weighting == ClassWeighting::median_frequency) {
     options.class_weights = median_frequency_weights(*train_set);
     std::printf("class weights (median frequency):");
     for (float w : options.class_weights) std::printf(" %.3f", w);
@@ -204,7 +215,7 @@ int run_train(TrainCommand& c) {
               train_set->describe().c_str());
   if (val_set) std::printf("validation: %s\n", val_set->describe().c_str());
   std::printf("batch %d x iter_size %d, crop %dx%d, lr %g %s, %lld iterations on %s, writing to %s\n", s.batch_size,
-              s.iter_size, s.crop_height, s.crop_width, s.lr, s.lr_policy.c_str(),
+              s.iter_size, s.crop_height, s.crop_width, s.lr, lr_schedules().name_of(s.lr_policy).c_str(),
               static_cast<long long>(s.max_iterations), device.str().c_str(), s.out_dir.c_str());
   if (ranks->size() > 1)
     std::printf("data-parallel over %d ranks (%s): %d images per rank, a global batch of %d\n", ranks->size(),
@@ -234,76 +245,17 @@ void register_train(CLI::App& app) {
   cmd->add_option("--replot", c->replot, "redraw RUN_DIR/training_curves.png from RUN_DIR/train_log.csv and exit");
   cmd->add_option("--resume", c->resume,
                   "continue from a checkpoint ('auto': <out-dir>/checkpoint.safetensors) exactly where it stopped");
-  TrainCommand& t = *c;
-  t.model_option = setting(cmd, t, "--model", &TrainSettings::model,
-                           "registered model name (see `atrous models`); without it (and without a preset), the model "
-                           "--init-weights records");
-  setting(cmd, t, "--num-classes,--classes", &TrainSettings::num_classes,
-          "classes the model predicts (0: the dataset's)");
-  t.output_stride_option = setting(cmd, t, "--output-stride", &TrainSettings::output_stride,
-                                   "output stride where the model allows it (0: default)");
-  setting(cmd, t, "--init-seed", &TrainSettings::init_seed, "seed of the initial weights");
-  setting(cmd, t, "--init-weights", &TrainSettings::init_weights,
-          "start from these weights (ours, PyTorch or a checkpoint; what does not fit is reported)");
-  setting(cmd, t, "--dataset", &TrainSettings::dataset, dataset_kinds().joined_names(" | "));
-  setting(cmd, t, "--data-root", &TrainSettings::data_root, "the dataset's folder");
-  setting(cmd, t, "--train-split", &TrainSettings::train_split, "split (list name) to train on");
-  setting(cmd, t, "--val-split", &TrainSettings::val_split, "split to validate on ('' for none)");
-  switch_setting(cmd, t, "--voc-augmented,!--no-voc-augmented", &TrainSettings::voc_augmented,
-                 "VOC labels from SegmentationClassAug");
-  setting(cmd, t, "--train-limit", &TrainSettings::train_limit, "use only the first N training images (0: all)");
-  setting(cmd, t, "--val-limit", &TrainSettings::val_limit, "validate on the first N images only (0: all)");
-  setting(cmd, t, "--synthetic-size", &TrainSettings::synthetic_size, "synthetic images' side");
-  setting(cmd, t, "--synthetic-classes", &TrainSettings::synthetic_classes, "synthetic classes (with background)");
-  setting(cmd, t, "--synthetic-count", &TrainSettings::synthetic_count, "synthetic training images");
-  setting(cmd, t, "--batch-size", &TrainSettings::batch_size,
-          "images per batch (per rank under mpirun: the global batch is ranks x batch-size)");
-  setting(cmd, t, "--iter-size", &TrainSettings::iter_size,
-          "batches accumulated into one step (effective batch = batch-size x iter-size)");
+  // A shorthand for two settings, applied before them: --crop-height and --crop-width refine it.
   auto crop = std::make_shared<int>(0);
   CLI::Option* crop_size =
       cmd->add_option("--crop-size", *crop, "square training crop (sets crop-height and crop-width)");
   c->overrides.push_back([crop_size, crop](TrainSettings& s) {
     if (crop_size->count() > 0) s.crop_height = s.crop_width = *crop;
   });
-  setting(cmd, t, "--crop-height", &TrainSettings::crop_height, "training crop height");
-  setting(cmd, t, "--crop-width", &TrainSettings::crop_width, "training crop width");
-  setting(cmd, t, "--scale-min", &TrainSettings::scale_min, "random scale range, low end (1 and 1: no scaling)");
-  setting(cmd, t, "--scale-max", &TrainSettings::scale_max, "random scale range, high end");
-  switch_setting(cmd, t, "--flip,!--no-flip", &TrainSettings::flip, "random left-right flips");
-  setting(cmd, t, "--workers", &TrainSettings::workers, "loader threads");
-  setting(cmd, t, "--prefetch-batches", &TrainSettings::prefetch_batches, "ready batches the loader keeps");
-  setting(cmd, t, "--seed", &TrainSettings::seed, "seed of shuffling, augmentation and dropout");
-  setting(cmd, t, "--max-iterations", &TrainSettings::max_iterations, "optimizer steps");
-  setting(cmd, t, "--lr", &TrainSettings::lr,
-          "base learning rate (classifiers train at x10 through the model's parameter groups)");
-  setting(cmd, t, "--lr-policy", &TrainSettings::lr_policy, "poly | step | constant");
-  setting(cmd, t, "--lr-power", &TrainSettings::lr_power, "poly power");
-  setting(cmd, t, "--lr-step-size", &TrainSettings::lr_step_size, "step policy: iterations between drops");
-  setting(cmd, t, "--lr-gamma", &TrainSettings::lr_gamma, "step policy: factor per drop");
-  t.warmup_option =
-      setting(cmd, t, "--warmup-iterations", &TrainSettings::warmup_iterations, "linear warmup iterations");
-  setting(cmd, t, "--momentum", &TrainSettings::momentum, "SGD momentum");
-  setting(cmd, t, "--weight-decay", &TrainSettings::weight_decay, "L2 weight decay");
-  switch_setting(cmd, t, "--nesterov,!--no-nesterov", &TrainSettings::nesterov, "Nesterov momentum");
-  setting(cmd, t, "--momentum-style", &TrainSettings::momentum_style,
-          "pytorch (v = m v + g; w -= lr v) | caffe (v = m v + lr g; w -= v: DeepLab v1/v2's Caffe)");
-  setting(cmd, t, "--bn-mode", &TrainSettings::bn_mode, "model (as built) | train | frozen | decay | sync (statistics over every rank of an mpirun job)");
-  setting(cmd, t, "--bn-decay", &TrainSettings::bn_decay, "bn-mode decay: running-average decay (DeepLabv3: 0.9997)");
-  setting(cmd, t, "--loss-resolution", &TrainSettings::loss_resolution,
-          "output: labels subsampled to the logits (v1/v2); input: logits upsampled (v3)");
-  setting(cmd, t, "--class-weighting", &TrainSettings::class_weighting, "none | median-frequency");
-  setting(cmd, t, "--validate-every", &TrainSettings::validate_every,
-          "validate every N iterations (0: at the end only)");
-  setting(cmd, t, "--val-scales", &TrainSettings::val_scales, "validation input scales (logits averaged)");
-  switch_setting(cmd, t, "--val-flip,!--no-val-flip", &TrainSettings::val_flip,
-                 "validation also averages flipped images");
-  setting(cmd, t, "--val-crop-size", &TrainSettings::val_crop_size, "validation sliding-window size (0: whole images)");
-  setting(cmd, t, "--checkpoint-every", &TrainSettings::checkpoint_every,
-          "checkpoint every N iterations (0: at the end and on Ctrl-C)");
-  setting(cmd, t, "--log-every", &TrainSettings::log_every, "log row / plain progress line every N iterations");
-  setting(cmd, t, "--out-dir", &TrainSettings::out_dir, "checkpoints, logs, weights and the curve plot go here");
-  setting(cmd, t, "--device", &TrainSettings::device, device_option_help("training and validation") + " (default cpu)");
+  for (const TrainSetting& setting : train_settings().entries()) add_setting_option(cmd, *c, setting);
+  c->model_option = cmd->get_option("--model");
+  c->output_stride_option = cmd->get_option("--output-stride");
+  c->warmup_option = cmd->get_option("--warmup-iterations");
   cmd->callback([c, cmd] {
     apply_config_file(cmd, c->config);  // before the preset is resolved: the file may name it
     const int status = run_train(*c);

@@ -1,6 +1,7 @@
-// Entries found by name: models, training presets, palettes, dense CRF presets, dataset kinds. An unknown name is an
-// error that lists the known ones, a name added twice is an error, and the names come back in the order they were
-// added (the order `atrous models`, help texts and error messages show them in).
+// Entries found by name: models, training presets, palettes, dense CRF presets, dataset kinds, and the names of
+// enum values (modes and policies: NamedValues). An unknown name is an error that lists the known ones, a name added
+// twice is an error, and the names come back in the order they were added (the order `atrous models`, help texts
+// and error messages show them in).
 #pragma once
 #include <string>
 #include <utility>
@@ -53,9 +54,32 @@ class NamedRegistry {
     return out.empty() ? "(none)" : out;
   }
 
+  const std::string& what() const { return what_; }
+
  private:
   std::string what_;
   std::vector<T> entries_;
+};
+
+// The spelling of each value of an enum: what settings, config files and logs write, and what they parse back.
+template <typename E>
+struct NamedValue {
+  std::string name;
+  E value;
+};
+
+template <typename E>
+class NamedValues : public NamedRegistry<NamedValue<E>> {
+ public:
+  using NamedRegistry<NamedValue<E>>::NamedRegistry;
+
+  E parse(const std::string& name) const { return this->get(name).value; }
+
+  const std::string& name_of(E value) const {
+    for (const NamedValue<E>& entry : this->entries())
+      if (entry.value == value) return entry.name;
+    ATROUS_FAIL(this->what(), ": value ", static_cast<int>(value), " has no name");
+  }
 };
 
 }  // namespace atrous

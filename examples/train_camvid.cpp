@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
   // SGD over the model's parameter groups (its classifier at 10x lr), poly schedule.
   Sgd sgd(model->param_groups(), SgdOptions{/*lr=*/0.05, /*momentum=*/0.9, /*weight_decay=*/5e-4, /*nesterov=*/false});
   LrPolicy policy;
-  policy.kind = "poly";
+  policy.kind = LrSchedule::poly;
   policy.base_lr = 0.05;
   policy.max_iterations = iterations;
   policy.validate();

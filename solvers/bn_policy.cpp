@@ -13,7 +13,7 @@ namespace {
 int apply_recursive(Module& module, const BnPolicy& policy, const std::shared_ptr<dist::Communicator>& sync) {
   int changed = 0;
   if (auto* bn = dynamic_cast<BatchNorm2d*>(&module)) {
-    const bool frozen = policy.mode == "frozen";
+    const bool frozen = policy.mode == BnPolicyMode::frozen;
     bn->set_frozen(frozen);
     if (!frozen) bn->set_momentum(policy.effective_momentum());
     bn->set_sync(sync);
@@ -25,34 +25,41 @@ int apply_recursive(Module& module, const BnPolicy& policy, const std::shared_pt
 
 }  // namespace
 
+const NamedValues<BnPolicyMode>& bn_policy_modes() {
+  static const NamedValues<BnPolicyMode> names("bn mode", {{"train", BnPolicyMode::train},
+                                                             {"frozen", BnPolicyMode::frozen},
+                                                             {"decay", BnPolicyMode::decay},
+                                                             {"sync", BnPolicyMode::sync}});
+  return names;
+}
+
 void BnPolicy::validate() const {
-  ATROUS_CHECK(mode == "train" || mode == "frozen" || mode == "decay" || mode == "sync", "BnPolicy: unknown mode '",
-               mode, "' (known: train, frozen, decay, sync)");
-  if (mode == "train" || mode == "sync")
+  if (mode == BnPolicyMode::train || mode == BnPolicyMode::sync)
     ATROUS_CHECK(std::isfinite(momentum) && momentum > 0 && momentum <= 1,
                  "BnPolicy: train momentum must be in (0, 1], got ", momentum);
-  if (mode == "decay")
+  if (mode == BnPolicyMode::decay)
     ATROUS_CHECK(std::isfinite(decay) && decay >= 0 && decay < 1, "BnPolicy: decay must be in [0, 1), got ", decay);
 }
 
 double BnPolicy::effective_momentum() const {
   validate();
-  ATROUS_CHECK(mode != "frozen", "BnPolicy: frozen batch norm has no momentum");
-  return mode == "decay" ? 1.0 - decay : momentum;
+  ATROUS_CHECK(mode != BnPolicyMode::frozen, "BnPolicy: frozen batch norm has no momentum");
+  return mode == BnPolicyMode::decay ? 1.0 - decay : momentum;
 }
 
 std::string BnPolicy::str() const {
   std::ostringstream out;
-  out << mode;
-  if (mode == "train" || mode == "sync") out << " (momentum " << momentum << ")";
-  if (mode == "decay") out << " " << decay << " (momentum " << 1.0 - decay << ")";
+  out << bn_policy_modes().name_of(mode);
+  if (mode == BnPolicyMode::train || mode == BnPolicyMode::sync) out << " (momentum " << momentum << ")";
+  if (mode == BnPolicyMode::decay) out << " " << decay << " (momentum " << 1.0 - decay << ")";
   return out.str();
 }
 
 int apply_bn_policy(Module& module, const BnPolicy& policy, const std::shared_ptr<dist::Communicator>& ranks) {
   policy.validate();
-  ATROUS_CHECK(policy.mode != "sync" || ranks, "BnPolicy: sync batch norm needs the ranks to synchronise over");
-  return apply_recursive(module, policy, policy.mode == "sync" ? ranks : nullptr);
+  ATROUS_CHECK(policy.mode != BnPolicyMode::sync || ranks,
+               "BnPolicy: sync batch norm needs the ranks to synchronise over");
+  return apply_recursive(module, policy, policy.mode == BnPolicyMode::sync ? ranks : nullptr);
 }
 
 }  // namespace atrous

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "core/named_registry.h"
 #include "layers/module.h"
 
 namespace atrous::dist {
@@ -14,12 +15,15 @@ class Communicator;  // dist/communicator.h
 
 namespace atrous {
 
+enum class BnPolicyMode { train, frozen, decay, sync };
+const NamedValues<BnPolicyMode>& bn_policy_modes();  // "train", "frozen", "decay", "sync"
+
 struct BnPolicy {
-  std::string mode = "train";  // "train" | "frozen" | "decay" | "sync"
+  BnPolicyMode mode = BnPolicyMode::train;
   double momentum = 0.1;       // train, sync: PyTorch convention, running = (1 - m) running + m batch
   double decay = 0.9997;       // decay: TF convention, running = decay running + (1 - decay) batch
 
-  // Unknown modes and out-of-range momentum/decay are an atrous::Error naming the setting.
+  // Out-of-range momentum/decay are an atrous::Error naming the setting.
   void validate() const;
   // The momentum BatchNorm2d gets in "train"/"decay"/"sync" mode.
   double effective_momentum() const;

@@ -13,8 +13,8 @@ namespace {
 // The schedule without warmup, as Caffe's SGDSolver::GetLearningRate computes it. Caffe's poly would take a
 // fractional power of a negative number past max_iter (NaN); we hold the lr at 0 there instead.
 double schedule_lr(const LrPolicy& p, int64_t iteration) {
-  if (p.kind == "constant") return p.base_lr;
-  if (p.kind == "step") return p.base_lr * std::pow(p.gamma, static_cast<double>(iteration / p.step_size));
+  if (p.kind == LrSchedule::constant) return p.base_lr;
+  if (p.kind == LrSchedule::step) return p.base_lr * std::pow(p.gamma, static_cast<double>(iteration / p.step_size));
   const double progress = std::min(1.0, static_cast<double>(iteration) / static_cast<double>(p.max_iterations));
   return p.base_lr * std::pow(1.0 - progress, p.power);
 }
@@ -27,14 +27,18 @@ std::string format_number(double v) {
 
 }  // namespace
 
+const NamedValues<LrSchedule>& lr_schedules() {
+  static const NamedValues<LrSchedule> names(
+      "lr policy", {{"poly", LrSchedule::poly}, {"step", LrSchedule::step}, {"constant", LrSchedule::constant}});
+  return names;
+}
+
 void LrPolicy::validate() const {
-  ATROUS_CHECK(kind == "poly" || kind == "step" || kind == "constant", "LrPolicy: unknown kind '", kind,
-               "' (known: poly, step, constant)");
   ATROUS_CHECK(std::isfinite(base_lr) && base_lr > 0, "LrPolicy: base_lr must be a positive number, got ", base_lr);
   ATROUS_CHECK(max_iterations > 0, "LrPolicy: max_iterations must be > 0, got ", max_iterations);
-  if (kind == "poly")
+  if (kind == LrSchedule::poly)
     ATROUS_CHECK(std::isfinite(power) && power >= 0, "LrPolicy: poly power must be >= 0, got ", power);
-  if (kind == "step") {
+  if (kind == LrSchedule::step) {
     ATROUS_CHECK(step_size > 0, "LrPolicy: step step_size must be > 0, got ", step_size);
     ATROUS_CHECK(std::isfinite(gamma) && gamma > 0, "LrPolicy: step gamma must be > 0, got ", gamma);
   }
@@ -58,9 +62,11 @@ double LrPolicy::lr_at(int64_t iteration) const {
 }
 
 std::string LrPolicy::str() const {
-  std::string s = kind + " base_lr " + format_number(base_lr);
-  if (kind == "poly") s += " power " + format_number(power) + " max_iterations " + std::to_string(max_iterations);
-  if (kind == "step") s += " gamma " + format_number(gamma) + " every " + std::to_string(step_size);
+  std::string s = lr_schedules().name_of(kind) + " base_lr " + format_number(base_lr);
+  if (kind == LrSchedule::poly) {
+    s += " power " + format_number(power) + " max_iterations " + std::to_string(max_iterations);
+  }
+  if (kind == LrSchedule::step) s += " gamma " + format_number(gamma) + " every " + std::to_string(step_size);
   if (warmup_iterations > 0)
     s += ", warmup " + std::to_string(warmup_iterations) + " from x" + format_number(warmup_start_factor);
   return s;

@@ -4,10 +4,15 @@
 #include <cstdint>
 #include <string>
 
+#include "core/named_registry.h"
+
 namespace atrous {
 
+enum class LrSchedule { poly, step, constant };
+const NamedValues<LrSchedule>& lr_schedules();  // "poly", "step", "constant"
+
 struct LrPolicy {
-  std::string kind = "poly";  // "poly" | "step" | "constant"
+  LrSchedule kind = LrSchedule::poly;
   double base_lr = 1e-3;
   int64_t max_iterations = 20000;  // poly: lr reaches 0 here
   double power = 0.9;              // poly
@@ -16,7 +21,7 @@ struct LrPolicy {
   int64_t warmup_iterations = 0;   // linear from warmup_start_factor * lr(0) up to the schedule's lr at warmup end
   double warmup_start_factor = 0.1;
 
-  // The lr for optimizer step `iteration` (0-based). Invalid settings (unknown kind, max_iterations <= 0, ...) are
+  // The lr for optimizer step `iteration` (0-based). Invalid settings (max_iterations <= 0, ...) are
   // an atrous::Error naming the setting, raised by validate(), which the constructor of a Trainer calls.
   double lr_at(int64_t iteration) const;
   void validate() const;

@@ -5,21 +5,10 @@
 
 namespace atrous {
 
-const char* momentum_style_name(MomentumStyle style) {
-  switch (style) {
-    case MomentumStyle::pytorch:
-      return "pytorch";
-    case MomentumStyle::caffe:
-      return "caffe";
-  }
-  ATROUS_FAIL("momentum_style_name: unknown style ", static_cast<int>(style));
-}
-
-MomentumStyle momentum_style_by_name(const std::string& name) {
-  if (name == "pytorch") return MomentumStyle::pytorch;
-  if (name == "caffe") return MomentumStyle::caffe;
-  ATROUS_FAIL("momentum style must be 'pytorch' (v = m v + g; w -= lr v) or 'caffe' (v = m v + lr g; w -= v), got '",
-              name, "'");
+const NamedValues<MomentumStyle>& momentum_styles() {
+  static const NamedValues<MomentumStyle> names("momentum style",
+                                                {{"pytorch", MomentumStyle::pytorch}, {"caffe", MomentumStyle::caffe}});
+  return names;
 }
 
 Sgd::Sgd(std::vector<ParamGroup> groups, SgdOptions options) : groups_(std::move(groups)), options_(options) {

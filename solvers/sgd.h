@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/named_registry.h"
 #include "core/tensor.h"
 #include "layers/param_group.h"
 
@@ -18,8 +19,7 @@ namespace atrous {
 // gradient at the lr it was taken with, while PyTorch's applies the current lr to all of them. DeepLab v1/v2 were
 // trained in Caffe. A momentum buffer of one style means something else in the other, so checkpoints record it.
 enum class MomentumStyle { pytorch, caffe };
-const char* momentum_style_name(MomentumStyle style);           // "pytorch" | "caffe"
-MomentumStyle momentum_style_by_name(const std::string& name);  // unknown names are an error listing both
+const NamedValues<MomentumStyle>& momentum_styles();  // "pytorch", "caffe"
 
 struct SgdOptions {
   double lr = 0.01;

@@ -55,14 +55,14 @@ TEST(BnPolicy, TrainModeSetsMomentum) {
 TEST(BnPolicy, SyncModeSynchronisesEveryLayerAndOtherModesUndoIt) {
   Outer model;
   BnPolicy policy;
-  policy.mode = "sync";
+  policy.mode = BnPolicyMode::sync;
   policy.momentum = 0.25;
   EXPECT_EQ(apply_bn_policy(model, policy, std::make_shared<dist::SingleProcess>()), 1);
   EXPECT_TRUE(model.inner->bn->synchronized());
   model.train();
   model.forward(batch());
   EXPECT_DOUBLE_EQ(model.inner->bn->state_dict().at("running_mean").to_double_vector()[1], 0.25 * 6);
-  policy.mode = "train";
+  policy.mode = BnPolicyMode::train;
   apply_bn_policy(model, policy, std::make_shared<dist::SingleProcess>());
   EXPECT_FALSE(model.inner->bn->synchronized());
 }
@@ -70,7 +70,7 @@ TEST(BnPolicy, SyncModeSynchronisesEveryLayerAndOtherModesUndoIt) {
 TEST(BnPolicy, DecayIsOneMinusMomentum) {
   Outer model;
   BnPolicy policy;
-  policy.mode = "decay";
+  policy.mode = BnPolicyMode::decay;
   policy.decay = 0.9997;
   EXPECT_NEAR(policy.effective_momentum(), 0.0003, 1e-15);
   EXPECT_EQ(policy.str(), "decay 0.9997 (momentum 0.0003)");
@@ -86,7 +86,7 @@ TEST(BnPolicy, DecayIsOneMinusMomentum) {
 TEST(BnPolicy, FrozenKeepsStatisticsAndDropsParametersFromTraining) {
   Outer model;
   BnPolicy frozen;
-  frozen.mode = "frozen";
+  frozen.mode = BnPolicyMode::frozen;
   apply_bn_policy(model, frozen);
   EXPECT_TRUE(model.inner->bn->frozen());
   EXPECT_TRUE(model.param_groups().empty());
@@ -106,7 +106,7 @@ TEST(BnPolicy, ReachesEveryLayerOfAModel) {
   Generator gen(1);
   TinyDeepLab model(TinyDeepLabConfig{}, gen);
   BnPolicy frozen;
-  frozen.mode = "frozen";
+  frozen.mode = BnPolicyMode::frozen;
   const int layers = apply_bn_policy(model, frozen);
   EXPECT_EQ(layers, 3);  // stage1, stage2, dilated
   int seen = 0;
@@ -121,16 +121,15 @@ TEST(BnPolicy, ReachesEveryLayerOfAModel) {
 TEST(BnPolicy, InvalidSettingsNameTheSetting) {
   Outer model;
   BnPolicy p;
-  p.mode = "mirror";
-  expect_error([&] { apply_bn_policy(model, p); }, {"mode", "mirror", "train, frozen, decay, sync"});
-  p.mode = "sync";
+  expect_error([] { bn_policy_modes().parse("mirror"); }, {"bn mode 'mirror'", "train, frozen, decay, sync"});
+  p.mode = BnPolicyMode::sync;
   expect_error([&] { apply_bn_policy(model, p); }, {"sync batch norm needs the ranks"});
-  p.mode = "train";
+  p.mode = BnPolicyMode::train;
   p.momentum = 1.5;
   expect_error([&] { apply_bn_policy(model, p); }, {"momentum", "1.5"});
-  p.mode = "decay";
+  p.mode = BnPolicyMode::decay;
   p.decay = 1.0;
   expect_error([&] { apply_bn_policy(model, p); }, {"decay", "1"});
-  p.mode = "frozen";
+  p.mode = BnPolicyMode::frozen;
   expect_error([&] { p.effective_momentum(); }, {"frozen"});
 }

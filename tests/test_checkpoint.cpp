@@ -92,7 +92,7 @@ TEST_F(CheckpointTest, ResumedTrainingEqualsStraightTrainingBitForBit) {
   // Both momentum styles: the lr decays at every step, so a Caffe-style velocity (which holds lr * gradients) that
   // came back wrong or was treated as PyTorch's would show.
   for (MomentumStyle style : {MomentumStyle::pytorch, MomentumStyle::caffe}) {
-    SCOPED_TRACE(momentum_style_name(style));
+    SCOPED_TRACE(momentum_styles().name_of(style));
     MiniTrainer straight(1, 0.01, 5, style);
     straight.steps(kSteps);
 
@@ -101,7 +101,7 @@ TEST_F(CheckpointTest, ResumedTrainingEqualsStraightTrainingBitForBit) {
       first_half.steps(kSteps / 2);
       save_checkpoint(path("ckpt.safetensors"), first_half.model, first_half.sgd, first_half.state());
       EXPECT_EQ(SafetensorsFile(path("ckpt.safetensors")).metadata().at("optimizer.momentum_style"),
-                momentum_style_name(style));
+                momentum_styles().name_of(style));
     }
     // A fresh model (other initial weights), optimizer (other lr) and data generator: all must come from the file.
     MiniTrainer resumed(99, 0.5, 12345, style);

@@ -67,7 +67,7 @@ TrainerOptions quiet_options(int64_t iterations, Device device, const std::strin
   o.device = device;
   o.max_iterations = iterations;
   o.sgd = SgdOptions{0.02, 0.9, 5e-4, false};
-  o.lr_policy.kind = "poly";
+  o.lr_policy.kind = LrSchedule::poly;
   o.lr_policy.base_lr = 0.02;
   o.lr_policy.max_iterations = iterations;
   o.bn = BnPolicy{};  // batch statistics in training, running statistics updated: buffers must follow the device
@@ -176,7 +176,7 @@ TEST(DeviceModule, ToMovesParametersAndBuffersKeepingRequiresGrad) {
   SKIP_WITHOUT_CUDA();
   auto model = tiny(5);
   BnPolicy frozen;
-  frozen.mode = "frozen";
+  frozen.mode = BnPolicyMode::frozen;
   apply_bn_policy(*model, frozen);  // BN parameters stop requiring grad: that must survive the move
   const auto before = model->state_dict();
   std::map<std::string, bool> trainable;

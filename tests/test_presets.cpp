@@ -6,6 +6,7 @@
 #include "support/test_helpers.h"
 #include "train/class_weights.h"
 #include "train/presets.h"
+#include "train/train_settings.h"
 
 using namespace atrous;
 using namespace atrous::testing;
@@ -17,7 +18,7 @@ TEST(TrainPresets, LargeFovVocIsTheV2PolyRecipe) {
   EXPECT_EQ(s.batch_size, 10);
   EXPECT_EQ(s.iter_size, 1);
   EXPECT_DOUBLE_EQ(s.lr, 1e-3);
-  EXPECT_EQ(s.lr_policy, "poly");
+  EXPECT_EQ(s.lr_policy, LrSchedule::poly);
   EXPECT_DOUBLE_EQ(s.lr_power, 0.9);
   EXPECT_DOUBLE_EQ(s.momentum, 0.9);
   EXPECT_DOUBLE_EQ(s.weight_decay, 5e-4);
@@ -26,9 +27,9 @@ TEST(TrainPresets, LargeFovVocIsTheV2PolyRecipe) {
   EXPECT_EQ(s.max_iterations, 20000);
   EXPECT_DOUBLE_EQ(s.scale_min, 1.0);  // v1: no random scaling
   EXPECT_DOUBLE_EQ(s.scale_max, 1.0);
-  EXPECT_EQ(s.loss_resolution, "output");  // labels subsampled to the stride-8 scores
-  EXPECT_EQ(s.bn_mode, "model");
-  EXPECT_EQ(s.momentum_style, "caffe");  // trained in Caffe: the lr inside the velocity
+  EXPECT_EQ(s.loss_resolution, LossResolution::Output);  // labels subsampled to the stride-8 scores
+  EXPECT_EQ(s.bn_mode, TrainBnMode::model);
+  EXPECT_EQ(s.momentum_style, MomentumStyle::caffe);  // trained in Caffe: the lr inside the velocity
   EXPECT_EQ(trainer_options(s).sgd.momentum_style, MomentumStyle::caffe);
 }
 
@@ -37,14 +38,14 @@ TEST(TrainPresets, DeepLabV2ResNetVocIsThePaperRecipe) {
   EXPECT_EQ(s.model, "deeplabv2-resnet101-msc");  // ASPP-L with multi-scale inputs, Table 4's best
   EXPECT_EQ(s.batch_size, 10);
   EXPECT_DOUBLE_EQ(s.lr, 2.5e-4);
-  EXPECT_EQ(s.lr_policy, "poly");
+  EXPECT_EQ(s.lr_policy, LrSchedule::poly);
   EXPECT_DOUBLE_EQ(s.scale_min, 0.5);
   EXPECT_DOUBLE_EQ(s.scale_max, 1.5);
   EXPECT_EQ(s.crop_height, 321);
   EXPECT_EQ(s.max_iterations, 20000);
-  EXPECT_EQ(s.bn_mode, "model");  // the model freezes its BN
-  EXPECT_EQ(s.momentum_style, "caffe");
-  EXPECT_EQ(s.loss_resolution, "output");
+  EXPECT_EQ(s.bn_mode, TrainBnMode::model);  // the model freezes its BN
+  EXPECT_EQ(s.momentum_style, MomentumStyle::caffe);
+  EXPECT_EQ(s.loss_resolution, LossResolution::Output);
 }
 
 // The CPU CamVid recipe: a DeepLabv3+ that the registry knows, validated at full resolution.
@@ -53,14 +54,14 @@ TEST(TrainPresets, CamVidDeepLabV3PlusRecipe) {
   EXPECT_EQ(s.model, "deeplabv3plus-mobilenetv2-lite");
   EXPECT_EQ(s.dataset, "camvid");
   EXPECT_EQ(s.val_scales, std::vector<double>{0.75});
-  EXPECT_EQ(s.momentum_style, "pytorch");
+  EXPECT_EQ(s.momentum_style, MomentumStyle::pytorch);
 }
 
 TEST(TrainPresets, OnlyTheCaffeRecipesUseCaffeMomentum) {
-  EXPECT_EQ(TrainSettings{}.momentum_style, "pytorch");
+  EXPECT_EQ(TrainSettings{}.momentum_style, MomentumStyle::pytorch);
   EXPECT_EQ(trainer_options(TrainSettings{}).sgd.momentum_style, MomentumStyle::pytorch);
   for (const char* name : {"deeplabv3-voc", "camvid"}) {
-    EXPECT_EQ(training_preset(name).settings.momentum_style, "pytorch") << name;
+    EXPECT_EQ(training_preset(name).settings.momentum_style, MomentumStyle::pytorch) << name;
     EXPECT_EQ(trainer_options(training_preset(name).settings).sgd.momentum_style, MomentumStyle::pytorch) << name;
   }
   EXPECT_NE(settings_to_toml(training_preset("largefov-voc").settings).find("momentum-style = \"caffe\"\n"),
@@ -75,17 +76,17 @@ TEST(TrainPresets, DeepLabV3VocIsThePaperRecipe) {
   EXPECT_EQ(s.crop_height, 513);
   EXPECT_EQ(s.batch_size, 16);
   EXPECT_DOUBLE_EQ(s.lr, 0.007);
-  EXPECT_EQ(s.lr_policy, "poly");
-  EXPECT_EQ(s.bn_mode, "decay");
+  EXPECT_EQ(s.lr_policy, LrSchedule::poly);
+  EXPECT_EQ(s.bn_mode, TrainBnMode::decay);
   EXPECT_DOUBLE_EQ(s.bn_decay, 0.9997);
   EXPECT_DOUBLE_EQ(s.scale_min, 0.5);
   EXPECT_DOUBLE_EQ(s.scale_max, 2.0);
   EXPECT_TRUE(s.flip);
   EXPECT_EQ(s.max_iterations, 30000);
-  EXPECT_EQ(s.loss_resolution, "input");
+  EXPECT_EQ(s.loss_resolution, LossResolution::Input);
   const TrainerOptions t = trainer_options(s);
   ASSERT_TRUE(t.bn.has_value());
-  EXPECT_EQ(t.bn->mode, "decay");
+  EXPECT_EQ(t.bn->mode, BnPolicyMode::decay);
   EXPECT_NEAR(t.bn->effective_momentum(), 0.0003, 1e-12);
   EXPECT_EQ(t.loss_resolution, LossResolution::Input);
 }
@@ -110,34 +111,83 @@ TEST(TrainPresets, EveryPresetValidatesOnceItHasAData_rootAndNamesAreUnique) {
                {"largefov", "largefov-voc", "deeplabv2-resnet-voc", "deeplabv3-voc", "camvid", "camvid-deeplabv3plus"});
 }
 
+// What the command line and config files do with a setting's text: the table row parses it.
+static void set(TrainSettings& s, const std::string& name, const std::vector<std::string>& words) {
+  train_settings().get(name).parse(s, words);
+}
+
 TEST(TrainSettingsTest, BadSettingsAreNamed) {
   TrainSettings s;
-  s.lr_policy = "cosine";
-  expect_error([&] { validate_settings(s); }, {"lr_policy", "cosine"});
+  expect_error([&] { set(s, "lr-policy", {"cosine"}); }, {"setting lr-policy = 'cosine'", "poly, step, constant"});
+  expect_error([&] { set(s, "bn-mode", {"sometimes"}); }, {"bn-mode", "sometimes", "model, train, frozen"});
+  expect_error([&] { set(s, "momentum-style", {"tensorflow"}); }, {"momentum-style", "tensorflow", "pytorch, caffe"});
+  expect_error([&] { set(s, "batch-size", {"4x"}); }, {"setting batch-size", "'4x' is not a whole number"});
+  expect_error([&] { set(s, "batch-size", {"99999999999"}); }, {"batch-size", "99999999999"});
+  expect_error([&] { set(s, "seed", {"-1"}); }, {"setting seed", "'-1'"});
+  expect_error([&] { set(s, "lr", {"fast"}); }, {"setting lr", "'fast' is not a number"});
+  expect_error([&] { set(s, "flip", {"maybe"}); }, {"setting flip", "true or false"});
+  expect_error([&] { set(s, "val-scales", {"1", "x"}); }, {"setting val-scales", "'x'"});
+  expect_error([] { train_settings().get("batch"); }, {"unknown setting 'batch'", "batch-size"});
+  s = TrainSettings{};
+  s.dataset = "imagenet";
+  expect_error([&] { validate_settings(s); }, {"setting dataset = 'imagenet'", "voc, camvid, cityscapes, synthetic"});
   s = TrainSettings{};
   s.dataset = "voc";
-  expect_error([&] { validate_settings(s); }, {"data_root", "voc"});
+  expect_error([&] { validate_settings(s); }, {"data-root", "voc"});
   s = TrainSettings{};
-  s.bn_mode = "sometimes";
-  expect_error([&] { validate_settings(s); }, {"bn_mode", "sometimes"});
+  s.batch_size = 0;
+  expect_error([&] { validate_settings(s); }, {"setting batch-size must be >= 1, got 0"});
   s = TrainSettings{};
   s.scale_min = 2;
   s.scale_max = 1;
-  expect_error([&] { validate_settings(s); }, {"scale_min"});
+  expect_error([&] { validate_settings(s); }, {"scale-min"});
   s = TrainSettings{};
   s.warmup_iterations = s.max_iterations;
   expect_error([&] { validate_settings(s); }, {"warmup_iterations"});
   s = TrainSettings{};
   s.val_scales = {1.0, -0.5};
-  expect_error([&] { validate_settings(s); }, {"val_scales", "-0.5"});
+  expect_error([&] { validate_settings(s); }, {"val-scales", "-0.5"});
   s = TrainSettings{};
-  s.momentum_style = "tensorflow";
-  expect_error([&] { validate_settings(s); }, {"momentum_style", "tensorflow", "pytorch, caffe"});
+  s.bn_decay = 1.0;
+  expect_error([&] { validate_settings(s); }, {"setting bn-decay must be in (0, 1), got 1"});
   s = TrainSettings{};
-  s.momentum_style = "caffe";
+  s.momentum_style = MomentumStyle::caffe;
   EXPECT_NO_THROW(validate_settings(s));
   s.nesterov = true;
-  expect_error([&] { validate_settings(s); }, {"nesterov", "momentum_style", "caffe"});
+  expect_error([&] { validate_settings(s); }, {"nesterov", "momentum-style", "caffe"});
+}
+
+// Every row reads back what it writes: each preset's settings.toml, parsed row by row into default settings, gives
+// the same file. (TOML strings and lists are unwrapped into the words the command line would pass.)
+TEST(TrainSettingsTest, EveryRowParsesWhatItWrites) {
+  auto words_of = [](std::string text) {
+    std::vector<std::string> words;
+    if (text.size() >= 2 && text.front() == '"') return std::vector<std::string>{text.substr(1, text.size() - 2)};
+    if (!text.empty() && text.front() == '[') text = text.substr(1, text.size() - 2);
+    std::string word;
+    for (char ch : text + ",") {
+      if (ch == ',') {
+        if (!word.empty()) words.push_back(word);
+        word.clear();
+      } else if (ch != ' ') {
+        word += ch;
+      }
+    }
+    return words;
+  };
+  for (const TrainPreset& preset : training_presets().entries()) {
+    SCOPED_TRACE(preset.name);
+    TrainSettings copy;
+    for (const TrainSetting& row : train_settings().entries()) row.parse(copy, words_of(row.to_toml(preset.settings)));
+    EXPECT_EQ(settings_to_toml(copy), settings_to_toml(preset.settings));
+    if (copy.data_root.empty()) copy.data_root = "/data";  // the VOC presets leave the folder to the user
+    EXPECT_NO_THROW(validate_settings(copy));
+  }
+  // Names are the option names: lower case words joined by dashes, unique (the registry rejects duplicates).
+  for (const TrainSetting& row : train_settings().entries()) {
+    EXPECT_EQ(row.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz-"), std::string::npos) << row.name;
+    EXPECT_FALSE(row.help.empty()) << row.name;
+  }
 }
 
 TEST(TrainSettingsTest, TranslateIntoLibraryOptions) {
@@ -155,7 +205,7 @@ TEST(TrainSettingsTest, TranslateIntoLibraryOptions) {
   s.seed = 17;
   s.max_iterations = 500;
   s.lr = 0.02;
-  s.lr_policy = "step";
+  s.lr_policy = LrSchedule::step;
   s.lr_step_size = 100;
   s.lr_gamma = 0.5;
   s.warmup_iterations = 10;
@@ -164,7 +214,7 @@ TEST(TrainSettingsTest, TranslateIntoLibraryOptions) {
   s.validate_every = 50;
   s.val_scales = {0.5, 1.0};
   s.val_flip = true;
-  s.bn_mode = "frozen";
+  s.bn_mode = TrainBnMode::frozen;
 
   const DatasetSpec train = train_dataset_spec(s);
   EXPECT_EQ(train.kind, "camvid");
@@ -187,11 +237,11 @@ TEST(TrainSettingsTest, TranslateIntoLibraryOptions) {
   EXPECT_EQ(t.max_iterations, 500);
   EXPECT_EQ(t.iter_size, 2);
   EXPECT_TRUE(t.sgd.nesterov);
-  EXPECT_EQ(t.lr_policy.kind, "step");
+  EXPECT_EQ(t.lr_policy.kind, LrSchedule::step);
   EXPECT_DOUBLE_EQ(t.lr_policy.lr_at(250), 0.02 * 0.25);
   EXPECT_EQ(t.lr_policy.warmup_iterations, 10);
   ASSERT_TRUE(t.bn.has_value());
-  EXPECT_EQ(t.bn->mode, "frozen");
+  EXPECT_EQ(t.bn->mode, BnPolicyMode::frozen);
   EXPECT_EQ(t.validate_every, 50);
   EXPECT_EQ(t.validation.scales, (std::vector<double>{0.5, 1.0}));
   EXPECT_TRUE(t.validation.flip);
@@ -200,7 +250,7 @@ TEST(TrainSettingsTest, TranslateIntoLibraryOptions) {
   EXPECT_EQ(model_options(s, 11).num_classes, 11);
   s.num_classes = 5;
   EXPECT_EQ(model_options(s, 11).num_classes, 5);
-  s.bn_mode = "model";
+  s.bn_mode = TrainBnMode::model;
   EXPECT_FALSE(trainer_options(s).bn.has_value());
 }
 

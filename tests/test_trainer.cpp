@@ -59,7 +59,7 @@ TrainerOptions quiet_options(int64_t iterations, const std::string& out_dir = ""
   TrainerOptions o;
   o.max_iterations = iterations;
   o.sgd = SgdOptions{0.02, 0.9, 5e-4, false};
-  o.lr_policy.kind = "poly";
+  o.lr_policy.kind = LrSchedule::poly;
   o.lr_policy.base_lr = 0.02;
   o.lr_policy.max_iterations = iterations;
   o.progress = false;
@@ -347,10 +347,8 @@ TEST_F(TrainerTest, WrongClassCountsAndSettingsAreErrors) {
   o.class_weights = {1, 2};
   expect_error([&] { Trainer t(*model, *data, loader_options(2, model->definition().preprocessing), o); },
                {"2 class weights", "4 classes"});
-  o = quiet_options(2);
-  o.lr_policy.kind = "cosine";
-  expect_error([&] { Trainer t(*model, *data, loader_options(2, model->definition().preprocessing), o); }, {"cosine"});
-  expect_error([] { loss_resolution_by_name("middle"); }, {"middle", "output", "input"});
+  expect_error([] { lr_schedules().parse("cosine"); }, {"cosine", "poly, step, constant"});
+  expect_error([] { loss_resolutions().parse("middle"); }, {"middle", "output, input"});
   // A training set without one full batch.
   const auto tiny_set = synthetic(1);
   expect_error(
@@ -364,7 +362,7 @@ TEST_F(TrainerTest, FrozenBatchNormIsLeftOutOfTheOptimizer) {
   const Tensor bn_weight = model->state_dict().at("stage1_bn.weight").clone();
   const Tensor bn_mean = model->state_dict().at("stage1_bn.running_mean").clone();
   TrainerOptions o = quiet_options(2);
-  o.bn = BnPolicy{"frozen"};
+  o.bn = BnPolicy{BnPolicyMode::frozen};
   Trainer trainer(*model, *data, loader_options(2, model->definition().preprocessing), o);
   trainer.train();
   EXPECT_TRUE(same_bits(model->state_dict().at("stage1_bn.weight"), bn_weight));

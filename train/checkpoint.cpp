@@ -204,7 +204,7 @@ void save_checkpoint(const std::string& path, const Module& model, const Sgd& sg
       {"optimizer.momentum", double_text(o.momentum)},
       {"optimizer.weight_decay", double_text(o.weight_decay)},
       {"optimizer.nesterov", o.nesterov ? "true" : "false"},
-      {"optimizer.momentum_style", momentum_style_name(o.momentum_style)},
+      {"optimizer.momentum_style", momentum_styles().name_of(o.momentum_style)},
       {"rng.data.seed", std::to_string(state.data_rng.seed)},
       {"rng.data.offset", std::to_string(state.data_rng.offset)},
       {"rng.dropout.seed", std::to_string(state.dropout_rng.seed)},
@@ -256,9 +256,9 @@ TrainingState load_checkpoint(const std::string& path, Module& model, Sgd& sgd) 
   // wrong by a factor of the lr in the other. Checkpoints from before the option existed were all PyTorch-style.
   auto style = file.metadata().find("optimizer.momentum_style");
   const std::string saved_style = style == file.metadata().end() ? "pytorch" : style->second;
-  ATROUS_CHECK(saved_style == momentum_style_name(o.momentum_style), "load_checkpoint: ", path,
+  ATROUS_CHECK(saved_style == momentum_styles().name_of(o.momentum_style), "load_checkpoint: ", path,
                ": the checkpoint was written with momentum style '", saved_style, "', the optimizer uses '",
-               momentum_style_name(o.momentum_style),
+               momentum_styles().name_of(o.momentum_style),
                "'; their momentum buffers mean different things (Caffe's include the learning rate), so training "
                "cannot resume across styles (load_checkpoint_model loads only the weights)");
 

@@ -1,11 +1,5 @@
 #include "train/presets.h"
 
-#include <cstdio>
-#include <sstream>
-
-#include "core/device_name.h"
-#include "core/error.h"
-
 namespace atrous {
 namespace {
 
@@ -27,13 +21,13 @@ TrainSettings largefov_voc() {
   s.flip = true;
   s.max_iterations = 20000;
   s.lr = 1e-3;
-  s.lr_policy = "poly";
+  s.lr_policy = LrSchedule::poly;
   s.lr_power = 0.9;
   s.momentum = 0.9;
-  s.momentum_style = "caffe";
+  s.momentum_style = MomentumStyle::caffe;
   s.weight_decay = 5e-4;
-  s.bn_mode = "model";  // VGG has no BN
-  s.loss_resolution = "output";
+  s.bn_mode = TrainBnMode::model;  // VGG has no BN
+  s.loss_resolution = LossResolution::Output;
   s.validate_every = 2000;
   s.checkpoint_every = 1000;
   s.out_dir = "runs/largefov-voc";
@@ -72,13 +66,13 @@ TrainSettings deeplabv3_voc() {
   s.flip = true;
   s.max_iterations = 30000;
   s.lr = 0.007;
-  s.lr_policy = "poly";
+  s.lr_policy = LrSchedule::poly;
   s.lr_power = 0.9;
   s.momentum = 0.9;
   s.weight_decay = 1e-4;
-  s.bn_mode = "decay";
+  s.bn_mode = TrainBnMode::decay;
   s.bn_decay = 0.9997;
-  s.loss_resolution = "input";
+  s.loss_resolution = LossResolution::Input;
   s.validate_every = 2000;
   s.checkpoint_every = 1000;
   s.out_dir = "runs/deeplabv3-voc";
@@ -104,14 +98,14 @@ TrainSettings camvid() {
   s.flip = true;
   s.max_iterations = 1000;
   s.lr = 0.05;
-  s.lr_policy = "poly";
+  s.lr_policy = LrSchedule::poly;
   s.lr_power = 0.9;
   s.warmup_iterations = 50;
   s.momentum = 0.9;
   s.weight_decay = 5e-4;
-  s.bn_mode = "train";
-  s.loss_resolution = "output";
-  s.class_weighting = "median-frequency";
+  s.bn_mode = TrainBnMode::train;
+  s.loss_resolution = LossResolution::Output;
+  s.class_weighting = ClassWeighting::median_frequency;
   s.validate_every = 200;
   s.val_scales = {0.5};
   s.checkpoint_every = 200;
@@ -142,23 +136,6 @@ TrainSettings camvid_deeplabv3plus() {
   return s;
 }
 
-std::string join(const std::vector<double>& v) {
-  std::ostringstream out;
-  out << "[";
-  for (size_t i = 0; i < v.size(); ++i) out << (i ? ", " : "") << v[i];
-  out << "]";
-  return out.str();
-}
-
-std::string quoted(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
-
 }  // namespace
 
 const NamedRegistry<TrainPreset>& training_presets() {
@@ -183,182 +160,5 @@ const NamedRegistry<TrainPreset>& training_presets() {
 }
 
 const TrainPreset& training_preset(const std::string& name) { return training_presets().get(name); }
-
-void validate_settings(const TrainSettings& s) {
-  auto one_of = [](const std::string& setting, const std::string& value, const std::vector<std::string>& allowed) {
-    for (const std::string& a : allowed)
-      if (a == value) return;
-    std::string list;
-    for (const std::string& a : allowed) list += (list.empty() ? "" : ", ") + a;
-    ATROUS_FAIL("setting ", setting, " = '", value, "' is not one of: ", list);
-  };
-  one_of("dataset", s.dataset, dataset_kinds().names());
-  one_of("lr_policy", s.lr_policy, {"poly", "step", "constant"});
-  one_of("bn_mode", s.bn_mode, {"model", "train", "frozen", "decay", "sync"});
-  one_of("loss_resolution", s.loss_resolution, {"output", "input"});
-  one_of("class_weighting", s.class_weighting, {"none", "median-frequency"});
-  one_of("momentum_style", s.momentum_style, {"pytorch", "caffe"});
-  device_from_name(s.device, "setting device =");  // the spelling; whether the device exists is the Trainer's check
-  ATROUS_CHECK(s.dataset == "synthetic" || !s.data_root.empty(), "setting data_root is empty; dataset ", s.dataset,
-               " needs the folder that holds it (--data-root)");
-  ATROUS_CHECK(s.batch_size >= 1, "setting batch_size must be >= 1, got ", s.batch_size);
-  ATROUS_CHECK(s.iter_size >= 1, "setting iter_size must be >= 1, got ", s.iter_size);
-  ATROUS_CHECK(s.crop_height >= 1 && s.crop_width >= 1, "settings crop_height/crop_width must be >= 1, got ",
-               s.crop_height, "x", s.crop_width);
-  ATROUS_CHECK(s.scale_min > 0 && s.scale_max >= s.scale_min,
-               "settings scale_min/scale_max must satisfy 0 < min <= max, got ", s.scale_min, "..", s.scale_max);
-  ATROUS_CHECK(s.max_iterations >= 1, "setting max_iterations must be >= 1, got ", s.max_iterations);
-  ATROUS_CHECK(s.lr > 0, "setting lr must be positive, got ", s.lr);
-  ATROUS_CHECK(s.momentum >= 0 && s.momentum < 1, "setting momentum must be in [0, 1), got ", s.momentum);
-  ATROUS_CHECK(s.weight_decay >= 0, "setting weight_decay must be >= 0, got ", s.weight_decay);
-  ATROUS_CHECK(!s.nesterov || s.momentum_style == "pytorch",
-               "setting nesterov = true needs momentum_style = 'pytorch' (Nesterov momentum is implemented in "
-               "PyTorch's form only), got momentum_style = '",
-               s.momentum_style, "'");
-  ATROUS_CHECK(s.bn_decay > 0 && s.bn_decay < 1, "setting bn_decay must be in (0, 1), got ", s.bn_decay);
-  ATROUS_CHECK(s.workers >= 1 && s.prefetch_batches >= 1, "settings workers and prefetch_batches must be >= 1");
-  ATROUS_CHECK(s.validate_every >= 0 && s.checkpoint_every >= 0 && s.log_every >= 1,
-               "settings validate_every/checkpoint_every must be >= 0 and log_every >= 1");
-  ATROUS_CHECK(!s.val_scales.empty(), "setting val_scales needs at least one scale");
-  for (double v : s.val_scales) ATROUS_CHECK(v > 0, "setting val_scales: scales must be positive, got ", v);
-  ATROUS_CHECK(s.synthetic_size >= 8 && s.synthetic_classes >= 2 && s.synthetic_count >= 1,
-               "synthetic settings: size >= 8, classes >= 2, count >= 1");
-  trainer_options(s).lr_policy.validate();
-}
-
-std::string settings_to_toml(const TrainSettings& s) {
-  std::ostringstream o;
-  o.precision(10);
-  o << "model = " << quoted(s.model) << "\n"
-    << "num-classes = " << s.num_classes << "\n"
-    << "output-stride = " << s.output_stride << "\n"
-    << "init-seed = " << s.init_seed << "\n"
-    << "init-weights = " << quoted(s.init_weights) << "\n"
-    << "dataset = " << quoted(s.dataset) << "\n"
-    << "data-root = " << quoted(s.data_root) << "\n"
-    << "train-split = " << quoted(s.train_split) << "\n"
-    << "val-split = " << quoted(s.val_split) << "\n"
-    << "voc-augmented = " << (s.voc_augmented ? "true" : "false") << "\n"
-    << "train-limit = " << s.train_limit << "\n"
-    << "val-limit = " << s.val_limit << "\n"
-    << "synthetic-size = " << s.synthetic_size << "\n"
-    << "synthetic-classes = " << s.synthetic_classes << "\n"
-    << "synthetic-count = " << s.synthetic_count << "\n"
-    << "batch-size = " << s.batch_size << "\n"
-    << "iter-size = " << s.iter_size << "\n"
-    << "crop-height = " << s.crop_height << "\n"
-    << "crop-width = " << s.crop_width << "\n"
-    << "scale-min = " << s.scale_min << "\n"
-    << "scale-max = " << s.scale_max << "\n"
-    << "flip = " << (s.flip ? "true" : "false") << "\n"
-    << "workers = " << s.workers << "\n"
-    << "prefetch-batches = " << s.prefetch_batches << "\n"
-    << "seed = " << s.seed << "\n"
-    << "max-iterations = " << s.max_iterations << "\n"
-    << "lr = " << s.lr << "\n"
-    << "lr-policy = " << quoted(s.lr_policy) << "\n"
-    << "lr-power = " << s.lr_power << "\n"
-    << "lr-step-size = " << s.lr_step_size << "\n"
-    << "lr-gamma = " << s.lr_gamma << "\n"
-    << "warmup-iterations = " << s.warmup_iterations << "\n"
-    << "momentum = " << s.momentum << "\n"
-    << "weight-decay = " << s.weight_decay << "\n"
-    << "nesterov = " << (s.nesterov ? "true" : "false") << "\n"
-    << "momentum-style = " << quoted(s.momentum_style) << "\n"
-    << "bn-mode = " << quoted(s.bn_mode) << "\n"
-    << "bn-decay = " << s.bn_decay << "\n"
-    << "loss-resolution = " << quoted(s.loss_resolution) << "\n"
-    << "class-weighting = " << quoted(s.class_weighting) << "\n"
-    << "validate-every = " << s.validate_every << "\n"
-    << "val-scales = " << join(s.val_scales) << "\n"
-    << "val-flip = " << (s.val_flip ? "true" : "false") << "\n"
-    << "val-crop-size = " << s.val_crop_size << "\n"
-    << "checkpoint-every = " << s.checkpoint_every << "\n"
-    << "log-every = " << s.log_every << "\n"
-    << "out-dir = " << quoted(s.out_dir) << "\n"
-    << "device = " << quoted(s.device) << "\n";
-  return o.str();
-}
-
-static DatasetSpec dataset_spec(const TrainSettings& s, const std::string& split, int64_t limit) {
-  DatasetSpec d;
-  d.kind = s.dataset;
-  d.root = s.data_root;
-  d.split = split;
-  d.augmented = s.voc_augmented;
-  d.limit = limit;
-  d.synthetic_size = s.synthetic_size;
-  d.synthetic_classes = s.synthetic_classes;
-  d.synthetic_count = s.synthetic_count;
-  d.synthetic_seed = s.seed;
-  return d;
-}
-
-DatasetSpec train_dataset_spec(const TrainSettings& s) { return dataset_spec(s, s.train_split, s.train_limit); }
-DatasetSpec val_dataset_spec(const TrainSettings& s) { return dataset_spec(s, s.val_split, s.val_limit); }
-
-ModelOptions model_options(const TrainSettings& s, int dataset_classes) {
-  ModelOptions m;
-  m.num_classes = s.num_classes > 0 ? s.num_classes : dataset_classes;
-  m.output_stride = s.output_stride;
-  m.seed = s.init_seed;
-  return m;
-}
-
-LoaderOptions loader_options(const TrainSettings& s, const Preprocessing& preprocessing) {
-  LoaderOptions l;
-  l.batch_size = s.batch_size;
-  l.shuffle = true;
-  l.drop_last = true;
-  l.augment = true;
-  l.augmentation.crop_height = s.crop_height;
-  l.augmentation.crop_width = s.crop_width;
-  l.augmentation.scale_min = s.scale_min;
-  l.augmentation.scale_max = s.scale_max;
-  l.augmentation.flip = s.flip;
-  l.augmentation.random_crop = true;
-  l.preprocessing = preprocessing;
-  l.workers = s.workers;
-  l.prefetch_batches = s.prefetch_batches;
-  l.seed = s.seed;
-  return l;
-}
-
-TrainerOptions trainer_options(const TrainSettings& s) {
-  TrainerOptions t;
-  t.max_iterations = s.max_iterations;
-  t.iter_size = s.iter_size;
-  t.sgd.lr = s.lr;
-  t.sgd.momentum = s.momentum;
-  t.sgd.weight_decay = s.weight_decay;
-  t.sgd.nesterov = s.nesterov;
-  t.sgd.momentum_style = momentum_style_by_name(s.momentum_style);
-  t.lr_policy.kind = s.lr_policy;
-  t.lr_policy.base_lr = s.lr;
-  t.lr_policy.max_iterations = s.max_iterations;
-  t.lr_policy.power = s.lr_power;
-  t.lr_policy.step_size = s.lr_step_size;
-  t.lr_policy.gamma = s.lr_gamma;
-  t.lr_policy.warmup_iterations = s.warmup_iterations;
-  if (s.bn_mode != "model") {
-    BnPolicy bn;
-    bn.mode = s.bn_mode;
-    bn.decay = s.bn_decay;
-    t.bn = bn;
-  }
-  t.loss_resolution = loss_resolution_by_name(s.loss_resolution);
-  t.dropout_seed = s.seed;
-  t.validate_every = s.validate_every;
-  t.validation.scales = s.val_scales;
-  t.validation.flip = s.val_flip;
-  t.validation.crop_size = s.val_crop_size;
-  t.validation.limit = 0;  // the validation dataset is already limited by val_limit
-  t.checkpoint_every = s.checkpoint_every;
-  t.log_every = s.log_every;
-  t.out_dir = s.out_dir;
-  t.device = device_from_name(s.device, "setting device =");
-  t.validation.device = t.device;
-  return t;
-}
 
 }  // namespace atrous

@@ -120,13 +120,10 @@ void request_training_stop() { g_stop_requested.store(true); }
 bool training_stop_requested() { return g_stop_requested.load(); }
 void clear_training_stop() { g_stop_requested.store(false); }
 
-LossResolution loss_resolution_by_name(const std::string& name) {
-  if (name == "output") return LossResolution::Output;
-  if (name == "input") return LossResolution::Input;
-  ATROUS_FAIL(
-      "loss resolution must be 'output' (labels subsampled to the logits) or 'input' (logits upsampled to "
-      "the labels), got '",
-      name, "'");
+const NamedValues<LossResolution>& loss_resolutions() {
+  static const NamedValues<LossResolution> names(
+      "loss resolution", {{"output", LossResolution::Output}, {"input", LossResolution::Input}});
+  return names;
 }
 
 Tensor resize_labels_nearest(const Tensor& labels, int64_t height, int64_t width, bool align_corners) {

@@ -29,7 +29,7 @@ namespace atrous {
 // ("labels subsampled by 8"). Input: logits upsampled (bilinear, the model's align_corners) to the label size, as
 // DeepLabv3 does.
 enum class LossResolution { Output, Input };
-LossResolution loss_resolution_by_name(const std::string& name);  // "output" | "input"
+const NamedValues<LossResolution>& loss_resolutions();  // "output", "input"
 
 struct TrainerOptions {
   // Where the model trains: its parameters and buffers are moved there before the optimizer is built (so the

@@ -134,12 +134,12 @@ expect_failure() {  # expect_failure TEXT command...
 expect_failure "without --crf" "$atrous" evaluate --model tiny-deeplab --weights "$run/weights.safetensors" \
   --dataset synthetic --bilateral-weight 5
 expect_failure "unknown training preset 'nope'" "$atrous" train --preset nope --print-settings
-expect_failure "lr_policy" "$atrous" train --lr-policy cosine --print-settings
-expect_failure "setting momentum_style = 'tf' is not one of: pytorch, caffe" "$atrous" train --momentum-style tf \
+expect_failure "setting lr-policy = 'cosine'" "$atrous" train --lr-policy cosine --print-settings
+expect_failure "setting momentum-style = 'tf' is not one of: pytorch, caffe" "$atrous" train --momentum-style tf \
   --print-settings
-expect_failure "nesterov = true needs momentum_style = 'pytorch'" "$atrous" train --preset largefov-voc --nesterov \
+expect_failure "nesterov = true needs momentum-style = 'pytorch'" "$atrous" train --preset largefov-voc --nesterov \
   --data-root /data --print-settings
-expect_failure "data_root" "$atrous" train --dataset voc --print-settings
+expect_failure "data-root" "$atrous" train --dataset voc --print-settings
 expect_failure "unknown model" "$atrous" train "${common[@]}" --model nope --max-iterations 1
 expect_failure "nothing" "$atrous" train --dataset camvid --data-root "$work/nothing" --max-iterations 1 --out-dir "$work/x"
 

@@ -53,7 +53,7 @@ TrainerOptions options(int64_t iterations, std::shared_ptr<dist::Communicator> c
   TrainerOptions o;
   o.max_iterations = iterations;
   o.sgd = SgdOptions{0.02, 0.9, 5e-4, false};
-  o.lr_policy.kind = "poly";
+  o.lr_policy.kind = LrSchedule::poly;
   o.lr_policy.base_lr = 0.02;
   o.lr_policy.max_iterations = iterations;
   o.progress = false;
@@ -217,10 +217,10 @@ TEST(DataParallel, SyncBatchNormMatchesOneProcessAndPlainBatchNormDoesNot) {
   const auto data = shapes(16);
   auto reference = tiny(3), synced = tiny(3), local = tiny(3);
   TrainerOptions o = options(3, comm);
-  o.bn = BnPolicy{"sync", 0.1, 0.9997};
+  o.bn = BnPolicy{BnPolicyMode::sync, 0.1, 0.9997};
   Trainer a(*synced, *data, per_rank_loader(2, synced->definition().preprocessing), o);
   a.train();
-  o.bn = BnPolicy{"train", 0.1, 0.9997};
+  o.bn = BnPolicy{BnPolicyMode::train, 0.1, 0.9997};
   Trainer b(*local, *data, per_rank_loader(2, local->definition().preprocessing), o);
   b.train();
   o.ranks = std::make_shared<dist::SingleProcess>();
