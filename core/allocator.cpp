@@ -1,11 +1,10 @@
-// Host side of the allocator: size-classed free lists behind one mutex. Small blocks go straight to malloc.
+// Host side of the allocator: a CachingPool (core/caching_pool.h) over aligned malloc, and the copies between devices.
 #include "core/allocator.h"
 
 #include <cstdlib>
 #include <cstring>
-#include <map>
-#include <mutex>
 
+#include "core/caching_pool.h"
 #include "core/cuda_runtime.h"
 #include "core/device_checks.h"
 #include "core/error.h"
@@ -17,79 +16,26 @@ constexpr size_t kAlignment = 64;
 constexpr size_t kSmallBlock = 64 * 1024;       // below this malloc's own arenas are cheap enough
 constexpr size_t kMaxCachedBytes = size_t(8) << 30;  // beyond this, freed blocks go back to the system
 
-size_t size_class(size_t bytes) { return round_to_size_class(bytes, kSmallBlock, kAlignment); }
-
-class HostCache {
- public:
-  void* allocate(size_t bytes) {
-    const size_t rounded = size_class(bytes);
-    std::lock_guard<std::mutex> lock(mutex_);
-    ++stats_.allocations;
-    if (rounded > kSmallBlock) {
-      auto it = free_.find(rounded);
-      if (it != free_.end()) {
-        void* ptr = it->second;
-        free_.erase(it);
-        stats_.cached_bytes -= rounded;
-        ++stats_.cache_hits;
-        note_in_use(rounded);
-        return ptr;
-      }
-    }
-    void* ptr = std::aligned_alloc(kAlignment, rounded == 0 ? kAlignment : rounded);
-    if (!ptr && stats_.cached_bytes > 0) {  // out of memory: give the cache back and try once more
-      release_locked();
-      ptr = std::aligned_alloc(kAlignment, rounded == 0 ? kAlignment : rounded);
-    }
-    ATROUS_CHECK(ptr, "host allocator: out of memory allocating ", bytes, " bytes (", stats_.in_use_bytes,
-                 " bytes in use)");
-    note_in_use(rounded);
-    return ptr;
+// Small blocks go straight back to malloc, whose own arenas serve them cheaply; the cache stops growing at its cap.
+struct HostBackend {
+  size_t size_class(size_t bytes) const { return round_to_size_class(bytes, kSmallBlock, kAlignment); }
+  bool keeps(size_t rounded, size_t cached) const {
+    return rounded > kSmallBlock && cached + rounded <= kMaxCachedBytes;
   }
-
-  void free(void* ptr, size_t bytes) {
-    if (!ptr) return;
-    const size_t rounded = size_class(bytes);
-    std::lock_guard<std::mutex> lock(mutex_);
-    stats_.in_use_bytes -= rounded;
-    if (rounded > kSmallBlock && stats_.cached_bytes + rounded <= kMaxCachedBytes) {
-      free_.emplace(rounded, ptr);
-      stats_.cached_bytes += rounded;
-    } else {
-      std::free(ptr);
-    }
+  void* fresh(size_t rounded) { return std::aligned_alloc(kAlignment, rounded == 0 ? kAlignment : rounded); }
+  void give_back(void* ptr) { std::free(ptr); }
+  void before_release() {}
+  [[noreturn]] void out_of_memory(size_t bytes, size_t, const AllocatorStats& stats) {
+    ATROUS_FAIL("host allocator: out of memory allocating ", bytes, " bytes (", stats.in_use_bytes, " bytes in use)");
   }
-
-  AllocatorStats stats() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return stats_;
-  }
-
-  void release() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    release_locked();
-  }
-
-  ~HostCache() { release_locked(); }
-
- private:
-  void note_in_use(size_t rounded) {
-    stats_.in_use_bytes += rounded;
-    if (stats_.in_use_bytes > stats_.peak_in_use_bytes) stats_.peak_in_use_bytes = stats_.in_use_bytes;
-  }
-  void release_locked() {
-    for (auto& [size, ptr] : free_) std::free(ptr);
-    free_.clear();
-    stats_.cached_bytes = 0;
-  }
-
-  std::mutex mutex_;
-  std::multimap<size_t, void*> free_;
-  AllocatorStats stats_;
+  void handed_out(void*, size_t, size_t) {}
+  void cached(void*, size_t) {}
 };
 
+using HostCache = CachingPool<HostBackend>;
+
 HostCache& host_cache() {
-  static HostCache* cache = new HostCache();  // never destroyed: tensors in static storage may outlive main
+  static HostCache* cache = new HostCache(HostBackend{});  // never destroyed: tensors in static storage may outlive main
   return *cache;
 }
 

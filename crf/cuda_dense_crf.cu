@@ -11,10 +11,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
+#include "core/cuda/device_buffer.h"
 #include "core/cuda/launch.cuh"
 #include "core/cuda_runtime.h"
 #include "crf/lattice_embedding.h"
@@ -24,9 +26,8 @@
 namespace atrous::crf::cuda {
 namespace {
 
-using ::atrous::cuda::launch;
+using ::atrous::cuda::launch_1d;
 
-constexpr int kBlock = 256;
 constexpr int32_t kSlotEmpty = -1;
 constexpr int32_t kSlotWriting = -2;
 constexpr int32_t kSlotReady = 1;
@@ -35,48 +36,50 @@ constexpr int kMaxTerms = 4;
 
 // ---- device memory ----
 
-// A typed device buffer from core's CUDA allocator; tracks this call's device bytes for the stats.
+// A typed device buffer (core/cuda/device_buffer.h) that counts its bytes into one call's memory statistics.
 template <typename T>
 class DeviceArray {
  public:
   DeviceArray() = default;
-  DeviceArray(int64_t size, int device, size_t* live, size_t* peak) : size_(size), device_(device), live_(live) {
-    ptr_ = static_cast<T*>(atrous::cuda::allocate(bytes(), device));
+  DeviceArray(int64_t size, int device, size_t* live, size_t* peak)
+      : buffer_(static_cast<size_t>(std::max<int64_t>(size, 1)) * sizeof(T), device), size_(size), live_(live) {
     if (live_) {
-      *live_ += bytes();
+      *live_ += buffer_.bytes();
       *peak = std::max(*peak, *live_);
     }
   }
-  DeviceArray(const DeviceArray&) = delete;
-  DeviceArray& operator=(const DeviceArray&) = delete;
-  DeviceArray(DeviceArray&& o) noexcept { swap(o); }
+  DeviceArray(DeviceArray&& o) noexcept
+      : buffer_(std::move(o.buffer_)), size_(o.size_), live_(std::exchange(o.live_, nullptr)) {}
   DeviceArray& operator=(DeviceArray&& o) noexcept {
-    DeviceArray(std::move(o)).swap(*this);
+    if (this != &o) {
+      uncount();
+      buffer_ = std::move(o.buffer_);
+      size_ = o.size_;
+      live_ = std::exchange(o.live_, nullptr);
+    }
     return *this;
   }
-  ~DeviceArray() {
-    if (!ptr_) return;
-    if (live_) *live_ -= bytes();
-    atrous::cuda::free(ptr_, bytes(), device_);
-  }
-  void swap(DeviceArray& o) noexcept {
-    std::swap(ptr_, o.ptr_);
-    std::swap(size_, o.size_);
-    std::swap(device_, o.device_);
-    std::swap(live_, o.live_);
-  }
-  T* data() const { return ptr_; }
+  ~DeviceArray() { uncount(); }
+
+  T* data() const { return buffer_.as<T>(); }
   int64_t size() const { return size_; }
-  size_t bytes() const { return static_cast<size_t>(std::max<int64_t>(size_, 1)) * sizeof(T); }
   // Both ordered on the device's stream like every kernel here; upload returns once `host` may be reused,
   // download once `host` holds the data.
-  void upload(const T* host, int64_t count) { atrous::cuda::copy(ptr_, device_, host, -1, sizeof(T) * count); }
-  void download(T* host, int64_t count) const { atrous::cuda::copy(host, -1, ptr_, device_, sizeof(T) * count); }
+  void upload(const T* host, int64_t count) {
+    atrous::cuda::copy(data(), buffer_.device(), host, -1, sizeof(T) * count);
+  }
+  void download(T* host, int64_t count) const {
+    atrous::cuda::copy(host, -1, data(), buffer_.device(), sizeof(T) * count);
+  }
 
  private:
-  T* ptr_ = nullptr;
+  void uncount() {
+    if (live_) *live_ -= buffer_.bytes();
+    live_ = nullptr;
+  }
+
+  atrous::cuda::DeviceBuffer buffer_;
   int64_t size_ = 0;
-  int device_ = 0;
   size_t* live_ = nullptr;
 };
 
@@ -90,11 +93,6 @@ struct Arena {
   }
 };
 
-unsigned grid_for(int64_t threads) {
-  const int64_t blocks = (threads + kBlock - 1) / kBlock;
-  ATROUS_CHECK(blocks < (int64_t(1) << 31), "CUDA CRF: ", threads, " threads exceed one launch");
-  return static_cast<unsigned>(std::max<int64_t>(blocks, 1));
-}
 
 // ---- lattice build kernels ----
 
@@ -134,31 +132,31 @@ template <int D>
 __global__ void embed_insert_kernel(const float* __restrict__ features, int64_t n, int32_t* state, int32_t* keys,
                                     uint64_t mask, int32_t* __restrict__ corner_slot,
                                     float* __restrict__ corner_weight) {
-  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= n) return;
-  float scaled[D];
-  for (int j = 0; j < D; ++j) scaled[j] = features[i * D + j] * lattice_axis_scale(D, j);
-  EnclosingSimplex<D> s;
-  find_enclosing_simplex(D, scaled, s);
-  int32_t key[D];
-  for (int k = 0; k <= D; ++k) {
-    simplex_vertex_key(D, s, k, key);
-    corner_slot[i * (D + 1) + k] = insert_key<D>(key, lattice_key_hash(D, key), state, keys, mask);
-    corner_weight[i * (D + 1) + k] = s.barycentric[k];
+  ATROUS_GRID_STRIDE(i, n) {
+    float scaled[D];
+    for (int j = 0; j < D; ++j) scaled[j] = features[i * D + j] * lattice_axis_scale(D, j);
+    EnclosingSimplex<D> s;
+    find_enclosing_simplex(D, scaled, s);
+    int32_t key[D];
+    for (int k = 0; k <= D; ++k) {
+      simplex_vertex_key(D, s, k, key);
+      corner_slot[i * (D + 1) + k] = insert_key<D>(key, lattice_key_hash(D, key), state, keys, mask);
+      corner_weight[i * (D + 1) + k] = s.barycentric[k];
+    }
   }
 }
 
 __global__ void mark_occupied_kernel(const int32_t* __restrict__ state, int64_t capacity, int32_t* __restrict__ flag) {
-  const int64_t slot = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (slot >= capacity) return;
-  flag[slot] = state[slot] == kSlotReady ? 1 : 0;
+  ATROUS_GRID_STRIDE(slot, capacity) {
+    flag[slot] = state[slot] == kSlotReady ? 1 : 0;
+  }
 }
 
 __global__ void corner_vertex_kernel(const int32_t* __restrict__ corner_slot, const int32_t* __restrict__ dense,
                                      int64_t corners, int32_t* __restrict__ vertex) {
-  const int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (e >= corners) return;
-  vertex[e] = dense[corner_slot[e]];
+  ATROUS_GRID_STRIDE(e, corners) {
+    vertex[e] = dense[corner_slot[e]];
+  }
 }
 
 // One thread per occupied slot: the blur neighbours of its vertex along every lattice direction.
@@ -166,36 +164,37 @@ template <int D>
 __global__ void neighbours_kernel(const int32_t* __restrict__ state, const int32_t* __restrict__ keys,
                                   const int32_t* __restrict__ dense, uint64_t capacity, int32_t m,
                                   int32_t* __restrict__ neighbours) {
-  const int64_t slot = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (slot >= static_cast<int64_t>(capacity) || state[slot] != kSlotReady) return;
-  const int32_t p = dense[slot];
-  const uint64_t mask = capacity - 1;
-  int32_t left[D], right[D];
-  for (int j = 0; j <= D; ++j) {
-    for (int i = 0; i < D; ++i) {
-      left[i] = keys[slot * D + i] - 1;
-      right[i] = keys[slot * D + i] + 1;
+  ATROUS_GRID_STRIDE(slot, static_cast<int64_t>(capacity)) {
+    if (state[slot] != kSlotReady) continue;
+    const int32_t p = dense[slot];
+    const uint64_t mask = capacity - 1;
+    int32_t left[D], right[D];
+    for (int j = 0; j <= D; ++j) {
+      for (int i = 0; i < D; ++i) {
+        left[i] = keys[slot * D + i] - 1;
+        right[i] = keys[slot * D + i] + 1;
+      }
+      if (j < D) {
+        left[j] = keys[slot * D + j] + D;
+        right[j] = keys[slot * D + j] - D;
+      }
+      const int32_t l = find_key<D>(left, lattice_key_hash(D, left), state, keys, mask);
+      const int32_t r = find_key<D>(right, lattice_key_hash(D, right), state, keys, mask);
+      neighbours[(int64_t(j) * m + p) * 2] = l < 0 ? m : dense[l];
+      neighbours[(int64_t(j) * m + p) * 2 + 1] = r < 0 ? m : dense[r];
     }
-    if (j < D) {
-      left[j] = keys[slot * D + j] + D;
-      right[j] = keys[slot * D + j] - D;
-    }
-    const int32_t l = find_key<D>(left, lattice_key_hash(D, left), state, keys, mask);
-    const int32_t r = find_key<D>(right, lattice_key_hash(D, right), state, keys, mask);
-    neighbours[(int64_t(j) * m + p) * 2] = l < 0 ? m : dense[l];
-    neighbours[(int64_t(j) * m + p) * 2 + 1] = r < 0 ? m : dense[r];
   }
 }
 
 // Start of each vertex's run in the corners sorted by vertex.
 __global__ void gather_begin_kernel(const int32_t* __restrict__ sorted_vertex, int64_t corners, int32_t m,
                                     int64_t* __restrict__ begin) {
-  const int64_t t = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (t > corners) return;
-  if (t == corners) {
-    begin[m] = corners;
-  } else if (t == 0 || sorted_vertex[t - 1] != sorted_vertex[t]) {
-    begin[sorted_vertex[t]] = t;
+  ATROUS_GRID_STRIDE(t, corners + 1) {
+    if (t == corners) {
+      begin[m] = corners;
+    } else if (t == 0 || sorted_vertex[t - 1] != sorted_vertex[t]) {
+      begin[sorted_vertex[t]] = t;
+    }
   }
 }
 
@@ -205,50 +204,50 @@ __global__ void splat_gather_kernel(const int64_t* __restrict__ begin, const int
                                     const float* __restrict__ corner_weight, int d1, const float* __restrict__ in,
                                     const float* __restrict__ pre, int64_t m, int64_t stride,
                                     float* __restrict__ lattice) {
-  const int64_t t = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (t >= m * stride) return;
-  const int64_t p = t / stride, c = t % stride;
-  float acc = 0.0f;
-  for (int64_t e = begin[p]; e < begin[p + 1]; ++e) {
-    const int64_t corner = sorted_corner[e], pixel = corner / d1;
-    const float w = pre ? corner_weight[corner] * pre[pixel] : corner_weight[corner];
-    acc += w * in[pixel * stride + c];
+  ATROUS_GRID_STRIDE(t, m * stride) {
+    const int64_t p = t / stride, c = t % stride;
+    float acc = 0.0f;
+    for (int64_t e = begin[p]; e < begin[p + 1]; ++e) {
+      const int64_t corner = sorted_corner[e], pixel = corner / d1;
+      const float w = pre ? corner_weight[corner] * pre[pixel] : corner_weight[corner];
+      acc += w * in[pixel * stride + c];
+    }
+    lattice[t] = acc;
   }
-  lattice[t] = acc;
 }
 
 __global__ void blur_kernel(const int32_t* __restrict__ neighbours, const float* __restrict__ src, int64_t m,
                             int64_t stride, float* __restrict__ dst) {
-  const int64_t t = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (t >= m * stride) return;
-  const int64_t p = t / stride, c = t % stride;
-  dst[t] =
-      src[t] + 0.5f * (src[int64_t(neighbours[2 * p]) * stride + c] + src[int64_t(neighbours[2 * p + 1]) * stride + c]);
+  ATROUS_GRID_STRIDE(t, m * stride) {
+    const int64_t p = t / stride, c = t % stride;
+    dst[t] = src[t] + 0.5f * (src[int64_t(neighbours[2 * p]) * stride + c] +
+                              src[int64_t(neighbours[2 * p + 1]) * stride + c]);
+  }
 }
 
 __global__ void slice_kernel(const int32_t* __restrict__ vertex, const float* __restrict__ corner_weight, int d1,
                              const float* __restrict__ lattice, float alpha, const float* __restrict__ post, int64_t n,
                              int64_t stride, float* __restrict__ out) {
-  const int64_t t = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (t >= n * stride) return;
-  const int64_t i = t / stride, c = t % stride;
-  float acc = 0.0f;
-  for (int k = 0; k < d1; ++k) acc += corner_weight[i * d1 + k] * lattice[int64_t(vertex[i * d1 + k]) * stride + c];
-  out[t] = acc * alpha * (post ? post[i] : 1.0f);
+  ATROUS_GRID_STRIDE(t, n * stride) {
+    const int64_t i = t / stride, c = t % stride;
+    float acc = 0.0f;
+    for (int k = 0; k < d1; ++k) acc += corner_weight[i * d1 + k] * lattice[int64_t(vertex[i * d1 + k]) * stride + c];
+    out[t] = acc * alpha * (post ? post[i] : 1.0f);
+  }
 }
 
 // Kernel normalisation from the degrees D = K 1 (see crf/pairwise_kernel.h).
 __global__ void normalisation_kernel(const float* __restrict__ degree, int64_t n, int mode, float* __restrict__ pre,
                                      float* __restrict__ post) {
-  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= n) return;
-  const float d = degree[i] + 1e-20f;
-  if (mode == int(KernelNormalization::symmetric)) {
-    pre[i] = post[i] = rsqrtf(d);
-  } else if (mode == int(KernelNormalization::after)) {
-    post[i] = 1.0f / d;
-  } else if (mode == int(KernelNormalization::before)) {
-    pre[i] = 1.0f / d;
+  ATROUS_GRID_STRIDE(i, n) {
+    const float d = degree[i] + 1e-20f;
+    if (mode == int(KernelNormalization::symmetric)) {
+      pre[i] = post[i] = rsqrtf(d);
+    } else if (mode == int(KernelNormalization::after)) {
+      post[i] = 1.0f / d;
+    } else if (mode == int(KernelNormalization::before)) {
+      pre[i] = 1.0f / d;
+    }
   }
 }
 
@@ -264,33 +263,33 @@ struct Messages {
 // One thread per pixel: Q = softmax(-U + messages) over the padded label vector, written into q.
 __global__ void mean_field_update_kernel(const float* __restrict__ unary, Messages messages, int64_t n, int labels,
                                          int64_t stride, float* __restrict__ q) {
-  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= n) return;
-  float* e = q + i * stride;
-  const float* u = unary + i * stride;
-  for (int64_t c = 0; c < stride; ++c) e[c] = -u[c];
-  for (int t = 0; t < messages.count; ++t) {
-    const float* f = messages.filtered[t] + i * stride;
-    const float w = messages.weight[t];
-    if (!messages.mu[t]) {
-      for (int64_t c = 0; c < stride; ++c) e[c] += w * f[c];
-    } else {
-      for (int l = 0; l < labels; ++l) {
-        float m = 0.0f;
-        for (int k = 0; k < labels; ++k) m += messages.mu[t][l * labels + k] * f[k];
-        e[l] -= w * m;
+  ATROUS_GRID_STRIDE(i, n) {
+    float* e = q + i * stride;
+    const float* u = unary + i * stride;
+    for (int64_t c = 0; c < stride; ++c) e[c] = -u[c];
+    for (int t = 0; t < messages.count; ++t) {
+      const float* f = messages.filtered[t] + i * stride;
+      const float w = messages.weight[t];
+      if (!messages.mu[t]) {
+        for (int64_t c = 0; c < stride; ++c) e[c] += w * f[c];
+      } else {
+        for (int l = 0; l < labels; ++l) {
+          float m = 0.0f;
+          for (int k = 0; k < labels; ++k) m += messages.mu[t][l * labels + k] * f[k];
+          e[l] -= w * m;
+        }
       }
     }
+    float top = e[0];
+    for (int64_t c = 1; c < stride; ++c) top = fmaxf(top, e[c]);
+    float sum = 0.0f;
+    for (int64_t c = 0; c < stride; ++c) {
+      e[c] = __expf(fmaxf(e[c] - top, -87.0f));
+      sum += e[c];
+    }
+    const float inv = 1.0f / sum;
+    for (int64_t c = 0; c < stride; ++c) e[c] *= inv;
   }
-  float top = e[0];
-  for (int64_t c = 1; c < stride; ++c) top = fmaxf(top, e[c]);
-  float sum = 0.0f;
-  for (int64_t c = 0; c < stride; ++c) {
-    e[c] = __expf(fmaxf(e[c] - top, -87.0f));
-    sum += e[c];
-  }
-  const float inv = 1.0f / sum;
-  for (int64_t c = 0; c < stride; ++c) e[c] *= inv;
 }
 
 // ---- host side ----
@@ -334,13 +333,12 @@ DeviceLattice build_lattice_d(const float* host_features, int64_t n, Arena& aren
   ATROUS_CUDA_CHECK(cudaMemsetAsync(state.data(), 0xff, sizeof(int32_t) * capacity, st));  // kSlotEmpty
   DeviceArray<int32_t> corner_slot = arena.make<int32_t>(corners);
   L.corner_weight = arena.make<float>(corners);
-  launch("embed_insert_kernel", grid_for(n), kBlock, 0, atrous::cuda::stream(arena.device), embed_insert_kernel<D>,
-         features.data(), n, state.data(), keys.data(), capacity - 1, corner_slot.data(), L.corner_weight.data());
+  launch_1d("embed_insert_kernel", n, arena.device, embed_insert_kernel<D>, features.data(), n, state.data(),
+            keys.data(), capacity - 1, corner_slot.data(), L.corner_weight.data());
 
   // Dense vertex ids: exclusive prefix sum over the occupied flags.
   DeviceArray<int32_t> flag = arena.make<int32_t>(capacity), dense = arena.make<int32_t>(capacity);
-  launch("mark_occupied_kernel", grid_for(capacity), kBlock, 0, atrous::cuda::stream(arena.device),
-         mark_occupied_kernel, state.data(), capacity, flag.data());
+  launch_1d("mark_occupied_kernel", capacity, arena.device, mark_occupied_kernel, state.data(), capacity, flag.data());
   kernels::cuda::exclusive_sum(arena.device, flag.data(), dense.data(), static_cast<int64_t>(capacity));
   int32_t last_dense = 0, last_flag = 0;
   atrous::cuda::copy(&last_dense, -1, dense.data() + capacity - 1, arena.device, sizeof(int32_t));
@@ -349,11 +347,11 @@ DeviceLattice build_lattice_d(const float* host_features, int64_t n, Arena& aren
   const int32_t m = static_cast<int32_t>(L.m);
 
   L.vertex = arena.make<int32_t>(corners);
-  launch("corner_vertex_kernel", grid_for(corners), kBlock, 0, atrous::cuda::stream(arena.device), corner_vertex_kernel,
-         corner_slot.data(), dense.data(), corners, L.vertex.data());
+  launch_1d("corner_vertex_kernel", corners, arena.device, corner_vertex_kernel, corner_slot.data(), dense.data(),
+            corners, L.vertex.data());
   L.neighbours = arena.make<int32_t>(int64_t(d1) * m * 2);
-  launch("neighbours_kernel", grid_for(capacity), kBlock, 0, atrous::cuda::stream(arena.device), neighbours_kernel<D>,
-         state.data(), keys.data(), dense.data(), capacity, m, L.neighbours.data());
+  launch_1d("neighbours_kernel", capacity, arena.device, neighbours_kernel<D>, state.data(), keys.data(),
+            dense.data(), capacity, m, L.neighbours.data());
 
   // Gather lists: corners sorted by vertex; the radix sort is stable, so each vertex keeps pixel order.
   DeviceArray<int32_t> corner_id = arena.make<int32_t>(corners), sorted_vertex = arena.make<int32_t>(corners);
@@ -368,8 +366,8 @@ DeviceLattice build_lattice_d(const float* host_features, int64_t n, Arena& aren
   kernels::cuda::radix_sort_pairs(arena.device, L.vertex.data(), sorted_vertex.data(), corner_id.data(),
                                   L.sorted_corner.data(), corners, bits);
   L.begin = arena.make<int64_t>(L.m + 1);
-  launch("gather_begin_kernel", grid_for(corners + 1), kBlock, 0, atrous::cuda::stream(arena.device),
-         gather_begin_kernel, sorted_vertex.data(), corners, m, L.begin.data());
+  launch_1d("gather_begin_kernel", corners + 1, arena.device, gather_begin_kernel, sorted_vertex.data(), corners, m,
+            L.begin.data());
   return L;
 }
 
@@ -405,18 +403,17 @@ void filter(const DeviceLattice& L, const float* in, float* out, int64_t stride,
   ATROUS_CUDA_CHECK(cudaMemsetAsync(s.a.data() + L.m * stride, 0, sizeof(float) * stride, st));
   ATROUS_CUDA_CHECK(cudaMemsetAsync(s.b.data() + L.m * stride, 0, sizeof(float) * stride, st));
   const int d1 = L.d + 1;
-  launch("splat_gather_kernel", grid_for(L.m * stride), kBlock, 0, atrous::cuda::stream(arena.device),
-         splat_gather_kernel, L.begin.data(), L.sorted_corner.data(), L.corner_weight.data(), d1, in, pre, L.m, stride,
-         s.a.data());
+  launch_1d("splat_gather_kernel", L.m * stride, arena.device, splat_gather_kernel, L.begin.data(),
+            L.sorted_corner.data(), L.corner_weight.data(), d1, in, pre, L.m, stride, s.a.data());
   float* src = s.a.data();
   float* dst = s.b.data();
   for (int j = 0; j < d1; ++j) {
-    launch("blur_kernel", grid_for(L.m * stride), kBlock, 0, atrous::cuda::stream(arena.device), blur_kernel,
-           L.neighbours.data() + int64_t(j) * L.m * 2, src, L.m, stride, dst);
+    launch_1d("blur_kernel", L.m * stride, arena.device, blur_kernel, L.neighbours.data() + int64_t(j) * L.m * 2, src,
+              L.m, stride, dst);
     std::swap(src, dst);
   }
-  launch("slice_kernel", grid_for(L.n * stride), kBlock, 0, atrous::cuda::stream(arena.device), slice_kernel,
-         L.vertex.data(), L.corner_weight.data(), d1, src, L.alpha, post, L.n, stride, out);
+  launch_1d("slice_kernel", L.n * stride, arena.device, slice_kernel, L.vertex.data(), L.corner_weight.data(), d1, src,
+            L.alpha, post, L.n, stride, out);
 }
 
 void normalise(DeviceLattice& L, KernelNormalization mode, FilterScratch& s, Arena& arena) {
@@ -429,8 +426,8 @@ void normalise(DeviceLattice& L, KernelNormalization mode, FilterScratch& s, Are
   L.has_post = mode == KernelNormalization::symmetric || mode == KernelNormalization::after;
   if (L.has_pre) L.pre = arena.make<float>(L.n);
   if (L.has_post) L.post = arena.make<float>(L.n);
-  launch("normalisation_kernel", grid_for(L.n), kBlock, 0, atrous::cuda::stream(arena.device), normalisation_kernel,
-         degree.data(), L.n, int(mode), L.has_pre ? L.pre.data() : nullptr, L.has_post ? L.post.data() : nullptr);
+  launch_1d("normalisation_kernel", L.n, arena.device, normalisation_kernel, degree.data(), L.n, int(mode),
+            L.has_pre ? L.pre.data() : nullptr, L.has_post ? L.post.data() : nullptr);
 }
 
 void select_device(int device) {
@@ -551,16 +548,16 @@ Tensor dense_crf_cuda(const Tensor& image_rgb, const Tensor& unary_tensor, const
   }
   iterations_start.record();
   Messages none{};
-  launch("mean_field_update_kernel", grid_for(n), kBlock, 0, atrous::cuda::stream(arena.device),
-         mean_field_update_kernel, unary.data(), none, n, labels, stride, q.data());
+  launch_1d("mean_field_update_kernel", n, arena.device, mean_field_update_kernel, unary.data(), none, n, labels,
+            stride, q.data());
   for (int it = 0; it < params.iterations; ++it) {
     for (size_t k = 0; k < terms.size(); ++k) {
       const DeviceLattice& L = terms[k].lattice;
       filter(L, q.data(), filtered[k].data(), stride, L.has_pre ? L.pre.data() : nullptr,
              L.has_post ? L.post.data() : nullptr, scratch, arena);
     }
-    launch("mean_field_update_kernel", grid_for(n), kBlock, 0, atrous::cuda::stream(arena.device),
-           mean_field_update_kernel, unary.data(), messages, n, labels, stride, q.data());
+    launch_1d("mean_field_update_kernel", n, arena.device, mean_field_update_kernel, unary.data(), messages, n,
+              labels, stride, q.data());
   }
   done.record();
   done.synchronize();

@@ -6,11 +6,7 @@
 #include <cmath>
 #include <cstdint>
 
-#ifdef __CUDACC__
-#define ATROUS_CRF_HD __host__ __device__ inline
-#else
-#define ATROUS_CRF_HD inline
-#endif
+#include "core/host_device.h"
 
 namespace atrous::crf {
 
@@ -20,7 +16,7 @@ constexpr int kMaxLatticeDims = 16;
 // Per-axis factor applied to a feature (already divided by its sigma) before elevation. sqrt(2/3) (d+1) makes the
 // lattice's [1 2 1] blur along all d+1 directions approximate a unit-variance Gaussian (the paper's sec. 3.1
 // scaling, as densecrf uses it); 1/sqrt((i+1)(i+2)) normalises the columns of the elevation matrix E.
-ATROUS_CRF_HD float lattice_axis_scale(int d, int axis) {
+ATROUS_HOST_DEVICE inline float lattice_axis_scale(int d, int axis) {
   return sqrtf(2.0f / 3.0f) * static_cast<float>(d + 1) / sqrtf(static_cast<float>((axis + 1) * (axis + 2)));
 }
 
@@ -35,7 +31,7 @@ struct EnclosingSimplex {
 
 // scaled: the d features times lattice_axis_scale. Writes the enclosing simplex of the elevated point.
 template <int MaxD>
-ATROUS_CRF_HD void find_enclosing_simplex(int d, const float* scaled, EnclosingSimplex<MaxD>& s) {
+ATROUS_HOST_DEVICE inline void find_enclosing_simplex(int d, const float* scaled, EnclosingSimplex<MaxD>& s) {
   const int d1 = d + 1;
   float elevated[MaxD + 1];
   // Elevation E f (paper eq. 4 with its columns normalised): coordinate i gets the partial sum of the later
@@ -104,14 +100,14 @@ ATROUS_CRF_HD void find_enclosing_simplex(int d, const float* scaled, EnclosingS
 // The first d coordinates of vertex k (0..d) of the simplex; the last one is implied by the zero sum. Vertex k is
 // rem0 plus the remainder-k point whose coordinates are k, or k-(d+1) for the k coordinates ranked last.
 template <int MaxD>
-ATROUS_CRF_HD void simplex_vertex_key(int d, const EnclosingSimplex<MaxD>& s, int k, int32_t* key) {
+ATROUS_HOST_DEVICE inline void simplex_vertex_key(int d, const EnclosingSimplex<MaxD>& s, int k, int32_t* key) {
   for (int i = 0; i < d; ++i) key[i] = s.rem0[i] + k - (s.rank[i] > d - k ? d + 1 : 0);
 }
 
 // Hash of a d-coordinate key (the CPU and GPU tables use the same one): coordinates folded in by multiply-add, then
 // the splitmix64 finaliser, so the low bits that pick a slot depend on every coordinate. (A per-coordinate
 // xorshift-multiply alone left runs of neighbouring keys in neighbouring slots: long linear probes.)
-ATROUS_CRF_HD uint64_t lattice_key_hash(int d, const int32_t* key) {
+ATROUS_HOST_DEVICE inline uint64_t lattice_key_hash(int d, const int32_t* key) {
   uint64_t h = 0;
   for (int i = 0; i < d; ++i) h = (h + static_cast<uint32_t>(key[i])) * 0x9E3779B97F4A7C15ull;
   h ^= h >> 30;

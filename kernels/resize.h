@@ -2,6 +2,8 @@
 #pragma once
 #include <cstdint>
 
+#include "core/host_device.h"
+
 namespace atrous::kernels {
 
 struct ResizeShape {
@@ -12,7 +14,8 @@ struct ResizeShape {
 // Where output index `dst` samples the input axis (in elements, >= 0). align_corners=true maps the corner pixels
 // onto each other: dst * (in-1)/(out-1), 0 when out == 1. false uses half-pixel centres, (dst + 0.5) * in/out - 0.5,
 // clamped below at 0 (PyTorch's rule when given a size). The upper neighbour is clamped at in-1 by the kernels.
-inline double resize_source_index(int64_t dst, int64_t in, int64_t out, bool align_corners) {
+// The one formula: the CPU and CUDA kernels and the loss's nearest-neighbour label resize all use it.
+ATROUS_HOST_DEVICE inline double resize_source_index(int64_t dst, int64_t in, int64_t out, bool align_corners) {
   if (align_corners) {
     return out > 1 ? static_cast<double>(dst) * static_cast<double>(in - 1) / static_cast<double>(out - 1) : 0.0;
   }

@@ -11,6 +11,7 @@
 #include "core/atrous.h"
 #include "core/device_name.h"
 #include "dist/gradient_reduction.h"
+#include "kernels/resize.h"
 #include "models/model_metadata.h"
 #include "train/checkpoint.h"
 #include "train/progress.h"
@@ -138,12 +139,7 @@ Tensor resize_labels_nearest(const Tensor& labels, int64_t height, int64_t width
     return resize_labels_nearest(labels.to(Device::cpu()), height, width, align_corners).to(labels.device());
   // The source index of each output row/column: the nearest of the two pixels bilinear sampling would blend.
   auto source = [align_corners](int64_t out, int64_t in, int64_t dst) -> int64_t {
-    double s;
-    if (align_corners) {
-      s = out > 1 ? static_cast<double>(dst) * (in - 1) / (out - 1) : 0.0;
-    } else {
-      s = std::max(0.0, (dst + 0.5) * static_cast<double>(in) / out - 0.5);
-    }
+    const double s = kernels::resize_source_index(dst, in, out, align_corners);
     return std::min<int64_t>(in - 1, static_cast<int64_t>(std::floor(s + 0.5)));
   };
   std::vector<int64_t> rows(height), cols(width);

@@ -1,14 +1,14 @@
-// Caching device allocator: per-device pools of freed blocks keyed by size class, so steady-state training
-// allocates without cudaMalloc/cudaFree (both synchronise the device and cost tens of microseconds). Blocks are
-// reused at once because every kernel and copy of a device is ordered on its one stream (cuda_context.h).
+// Caching device allocator: a CachingPool (core/caching_pool.h) per device, so steady-state training allocates
+// without cudaMalloc/cudaFree (both synchronise the device and cost tens of microseconds). Blocks are reused at once
+// because every kernel and copy of a device is ordered on its one stream (cuda_context.h).
 #include <cuda_runtime.h>
 
-#include <map>
 #include <memory>
 #include <mutex>
 #include <vector>
 
 #include "core/allocator.h"
+#include "core/caching_pool.h"
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
 #include "core/cuda_runtime.h"
@@ -19,73 +19,46 @@ namespace {
 constexpr size_t kMinBlock = 512;              // every block is a multiple of this (cudaMalloc aligns to 256)
 constexpr size_t kSmallLimit = size_t(1) << 20;  // up to 1 MiB: exact multiples of 512 bytes
 
-// Multiples of 512 bytes up to 1 MiB, then 1/8 steps; an empty request still gets a real block.
-size_t size_class(size_t bytes) { return bytes == 0 ? kMinBlock : round_to_size_class(bytes, kSmallLimit, kMinBlock); }
-
-class DevicePool {
+// cudaMalloc on one device. Every freed block is kept: steady-state training then never calls cudaMalloc.
+class DeviceBackend {
  public:
-  explicit DevicePool(int device) : device_(device) {}
+  explicit DeviceBackend(int device) : device_(device) {}
 
-  void* allocate(size_t bytes) {
-    const size_t rounded = size_class(bytes);
-    std::lock_guard<std::mutex> lock(mutex_);
-    ++stats_.allocations;
-    auto it = free_.find(rounded);
-    if (it != free_.end()) {
-      void* ptr = it->second;
-      free_.erase(it);
-      stats_.cached_bytes -= rounded;
-      ++stats_.cache_hits;
-      note_in_use(rounded);
-      note_extent(ptr, bytes, rounded);
-      return ptr;
-    }
+  // Multiples of 512 bytes up to 1 MiB, then 1/8 steps; an empty request still gets a real block.
+  size_t size_class(size_t bytes) const {
+    return bytes == 0 ? kMinBlock : round_to_size_class(bytes, kSmallLimit, kMinBlock);
+  }
+  bool keeps(size_t, size_t) const { return true; }
+
+  void* fresh(size_t rounded) {
     ATROUS_CUDA_CHECK(cudaSetDevice(device_));
     void* ptr = nullptr;
-    cudaError_t status = cudaMalloc(&ptr, rounded);
-    if (status == cudaErrorMemoryAllocation && stats_.cached_bytes > 0) {
-      cudaGetLastError();  // clear the sticky-free error state before retrying
-      release_locked();
-      status = cudaMalloc(&ptr, rounded);
-    }
-    if (status != cudaSuccess) {
-      cudaGetLastError();
-      size_t free_bytes = 0, total_bytes = 0;
-      cudaMemGetInfo(&free_bytes, &total_bytes);
-      ATROUS_FAIL("CUDA out of memory on cuda:", device_, ": cudaMalloc of ", rounded, " bytes (", bytes,
-                  " requested) failed with ", cudaGetErrorName(status), "; ", stats_.in_use_bytes,
-                  " bytes in use by tensors, ", stats_.cached_bytes, " cached, device has ", free_bytes,
-                  " free of ", total_bytes);
-    }
-    note_in_use(rounded);
-    note_extent(ptr, bytes, rounded);
-    return ptr;
+    last_error_ = cudaMalloc(&ptr, rounded);
+    if (last_error_ == cudaSuccess) return ptr;
+    cudaGetLastError();  // clear the error state, so the retry (or the next call) starts clean
+    return nullptr;
   }
 
-  void free(void* ptr, size_t bytes) {
-    const size_t rounded = size_class(bytes);
-#ifdef ATROUS_CUDA_SIM_ACTIVE
-    sim::note_block_cached(ptr, rounded);  // a kernel reading a freed tensor is caught
-#endif
-    std::lock_guard<std::mutex> lock(mutex_);
-    stats_.in_use_bytes -= rounded;
-    free_.emplace(rounded, ptr);
-    stats_.cached_bytes += rounded;
+  void give_back(void* ptr) { ATROUS_CUDA_CHECK(cudaFree(ptr)); }
+
+  // cudaFree waits for the device; queued kernels may still read the cached blocks until then.
+  void before_release() {
+    ATROUS_CUDA_CHECK(cudaSetDevice(device_));
+    ATROUS_CUDA_CHECK(cudaStreamSynchronize(stream(device_)));
   }
 
-  AllocatorStats stats() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return stats_;
+  [[noreturn]] void out_of_memory(size_t bytes, size_t rounded, const AllocatorStats& stats) {
+    size_t free_bytes = 0, total_bytes = 0;
+    cudaMemGetInfo(&free_bytes, &total_bytes);
+    ATROUS_FAIL("CUDA out of memory on cuda:", device_, ": cudaMalloc of ", rounded, " bytes (", bytes,
+                " requested) failed with ", cudaGetErrorName(last_error_), "; ", stats.in_use_bytes,
+                " bytes in use by tensors, ", stats.cached_bytes, " cached, device has ", free_bytes, " free of ",
+                total_bytes);
   }
 
-  void release() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    release_locked();
-  }
-
- private:
-  // The simulator checks kernels against the tensor's exact extent, not the rounded block (off-by-one stores).
-  static void note_extent(void* ptr, size_t bytes, size_t rounded) {
+  // The simulator checks kernels against the tensor's exact extent, not the rounded block (off-by-one stores), and
+  // catches a kernel reading a freed tensor.
+  void handed_out(void* ptr, size_t bytes, size_t rounded) {
 #ifdef ATROUS_CUDA_SIM_ACTIVE
     sim::note_block_in_use(ptr, bytes, rounded);
 #else
@@ -94,24 +67,21 @@ class DevicePool {
     (void)rounded;
 #endif
   }
-  void note_in_use(size_t rounded) {
-    stats_.in_use_bytes += rounded;
-    if (stats_.in_use_bytes > stats_.peak_in_use_bytes) stats_.peak_in_use_bytes = stats_.in_use_bytes;
-  }
-  // cudaFree waits for the device; queued kernels may still read the cached blocks until then.
-  void release_locked() {
-    ATROUS_CUDA_CHECK(cudaSetDevice(device_));
-    ATROUS_CUDA_CHECK(cudaStreamSynchronize(stream(device_)));
-    for (auto& [size, ptr] : free_) ATROUS_CUDA_CHECK(cudaFree(ptr));
-    free_.clear();
-    stats_.cached_bytes = 0;
+  void cached(void* ptr, size_t rounded) {
+#ifdef ATROUS_CUDA_SIM_ACTIVE
+    sim::note_block_cached(ptr, rounded);
+#else
+    (void)ptr;
+    (void)rounded;
+#endif
   }
 
+ private:
   int device_;
-  std::mutex mutex_;
-  std::multimap<size_t, void*> free_;
-  AllocatorStats stats_;
+  cudaError_t last_error_ = cudaSuccess;
 };
+
+using DevicePool = CachingPool<DeviceBackend>;
 
 DevicePool& pool(int device) {
   ATROUS_CHECK(device >= 0 && device < device_count(), "CUDA allocator: device cuda:", device, " does not exist (",
@@ -121,7 +91,7 @@ DevicePool& pool(int device) {
   static auto* pools = new std::vector<std::unique_ptr<DevicePool>>();
   std::lock_guard<std::mutex> lock(*mutex);
   if (pools->size() <= static_cast<size_t>(device)) pools->resize(device + 1);
-  if (!(*pools)[device]) (*pools)[device] = std::make_unique<DevicePool>(device);
+  if (!(*pools)[device]) (*pools)[device] = std::make_unique<DevicePool>(DeviceBackend(device));
   return *(*pools)[device];
 }
 

@@ -8,6 +8,7 @@
 
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
+#include "core/cuda/device_buffer.h"
 #include "core/cuda/launch.cuh"
 #include "core/cuda_runtime.h"
 
@@ -18,21 +19,8 @@ using ::atrous::cuda::launch;
 using ::atrous::cuda::launch_1d;
 constexpr int kThreads = kLaunchThreads;
 
-// Temporary device memory for one launcher call, returned to the caching allocator on scope exit. Safe even while
-// the kernels that use it are still queued: later allocations are ordered on the same stream.
-class Scratch {
- public:
-  Scratch(size_t bytes, int device) : bytes_(bytes), device_(device), ptr_(atrous::cuda::allocate(bytes, device)) {}
-  ~Scratch() { atrous::cuda::free(ptr_, bytes_, device_); }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  template <typename U> U* as() const { return static_cast<U*>(ptr_); }
-
- private:
-  size_t bytes_;
-  int device_;
-  void* ptr_;
-};
+// Temporary device memory for one launcher call, returned to the caching allocator on scope exit.
+using Scratch = ::atrous::cuda::DeviceBuffer;
 
 template <typename U> __device__ inline U warp_sum(U v) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);

@@ -13,16 +13,10 @@ struct Tap {
   double frac;
 };
 
-// The device twin of resize_source_index + axis_taps (kernels/resize.h, kernels/cpu/resize.cpp): the same double
-// arithmetic (no multiply-add to contract), so both devices pick the same neighbours and fractions.
+// The device twin of axis_taps (kernels/cpu/resize.cpp), on the same resize_source_index (kernels/resize.h): the
+// same double arithmetic (no multiply-add to contract), so both devices pick the same neighbours and fractions.
 __host__ __device__ inline Tap axis_tap(int64_t o, int64_t in, int64_t out, bool align_corners) {
-  double src;
-  if (align_corners) {
-    src = out > 1 ? static_cast<double>(o) * static_cast<double>(in - 1) / static_cast<double>(out - 1) : 0.0;
-  } else {
-    src = (static_cast<double>(o) + 0.5) * static_cast<double>(in) / static_cast<double>(out) - 0.5;
-    src = src > 0.0 ? src : 0.0;
-  }
+  const double src = resize_source_index(o, in, out, align_corners);
   Tap t;
   t.lo = static_cast<int64_t>(src);
   t.lo = t.lo < in - 1 ? t.lo : in - 1;

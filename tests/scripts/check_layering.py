@@ -14,7 +14,8 @@ import sys
 FLOORS = [
     (1, "core basics: errors, dtypes, shapes, devices, random streams, allocators, registries, the CUDA runtime",
      ["core/error.h", "core/dtype.h", "core/half.h", "core/shape.h", "core/device.h", "core/random.h",
-      "core/allocator.h", "core/random.cpp", "core/cuda_runtime.h", "core/named_registry.h", "core/cuda/"]),
+      "core/allocator.h", "core/caching_pool.h", "core/random.cpp", "core/cuda_runtime.h", "core/named_registry.h",
+      "core/host_device.h", "core/cuda/"]),
     (2, "kernels: raw compute on pointers, and the CUDA simulator (its cuBLAS runs our GEMM)", ["kernels/"]),
     (3, "core: Tensor, autograd, argument checks, tensor files", ["core/"]),
     (4, "the differentiable ops and the umbrella header", ["core/ops/", "core/atrous.h"]),
