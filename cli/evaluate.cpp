@@ -10,6 +10,7 @@
 #include "cli/crf_options.h"
 #include "cli/device_option.h"
 #include "cli/model_option.h"
+#include "cli/setting_options.h"
 #include "core/atrous.h"
 #include "crf/dense_crf.h"
 #include "data/dataset.h"
@@ -25,10 +26,8 @@ struct EvaluateCommand {
   std::string device = "cpu";  // the model and, with --crf, the mean field
   std::string model;
   std::string weights;
-  std::string dataset = "camvid";
-  std::string data_root;
+  SettingOverrides dataset;  // --dataset, --data-root, ... as `atrous train` takes them (default: camvid)
   std::string split = "val";
-  bool voc_augmented = false;
   int classes = 0;
   int output_stride = 0;
   std::vector<double> scales{1.0};  // unless given: as the weights file records, else 1
@@ -41,9 +40,6 @@ struct EvaluateCommand {
   int samples = 8;
   int64_t limit = 0;
   std::string json = "evaluation.json";
-  int synthetic_size = 64;
-  int synthetic_classes = 4;
-  int64_t synthetic_count = 256;
   uint64_t synthetic_seed = 1;
   bool crf = false;  // refine with the dense CRF (the model's DeepLab preset unless --preset / CRF flags say otherwise)
   CrfFlags crf_flags;
@@ -52,15 +48,10 @@ struct EvaluateCommand {
 void run_evaluate(const EvaluateCommand& c) {
   ATROUS_CHECK(c.crf || !c.crf_flags.any(), "evaluate: CRF parameters were given without --crf");
   const Device device = device_option_value(c.device);
-  DatasetSpec spec;
-  spec.kind = c.dataset;
-  spec.root = c.data_root;
-  spec.split = c.split;
-  spec.augmented = c.voc_augmented;
-  spec.limit = c.limit;
-  spec.synthetic_size = c.synthetic_size;
-  spec.synthetic_classes = c.synthetic_classes;
-  spec.synthetic_count = c.synthetic_count;
+  TrainSettings settings;
+  settings.dataset = "camvid";
+  c.dataset.apply(settings);
+  DatasetSpec spec = dataset_spec(settings, c.split, c.limit);
   spec.synthetic_seed = c.synthetic_seed;
   const auto dataset = open_dataset(spec);
 
@@ -118,10 +109,9 @@ void register_evaluate(CLI::App& app) {
   cmd->add_option("--weights,--checkpoint", c->weights, "weights (ours or PyTorch) or a training checkpoint")
       ->required()
       ->check(CLI::ExistingFile);
-  cmd->add_option("--dataset", c->dataset, dataset_kinds().joined_names(" | "))->capture_default_str();
-  cmd->add_option("--data-root", c->data_root, "the dataset's folder");
+  add_dataset_options(cmd, c->dataset);
+  cmd->get_option("--dataset")->default_str("\"camvid\"");
   cmd->add_option("--split", c->split, "split (list name) to evaluate")->capture_default_str();
-  cmd->add_flag("--voc-augmented", c->voc_augmented, "VOC labels from SegmentationClassAug");
   cmd->add_option("--classes", c->classes, "classes the weights predict (0: the dataset's)");
   cmd->add_option("--output-stride", c->output_stride, "evaluate at this output stride (where the model allows)");
   CLI::Option* scales = cmd->add_option("--scales", c->scales,
@@ -138,9 +128,6 @@ void register_evaluate(CLI::App& app) {
   cmd->add_option("--samples", c->samples, "how many images get masks written")->capture_default_str();
   cmd->add_option("--limit", c->limit, "only the first N images (0: all)");
   cmd->add_option("--json", c->json, "write the results as JSON here ('' for nowhere)")->capture_default_str();
-  cmd->add_option("--synthetic-size", c->synthetic_size, "synthetic dataset: image side")->capture_default_str();
-  cmd->add_option("--synthetic-classes", c->synthetic_classes, "synthetic dataset: classes")->capture_default_str();
-  cmd->add_option("--synthetic-count", c->synthetic_count, "synthetic dataset: images")->capture_default_str();
   cmd->add_option("--synthetic-seed", c->synthetic_seed, "synthetic dataset: seed (as trained with --seed)")
       ->capture_default_str();
   add_device_option(cmd, c->device, "the model (and the CRF's mean field with --crf)");

@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "cli/config_file.h"
 #include "cli/device_option.h"
+#include "cli/setting_options.h"
 #include "core/atrous.h"
 #include "dist/communicator.h"
 #include "dist/nccl_communicator.h"
@@ -27,7 +28,7 @@ namespace atrous::cli {
 namespace {
 
 struct TrainCommand {
-  std::vector<std::function<void(TrainSettings&)>> overrides;  // one per setting given (command line, config file)
+  SettingOverrides overrides;  // the settings given (command line, config file), over the preset's
   std::string config;
   std::string preset;
   std::string resume;
@@ -38,34 +39,6 @@ struct TrainCommand {
   bool list_presets = false;
   bool print_settings = false;
 };
-
-// One option per row of the settings table (train/train_settings.h): --name VALUE, --name/--no-name for flags,
-// --name V1 V2 ... for lists. When it was given (command line or config file), the row parses its text over the
-// preset's value.
-void add_setting_option(CLI::App* cmd, TrainCommand& c, const TrainSetting& setting) {
-  const std::string flags = "--" + setting.name + (setting.alias.empty() ? "" : ",--" + setting.alias);
-  auto words = std::make_shared<std::vector<std::string>>();
-  auto on = std::make_shared<bool>(false);
-  CLI::Option* option = nullptr;
-  switch (setting.form) {
-    case TrainSetting::Form::flag:
-      option = cmd->add_flag(flags + ",!--no-" + setting.name, *on, setting.help);
-      break;
-    case TrainSetting::Form::list:
-      option = cmd->add_option(flags, *words, setting.help);
-      break;
-    case TrainSetting::Form::value:
-      option = cmd->add_option(flags, *words, setting.help)->expected(1);
-      break;
-  }
-  if (setting.form != TrainSetting::Form::flag) option->type_name(setting.type);
-  option->default_str(setting.to_toml(TrainSettings{}));
-  c.overrides.push_back([option, words, on, &setting](TrainSettings& s) {
-    if (option->count() == 0) return;
-    setting.parse(s, setting.form == TrainSetting::Form::flag ? std::vector<std::string>{*on ? "true" : "false"}
-                                                              : *words);
-  });
-}
 
 void print_presets() {
   for (const TrainPreset& p : training_presets().entries()) {
@@ -158,7 +131,7 @@ int run_train(TrainCommand& c) {
   }
   TrainSettings s = c.preset.empty() ? TrainSettings{} : training_preset(c.preset).settings;
   const int64_t recipe_iterations = s.max_iterations;
-  for (const auto& apply : c.overrides) apply(s);
+  c.overrides.apply(s);
   const std::string warmup_note = fit_preset_warmup(s, recipe_iterations, c.warmup_option->count() > 0);
   const bool model_from_weights = c.preset.empty() && c.model_option->count() == 0 && !s.init_weights.empty();
   if (model_from_weights) adopt_model_of_init_weights(s, c.output_stride_option->count() > 0);
@@ -249,10 +222,13 @@ void register_train(CLI::App& app) {
   auto crop = std::make_shared<int>(0);
   CLI::Option* crop_size =
       cmd->add_option("--crop-size", *crop, "square training crop (sets crop-height and crop-width)");
-  c->overrides.push_back([crop_size, crop](TrainSettings& s) {
+  c->overrides.changes.push_back([crop_size, crop](TrainSettings& s) {
     if (crop_size->count() > 0) s.crop_height = s.crop_width = *crop;
   });
-  for (const TrainSetting& setting : train_settings().entries()) add_setting_option(cmd, *c, setting);
+  add_dataset_options(cmd, c->overrides);
+  for (const TrainSetting& setting : train_settings().entries()) {
+    if (!is_dataset_setting(setting)) add_setting_option(cmd, c->overrides, setting);
+  }
   c->model_option = cmd->get_option("--model");
   c->output_stride_option = cmd->get_option("--output-stride");
   c->warmup_option = cmd->get_option("--warmup-iterations");

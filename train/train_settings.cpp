@@ -210,11 +210,11 @@ const NamedRegistry<TrainSetting>& train_settings() {
             at_least("train-limit", &S::train_limit, int64_t(0))),
       value("val-limit", &S::val_limit, "validate on the first N images only (0: all)",
             at_least("val-limit", &S::val_limit, int64_t(0))),
-      value("synthetic-size", &S::synthetic_size, "synthetic images' side",
+      value("synthetic-size", &S::synthetic_size, "synthetic dataset: image side",
             at_least("synthetic-size", &S::synthetic_size, 8)),
-      value("synthetic-classes", &S::synthetic_classes, "synthetic classes (with background)",
+      value("synthetic-classes", &S::synthetic_classes, "synthetic dataset: classes (with background)",
             at_least("synthetic-classes", &S::synthetic_classes, 2)),
-      value("synthetic-count", &S::synthetic_count, "synthetic training images",
+      value("synthetic-count", &S::synthetic_count, "synthetic dataset: how many images",
             at_least("synthetic-count", &S::synthetic_count, int64_t(1))),
       value("batch-size", &S::batch_size,
             "images per batch (per rank under mpirun: the global batch is ranks x batch-size)",
@@ -301,8 +301,6 @@ std::string settings_to_toml(const TrainSettings& s) {
   return out;
 }
 
-namespace {
-
 DatasetSpec dataset_spec(const TrainSettings& s, const std::string& split, int64_t limit) {
   DatasetSpec d;
   d.kind = s.dataset;
@@ -316,8 +314,6 @@ DatasetSpec dataset_spec(const TrainSettings& s, const std::string& split, int64
   d.synthetic_seed = s.seed;
   return d;
 }
-
-}  // namespace
 
 DatasetSpec train_dataset_spec(const TrainSettings& s) { return dataset_spec(s, s.train_split, s.train_limit); }
 DatasetSpec val_dataset_spec(const TrainSettings& s) { return dataset_spec(s, s.val_split, s.val_limit); }

@@ -111,6 +111,7 @@ std::string settings_to_toml(const TrainSettings& s);
 
 // The settings translated for the library: the dataset specs, the model options, the loader's options
 // (augmentation and the model's preprocessing) and the trainer's options.
+DatasetSpec dataset_spec(const TrainSettings& s, const std::string& split, int64_t limit);
 DatasetSpec train_dataset_spec(const TrainSettings& s);
 DatasetSpec val_dataset_spec(const TrainSettings& s);
 ModelOptions model_options(const TrainSettings& s, int dataset_classes);
