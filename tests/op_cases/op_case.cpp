@@ -28,7 +28,7 @@ void add_unique(std::vector<OpCase>& table, std::vector<OpCase> cases) {
 }  // namespace
 
 bool OpCase::takes_gradient(size_t input) const {
-  return std::find(no_grad_inputs.begin(), no_grad_inputs.end(), input) == no_grad_inputs.end();
+  return differentiable && std::find(no_grad_inputs.begin(), no_grad_inputs.end(), input) == no_grad_inputs.end();
 }
 
 const std::vector<OpCase>& all_op_cases() { return tested_cases(); }

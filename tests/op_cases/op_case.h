@@ -50,7 +50,8 @@ struct OpCase {
   // largest element: CUDA against the CPU, and the CPU's f32 against its f64. f64 runs use kF64Tolerance.
   double f32_tolerance = 1e-5;
   double f32_grad_tolerance = 1e-5;
-  // False for ops with an integer output (argmax): no gradient checks, no backward timing.
+  // False for ops without a gradient (argmax, nearest resize): their inputs are not made to require one, and there
+  // are no gradient checks and no backward timing.
   bool differentiable = true;
   GradCheckLimits gradcheck;
   // A CUDA-only mode the case runs under (tf32 convolutions): on for a CUDA run, forward and backward, off after.

@@ -66,9 +66,9 @@ bool same_bits(const Tensor& a, const Tensor& b);
 void expect_close(const Tensor& a, const Tensor& b, double tol);
 
 // Same shape (and both defined or both not) and |got - want| <= tol * max(1, max |want|) everywhere, comparing
-// values on the host (dtypes and devices may differ); NaN never passes. Reports the worst element under `what`.
-// The scale makes one tolerance fit results of any magnitude: a device or dtype comparison's rounding grows with
-// the largest value a sum passes through.
+// values on the host (dtypes and devices may differ); NaN passes only where `want` has NaN too. Reports the worst
+// element under `what`. The scale makes one tolerance fit results of any magnitude: a device or dtype
+// comparison's rounding grows with the largest value a sum passes through.
 void expect_matches(const Tensor& got, const Tensor& want, double tol, const std::string& what);
 
 // Random affine parameters and running statistics, so that eval-mode BN is not the identity.
