@@ -13,6 +13,7 @@
 #include "core/ops/elementwise.h"
 #include "core/ops/pooling.h"
 #include "core/ops/resize.h"
+#include "core/ops/resize_nearest.h"
 #include "core/ops/softmax.h"
 #include "core/random.h"
 #include "core/tensor.h"

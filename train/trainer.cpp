@@ -11,7 +11,6 @@
 #include "core/atrous.h"
 #include "core/device_name.h"
 #include "dist/gradient_reduction.h"
-#include "kernels/resize.h"
 #include "models/model_metadata.h"
 #include "train/checkpoint.h"
 #include "train/progress.h"
@@ -132,30 +131,8 @@ Tensor resize_labels_nearest(const Tensor& labels, int64_t height, int64_t width
                "resize_labels_nearest: labels must be u8 [N,H,W], got ", labels.description());
   ATROUS_CHECK(height >= 1 && width >= 1, "resize_labels_nearest: output size must be positive, got ", height, "x",
                width);
-  const int64_t n = labels.size(0), in_h = labels.size(1), in_w = labels.size(2);
-  if (in_h == height && in_w == width) return labels;
-  // A host loop: labels on a CUDA device go through the CPU and come back.
-  if (labels.device().is_cuda())
-    return resize_labels_nearest(labels.to(Device::cpu()), height, width, align_corners).to(labels.device());
-  // The source index of each output row/column: the nearest of the two pixels bilinear sampling would blend.
-  auto source = [align_corners](int64_t out, int64_t in, int64_t dst) -> int64_t {
-    const double s = kernels::resize_source_index(dst, in, out, align_corners);
-    return std::min<int64_t>(in - 1, static_cast<int64_t>(std::floor(s + 0.5)));
-  };
-  std::vector<int64_t> rows(height), cols(width);
-  for (int64_t y = 0; y < height; ++y) rows[y] = source(height, in_h, y);
-  for (int64_t x = 0; x < width; ++x) cols[x] = source(width, in_w, x);
-  const Tensor src = labels.contiguous();
-  Tensor out = Tensor::empty({n, height, width}, DType::u8);
-  const uint8_t* s = src.data<uint8_t>();
-  uint8_t* d = out.data<uint8_t>();
-  for (int64_t b = 0; b < n; ++b)
-    for (int64_t y = 0; y < height; ++y) {
-      const uint8_t* row = s + (b * in_h + rows[y]) * in_w;
-      uint8_t* dst = d + (b * height + y) * width;
-      for (int64_t x = 0; x < width; ++x) dst[x] = row[cols[x]];
-    }
-  return out;
+  if (labels.size(1) == height && labels.size(2) == width) return labels;
+  return resize_nearest(labels, height, width, align_corners);  // on the labels' device
 }
 
 Tensor segmentation_loss(const std::vector<Tensor>& outputs, const Tensor& labels, LossResolution resolution,
