@@ -21,12 +21,15 @@
 namespace atrous::cli {
 namespace {
 
+// Evaluation's dataset unless --dataset says otherwise (training's default is the synthetic set).
+constexpr const char* kDefaultDataset = "camvid";
+
 struct EvaluateCommand {
   std::string config;
   std::string device = "cpu";  // the model and, with --crf, the mean field
   std::string model;
   std::string weights;
-  SettingOverrides dataset;  // --dataset, --data-root, ... as `atrous train` takes them (default: camvid)
+  SettingOverrides dataset;  // --dataset, --data-root, ... as `atrous train` takes them (default: kDefaultDataset)
   std::string split = "val";
   int classes = 0;
   int output_stride = 0;
@@ -49,7 +52,7 @@ void run_evaluate(const EvaluateCommand& c) {
   ATROUS_CHECK(c.crf || !c.crf_flags.any(), "evaluate: CRF parameters were given without --crf");
   const Device device = device_option_value(c.device);
   TrainSettings settings;
-  settings.dataset = "camvid";
+  settings.dataset = kDefaultDataset;
   c.dataset.apply(settings);
   DatasetSpec spec = dataset_spec(settings, c.split, c.limit);
   spec.synthetic_seed = c.synthetic_seed;
@@ -110,7 +113,7 @@ void register_evaluate(CLI::App& app) {
       ->required()
       ->check(CLI::ExistingFile);
   add_dataset_options(cmd, c->dataset);
-  cmd->get_option("--dataset")->default_str("\"camvid\"");
+  cmd->get_option("--dataset")->default_str(std::string("\"") + kDefaultDataset + "\"");
   cmd->add_option("--split", c->split, "split (list name) to evaluate")->capture_default_str();
   cmd->add_option("--classes", c->classes, "classes the weights predict (0: the dataset's)");
   cmd->add_option("--output-stride", c->output_stride, "evaluate at this output stride (where the model allows)");

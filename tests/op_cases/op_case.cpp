@@ -48,8 +48,10 @@ Inputs prepare_inputs(const OpCase& c, const Inputs& base, DType dtype, Device d
       continue;
     }
     const bool floating = is_floating(t.dtype());
-    // Always a copy: the op may update an input in place (running statistics), and the base is shared by runs.
-    Tensor moved = (floating ? t.to(dtype) : t).to(device).clone();
+    Tensor moved = (floating ? t.to(dtype) : t).to(device);
+    // A copy of its own even where to() changed nothing: the op may update an input in place (running
+    // statistics), and the base is shared by runs.
+    if (moved.raw_data() == t.raw_data()) moved = moved.clone();
     if (with_grad && floating && c.takes_gradient(i)) moved.set_requires_grad(true);
     out.push_back(moved);
   }
