@@ -16,9 +16,14 @@ constexpr size_t kAlignment = 64;
 constexpr size_t kSmallBlock = 64 * 1024;       // below this malloc's own arenas are cheap enough
 constexpr size_t kMaxCachedBytes = size_t(8) << 30;  // beyond this, freed blocks go back to the system
 
-// Small blocks go straight back to malloc, whose own arenas serve them cheaply; the cache stops growing at its cap.
+// Small blocks go straight back to malloc, whose own arenas serve them cheaply; larger ones share best-fit
+// segments; the cache stops growing at its cap.
 struct HostBackend {
   size_t size_class(size_t bytes) const { return round_to_size_class(bytes, kSmallBlock, kAlignment); }
+  size_t exact_limit() const { return kSmallBlock; }
+  // A large request that no free block holds first gives back the wholly free segments (all smaller than it):
+  // one fresh segment of its size replaces them, so a forward pass's growing requests do not stack segments.
+  bool trims_on_miss() const { return true; }
   bool keeps(size_t rounded, size_t cached) const {
     return rounded > kSmallBlock && cached + rounded <= kMaxCachedBytes;
   }

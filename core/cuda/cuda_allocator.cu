@@ -3,6 +3,7 @@
 // because every kernel and copy of a device is ordered on its one stream (cuda_context.h).
 #include <cuda_runtime.h>
 
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -28,7 +29,16 @@ class DeviceBackend {
   size_t size_class(size_t bytes) const {
     return bytes == 0 ? kMinBlock : round_to_size_class(bytes, kSmallLimit, kMinBlock);
   }
+  // Blocks up to 1 MiB are reused by class; larger ones share best-fit segments. In the simulator every block is
+  // its own cudaMalloc, reused by class: its bounds checks see each tensor's block, not a shared segment.
+#ifdef ATROUS_CUDA_SIM_ACTIVE
+  size_t exact_limit() const { return SIZE_MAX; }
+#else
+  size_t exact_limit() const { return kSmallLimit; }
+#endif
   bool keeps(size_t, size_t) const { return true; }
+  // Segments go back only on release() or out of memory: cudaFree synchronises the device.
+  bool trims_on_miss() const { return false; }
 
   void* fresh(size_t rounded) {
     ATROUS_CUDA_CHECK(cudaSetDevice(device_));
@@ -58,21 +68,21 @@ class DeviceBackend {
 
   // The simulator checks kernels against the tensor's exact extent, not the rounded block (off-by-one stores), and
   // catches a kernel reading a freed tensor.
-  void handed_out(void* ptr, size_t bytes, size_t rounded) {
+  void handed_out(void* ptr, size_t bytes, size_t block) {
 #ifdef ATROUS_CUDA_SIM_ACTIVE
-    sim::note_block_in_use(ptr, bytes, rounded);
+    sim::note_block_in_use(ptr, bytes, block);
 #else
     (void)ptr;
     (void)bytes;
-    (void)rounded;
+    (void)block;
 #endif
   }
-  void cached(void* ptr, size_t rounded) {
+  void cached(void* ptr, size_t block) {
 #ifdef ATROUS_CUDA_SIM_ACTIVE
-    sim::note_block_cached(ptr, rounded);
+    sim::note_block_cached(ptr, block);
 #else
     (void)ptr;
-    (void)rounded;
+    (void)block;
 #endif
   }
 
