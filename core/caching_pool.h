@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <set>
 #include <unordered_map>
 #include <utility>
 
@@ -51,23 +52,27 @@ class CachingPool {
     const size_t rounded = backend_.size_class(bytes);
     std::lock_guard<std::mutex> lock(mutex_);
     ++stats_.allocations;
-    void* ptr = rounded <= backend_.exact_limit() ? take_by_class(rounded) : take_best_fit(rounded);
+    const bool large = rounded > backend_.exact_limit();
+    size_t size = rounded;  // the block's, which a best fit may make larger
+    void* ptr = nullptr;
+    if (!large) {
+      ptr = take_by_class(rounded);
+    } else if (Block* block = take_best_fit(rounded)) {
+      ptr = block->ptr;
+      size = block->size;
+    }
     if (!ptr) {
-      if (rounded > backend_.exact_limit() && backend_.trims_on_miss()) trim_for_miss();
+      if (large && backend_.trims_on_miss()) trim_for_miss();
       ptr = backend_.fresh(rounded);
       if (!ptr && stats_.cached_bytes > 0) {  // out of memory: give the cache back and try once more
         release_locked();
         ptr = backend_.fresh(rounded);
       }
       if (!ptr) backend_.out_of_memory(bytes, rounded, stats_);
-      if (rounded > backend_.exact_limit()) {
-        Block* block = new Block{ptr, rounded, nullptr, nullptr, false};
-        blocks_.emplace(ptr, block);
-      }
+      if (large) blocks_.emplace(ptr, new Block{ptr, rounded, nullptr, nullptr, false});
     } else {
       ++stats_.cache_hits;
     }
-    const size_t size = block_size(ptr, rounded);
     stats_.in_use_bytes += size;
     if (stats_.in_use_bytes > stats_.peak_in_use_bytes) stats_.peak_in_use_bytes = stats_.in_use_bytes;
     backend_.handed_out(ptr, bytes, size);
@@ -135,9 +140,9 @@ class CachingPool {
   }
 
   // The smallest free block of at least `rounded` bytes, with the rest split off as a free block of its own when
-  // the rest is itself above the exact limit (else the block is handed out whole).
-  void* take_best_fit(size_t rounded) {
-    auto it = free_.lower_bound(rounded);
+  // the rest is itself above the exact limit (else the block is handed out whole); null if none holds it.
+  Block* take_best_fit(size_t rounded) {
+    auto it = free_.lower_bound({rounded, nullptr});
     if (it == free_.end()) return nullptr;
     Block* block = it->second;
     free_.erase(it);
@@ -152,23 +157,18 @@ class CachingPool {
     }
     block->free = false;
     stats_.cached_bytes -= block->size;
-    return block->ptr;
-  }
-
-  size_t block_size(void* ptr, size_t rounded) const {
-    if (rounded <= backend_.exact_limit()) return rounded;
-    return blocks_.at(ptr)->size;
+    return block;
   }
 
   // A freed block (not in free_) absorbs its free neighbours; returns the merged block, not in free_ either.
   Block* merge_with_neighbours(Block* block) {
     if (block->next && block->next->free) {
-      erase_free(block->next);
+      free_.erase({block->next->size, block->next});
       absorb_next(block);
     }
     if (block->prev && block->prev->free) {
       block = block->prev;
-      erase_free(block);
+      free_.erase({block->size, block});
       absorb_next(block);
     }
     return block;
@@ -183,16 +183,6 @@ class CachingPool {
     delete next;
   }
 
-  void erase_free(Block* block) {
-    auto [first, last] = free_.equal_range(block->size);
-    for (auto it = first; it != last; ++it) {
-      if (it->second == block) {
-        free_.erase(it);
-        return;
-      }
-    }
-  }
-
   static bool whole_segment(const Block* block) { return !block->prev && !block->next; }
 
   void give_back_segment(Block* block) {
@@ -204,8 +194,10 @@ class CachingPool {
 
   void release_locked() {
     backend_.before_release();
-    for (auto& [size, ptr] : by_class_) backend_.give_back(ptr);
-    stats_.cached_bytes -= by_class_total();
+    for (auto& [size, ptr] : by_class_) {
+      backend_.give_back(ptr);
+      stats_.cached_bytes -= size;
+    }
     by_class_.clear();
     give_back_free_segments();
   }
@@ -232,16 +224,10 @@ class CachingPool {
     }
   }
 
-  size_t by_class_total() const {
-    size_t total = 0;
-    for (const auto& [size, ptr] : by_class_) total += size;
-    return total;
-  }
-
   Backend backend_;
   std::mutex mutex_;
   std::multimap<size_t, void*> by_class_;       // small regime: free blocks by class
-  std::multimap<size_t, Block*> free_;          // large regime: free blocks by size (best fit: lower_bound)
+  std::set<std::pair<size_t, Block*>> free_;    // large regime: free blocks by size (best fit: lower_bound)
   std::unordered_map<void*, Block*> blocks_;    // large regime: every block, free or not, by address
   AllocatorStats stats_;
 };
