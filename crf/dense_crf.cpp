@@ -30,6 +30,34 @@ void load_padded(const float* src, int64_t n, int labels, int64_t stride, float 
   }
 }
 
+// The unary, n x labels -> n x stride with kPadEnergy in the padding lanes, checked on the way: returns the first
+// non-finite value's index in src, or -1. One pass over the unary instead of a check and then a copy.
+int64_t load_padded_unary(const float* src, int64_t n, int labels, int64_t stride, float* dst) {
+  int64_t first_bad = n * labels;
+#pragma omp parallel for schedule(static) reduction(min : first_bad) if (n > kParallelRows)
+  for (int64_t i = 0; i < n; ++i) {
+    bool finite = true;
+    for (int l = 0; l < labels; ++l) {
+      const float u = src[i * labels + l];
+      dst[i * stride + l] = u;
+      finite = finite && u - u == 0.0f;  // NaN and +-inf give NaN; vectorises where std::isfinite does not
+    }
+    for (int64_t l = labels; l < stride; ++l) dst[i * stride + l] = kPadEnergy;
+    if (!finite) {
+      for (int l = 0; l < labels; ++l)
+        if (!std::isfinite(src[i * labels + l])) first_bad = std::min(first_bad, i * labels + l);
+    }
+  }
+  return first_bad < n * labels ? first_bad : -1;
+}
+
+// i32 [H,W] labels: each pixel's most probable label (the first of equal maxima) in q (n x labels).
+void argmax_labels(const float* q, int64_t n, int labels, int32_t* x) {
+#pragma omp parallel for schedule(static) if (n > kParallelRows)
+  for (int64_t i = 0; i < n; ++i)
+    x[i] = static_cast<int32_t>(std::max_element(q + i * labels, q + (i + 1) * labels) - (q + i * labels));
+}
+
 struct MessageTerm {
   const float* filtered;  // Kn Q, n x stride
   float weight;
@@ -132,31 +160,31 @@ void DenseCrf::check_unary(const Tensor& unary, const char* op) const {
   check_label_tensor(unary, op, "the unary", height_, width_, labels_);
 }
 
-Tensor DenseCrf::mean_field(const Tensor& unary_tensor, int iterations) const {
+Tensor DenseCrf::mean_field(const Tensor& unary, int iterations) const {
+  return infer(unary, iterations, /*with_labels=*/false).probabilities;
+}
+
+DenseCrfResult DenseCrf::mean_field_with_labels(const Tensor& unary, int iterations) const {
+  return infer(unary, iterations, /*with_labels=*/true);
+}
+
+DenseCrfResult DenseCrf::infer(const Tensor& unary_tensor, int iterations, bool with_labels) const {
   check_unary(unary_tensor, "dense CRF mean field");
   ATROUS_CHECK(iterations >= 0, "dense CRF mean field: iterations must be >= 0, got ", iterations);
   const Tensor unary_c = unary_tensor.contiguous();
   const float* unary_data = unary_c.data<float>();
   const int64_t n = height_ * width_, stride = padded_width(labels_);
-  int64_t first_bad = n * labels_;  // scanned on every thread: a serial pass would cost 2 threads a few percent
-#pragma omp parallel for schedule(static) reduction(min : first_bad) if (n > kParallelRows)
-  for (int64_t k = 0; k < n * labels_; ++k)
-    if (!std::isfinite(unary_data[k])) first_bad = std::min(first_bad, k);
-  ATROUS_CHECK(first_bad == n * labels_, "dense CRF mean field: unary energy ",
-               first_bad < n * labels_ ? unary_data[first_bad] : 0.0f, " at pixel ", first_bad / labels_, " label ",
-               first_bad % labels_, " is not finite");
-
   HostArray<float> unary(n * stride);
-  load_padded(unary_data, n, labels_, stride, kPadEnergy, unary.data());
-  Tensor out = Tensor::empty({height_, width_, labels_});
-  float* dst = out.data<float>();
-  const auto unpad = [&](const float* q) {
-#pragma omp parallel for schedule(static) if (n > kParallelRows)
-    for (int64_t i = 0; i < n; ++i)
-      for (int l = 0; l < labels_; ++l) dst[i * labels_ + l] = q[i * stride + l];
-  };
+  const int64_t bad = load_padded_unary(unary_data, n, labels_, stride, unary.data());
+  ATROUS_CHECK(bad < 0, "dense CRF mean field: unary energy ", bad >= 0 ? unary_data[bad] : 0.0f, " at pixel ",
+               bad / labels_, " label ", bad % labels_, " is not finite");
+  DenseCrfResult result;
+  result.probabilities = Tensor::empty({height_, width_, labels_});
+  if (with_labels) result.labels = Tensor::empty({height_, width_}, DType::i32);
+  float* dst = result.probabilities.data<float>();
+  int32_t* labels = with_labels ? result.labels.data<int32_t>() : nullptr;
 
-  // Lattice kernels (the usual case): the fused mean field, Q written over the unary.
+  // Lattice kernels (the usual case): the fused mean field, whose last pass writes Q and the labels.
   const bool all_lattices = std::all_of(terms_.begin(), terms_.end(), [](const Term& t) {
     return t.kernel->method() == FilterMethod::lattice;
   });
@@ -168,9 +196,8 @@ Tensor DenseCrf::mean_field(const Tensor& unary_tensor, int iterations) const {
                                k.post_scale().size() ? k.post_scale().data() : nullptr, t.weight,
                                t.compatibility.is_potts() ? nullptr : t.compatibility.mu.data()});
     }
-    lattice_mean_field(lattice_terms, height_, width_, labels_, stride, iterations, unary.data());
-    unpad(unary.data());
-    return out;
+    lattice_mean_field(lattice_terms, height_, width_, labels_, stride, iterations, unary.data(), {dst, labels});
+    return result;
   }
 
   // Exact kernels (tests, tiny images): filter Q whole, then update.
@@ -187,8 +214,11 @@ Tensor DenseCrf::mean_field(const Tensor& unary_tensor, int iterations) const {
     for (size_t k = 0; k < terms_.size(); ++k) terms_[k].kernel->apply(q.data(), filtered[k].data(), stride, scratch);
     update(n, labels_, stride, unary.data(), messages, q.data());
   }
-  unpad(q.data());
-  return out;
+#pragma omp parallel for schedule(static) if (n > kParallelRows)
+  for (int64_t i = 0; i < n; ++i)
+    for (int l = 0; l < labels_; ++l) dst[i * labels_ + l] = q[i * stride + l];
+  if (with_labels) argmax_labels(dst, n, labels_, labels);
+  return result;
 }
 
 double DenseCrf::objective(const Tensor& unary_tensor, const float* q, int64_t stride, bool entropy) const {
@@ -333,16 +363,7 @@ DenseCrfResult dense_crf_inference(const Tensor& image_rgb, const Tensor& unary,
                      unary.defined() && unary.dim() == 3 ? unary.size(2) : -1);
   ATROUS_CHECK(unary.size(2) >= 1, "dense CRF: the unary has no labels: ", unary.description());
   const DenseCrf crf = make_dense_crf(image_rgb, static_cast<int>(unary.size(2)), params);
-  DenseCrfResult result;
-  result.probabilities = crf.mean_field(unary, params.iterations);
-  const int64_t n = crf.height() * crf.width(), labels = crf.labels();
-  result.labels = Tensor::empty({crf.height(), crf.width()}, DType::i32);
-  const float* q = result.probabilities.data<float>();
-  int32_t* x = result.labels.data<int32_t>();
-#pragma omp parallel for schedule(static) if (n > kParallelRows)
-  for (int64_t i = 0; i < n; ++i)
-    x[i] = static_cast<int32_t>(std::max_element(q + i * labels, q + (i + 1) * labels) - (q + i * labels));
-  return result;
+  return crf.mean_field_with_labels(unary, params.iterations);
 }
 
 Tensor crf_refine_logits(const Tensor& image_rgb_u8, const Tensor& logits_hwc, const DenseCrfParams& params) {

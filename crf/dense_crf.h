@@ -22,6 +22,11 @@ struct LabelCompatibility {
   std::vector<float> mu;
 };
 
+struct DenseCrfResult {
+  Tensor probabilities;  // f32 [H,W,L]
+  Tensor labels;         // i32 [H,W], argmax of the probabilities (the first of equal maxima)
+};
+
 class DenseCrf {
  public:
   DenseCrf(int64_t height, int64_t width, int labels);
@@ -33,6 +38,9 @@ class DenseCrf {
 
   // unary: f32 [H,W,L] energies (-log P). Returns the marginals Q, f32 [H,W,L], after `iterations` updates.
   Tensor mean_field(const Tensor& unary, int iterations) const;
+  // The marginals and their argmax, found by the last update while each pixel's row is at hand (no second pass
+  // over Q).
+  DenseCrfResult mean_field_with_labels(const Tensor& unary, int iterations) const;
   // KL(Q || P) - log Z = sum Q log Q + sum Q U + 1/2 sum_k w_k sum_i sum_{l,l'} Q_i(l) mu_k(l,l') (Kn_k Q)_i(l'):
   // the mean-field objective (paper sec. 3), for checking that inference lowers it.
   double kl_divergence(const Tensor& unary, const Tensor& q) const;
@@ -50,6 +58,7 @@ class DenseCrf {
     LabelCompatibility compatibility;
   };
   void check_unary(const Tensor& unary, const char* op) const;
+  DenseCrfResult infer(const Tensor& unary, int iterations, bool with_labels) const;
   // sum_i sum_l q_i(l) (entropy ? log q_i(l) : 0) + q U + pairwise, for padded q (n x stride).
   double objective(const Tensor& unary, const float* q, int64_t stride, bool entropy) const;
 
@@ -68,10 +77,6 @@ Tensor unary_from_logits(const Tensor& logits);
 // left out (and their lattices never built).
 DenseCrf make_dense_crf(const Tensor& image_rgb, int labels, const DenseCrfParams& params);
 
-struct DenseCrfResult {
-  Tensor probabilities;  // f32 [H,W,L]
-  Tensor labels;         // i32 [H,W], argmax of the probabilities
-};
 // unary: f32 [H,W,L] energies, same H,W as the image.
 DenseCrfResult dense_crf_inference(const Tensor& image_rgb, const Tensor& unary, const DenseCrfParams& params);
 

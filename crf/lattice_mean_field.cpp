@@ -60,13 +60,32 @@ struct TermView {
 struct PassArgs {
   int labels;
   int64_t stride;
-  float* unary_then_q;
+  const float* unary;
   TermView* terms;
   int num_terms;
   float* energy;   // stride floats (S == 0)
   float* message;  // stride floats, for matrix compatibilities
   float* run_q;    // kPixelTile rows of stride floats: a run's new Q between its softmax and its splat
+  MeanFieldOutput out;
 };
+
+// The last pass's output of pixel i from its padded row of Q (S floats; S == 0: a.stride): the labels'
+// probabilities, unpadded, and the most probable label.
+template <int S>
+inline void write_output(const PassArgs& a, int64_t i, const float* q) {
+  const int labels = a.labels;
+  float* dst = a.out.q + i * labels;
+  if constexpr (S > 0) {
+    // Whole vectors where they fit in the row, then the rest (the next pixel's row may belong to another thread).
+    int l = 0;
+    for (; l + rows::kLanes <= labels; l += rows::kLanes) rows::store(dst + l, rows::load(q + l));
+    for (; l < labels; ++l) dst[l] = q[l];
+    if (a.out.labels) a.out.labels[i] = rows::argmax<S / rows::kLanes>(q);
+  } else {
+    std::copy(q, q + labels, dst);
+    if (a.out.labels) a.out.labels[i] = static_cast<int32_t>(std::max_element(q, q + labels) - q);
+  }
+}
 
 // Energy and softmax of pixel i, for a row width S known at compile time: its new Q goes to q (S floats). The
 // energy stays in registers from the slice through the softmax.
@@ -76,7 +95,7 @@ inline void slice_softmax(const PassArgs& a, int64_t i, float* q) {
   using rows::Vec;
   constexpr int kVectors = S / kLanes;
   Vec e[kVectors];
-  for (int c = 0; c < kVectors; ++c) e[c] = -rows::load(a.unary_then_q + i * S + c * kLanes);
+  for (int c = 0; c < kVectors; ++c) e[c] = -rows::load(a.unary + i * S + c * kLanes);
   for (int k = 0; k < a.num_terms && a.terms[k].blurred; ++k) {
     const TermView& t = a.terms[k];
     Vec acc[kVectors] = {};
@@ -132,12 +151,15 @@ inline void splat_run(const PassArgs& a, int64_t i0, int64_t i1, const float* q)
 // where interleaving two or four pixels' slices by hand was no faster or slower.
 template <int S>
 void pixel_pass(const PassArgs& a, int64_t i0, int64_t i1) {
-  const bool last = a.num_terms == 0 || !a.terms[0].target;  // the last pass: Q replaces the unary
+  const bool last = a.num_terms == 0 || !a.terms[0].target;  // the last pass: Q is the output
   for (int64_t b0 = i0; b0 < i1; b0 += kPixelTile) {
     const int64_t b1 = std::min(b0 + kPixelTile, i1);
-    float* q = last ? a.unary_then_q + b0 * S : a.run_q;
-    for (int64_t i = b0; i < b1; ++i) slice_softmax<S>(a, i, q + (i - b0) * S);
-    if (!last) splat_run<S>(a, b0, b1, q);
+    for (int64_t i = b0; i < b1; ++i) slice_softmax<S>(a, i, a.run_q + (i - b0) * S);
+    if (!last) {
+      splat_run<S>(a, b0, b1, a.run_q);
+    } else {
+      for (int64_t i = b0; i < b1; ++i) write_output<S>(a, i, a.run_q + (i - b0) * S);
+    }
   }
 }
 
@@ -147,7 +169,7 @@ void pixel_pass<0>(const PassArgs& a, int64_t i0, int64_t i1) {
   const int64_t s = a.stride;
   float* e = a.energy;
   for (int64_t i = i0; i < i1; ++i) {
-    float* row = a.unary_then_q + i * s;
+    const float* row = a.unary + i * s;
     for (int64_t c = 0; c < s; ++c) e[c] = -row[c];
     for (int k = 0; k < a.num_terms && a.terms[k].blurred; ++k) {
       const TermView& t = a.terms[k];
@@ -159,7 +181,7 @@ void pixel_pass<0>(const PassArgs& a, int64_t i0, int64_t i1) {
     }
     rows::softmax<0>(e, s);
     if (a.num_terms == 0 || !a.terms[0].target) {
-      std::copy(e, e + s, row);
+      write_output<0>(a, i, e);
       continue;
     }
     for (int k = 0; k < a.num_terms; ++k) {
@@ -182,7 +204,7 @@ void run_pixel_pass(const PassArgs& a, int64_t i0, int64_t i1) {
 }  // namespace
 
 void lattice_mean_field(const std::vector<LatticeTerm>& terms, int64_t height, int64_t width, int labels,
-                        int64_t stride, int iterations, float* unary_then_q) {
+                        int64_t stride, int iterations, const float* unary, MeanFieldOutput out) {
   const int64_t n = height * width;
   ATROUS_CHECK(stride % rows::kLanes == 0 && stride >= labels, "lattice mean field: row stride ", stride,
                " must be a multiple of ", rows::kLanes, " and hold ", labels, " labels");
@@ -226,8 +248,8 @@ void lattice_mean_field(const std::vector<LatticeTerm>& terms, int64_t height, i
       shared_target[k] = buffers[k].a.data();
       spare[k] = buffers[k].b.data();
     }
-    const PassArgs args{labels, stride, unary_then_q, views.data(), static_cast<int>(views.size()), energy.data(),
-                        message.data(), run_q.data()};
+    const PassArgs args{labels, stride, unary, views.data(), static_cast<int>(views.size()), energy.data(),
+                        message.data(), run_q.data(), out};
     for (int pass = 0; pass <= iterations; ++pass) {
       const bool last = pass == iterations;
       for (size_t k = 0; k < terms.size(); ++k) {

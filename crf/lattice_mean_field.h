@@ -20,11 +20,19 @@ struct LatticeTerm {
   const float* mu;          // labels x labels compatibility energies, null for Potts
 };
 
-// unary_then_q: height x width rows of `stride` floats (stride a multiple of 8 >= labels; padding lanes hold a huge energy)
-// with -log P on entry and Q after `iterations` updates on return. Q0 = softmax(-U); each update is
-// Q <- softmax(-U + sum_k w_k Kn_k Q) for Potts terms (-w_k mu_k Kn_k Q for matrix ones). Runs on the OpenMP
-// threads; a given thread count always gives the same result.
+// What the last pass writes: Q after the updates, height x width rows of `labels` floats (not padded), and where
+// `labels` is not null each pixel's most probable label (the first of equal maxima, as std::max_element over its
+// row of Q), found while the row is at hand instead of in another pass over Q.
+struct MeanFieldOutput {
+  float* q;
+  int32_t* labels;
+};
+
+// unary: height x width rows of `stride` floats (stride a multiple of 8 >= labels; padding lanes hold a huge
+// energy), -log P. Q0 = softmax(-U); each update is Q <- softmax(-U + sum_k w_k Kn_k Q) for Potts terms
+// (-w_k mu_k Kn_k Q for matrix ones); `out` gets Q after `iterations` updates. Runs on the OpenMP threads; a given
+// thread count always gives the same result.
 void lattice_mean_field(const std::vector<LatticeTerm>& terms, int64_t height, int64_t width, int labels,
-                        int64_t stride, int iterations, float* unary_then_q);
+                        int64_t stride, int iterations, const float* unary, MeanFieldOutput out);
 
 }  // namespace atrous::crf

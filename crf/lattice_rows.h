@@ -104,7 +104,7 @@ inline void subtract_compatibility(const float* mu, int labels, float w, const f
 // e^x for x in [-87, 0] (the caller clamps), ~2 ulp: kernels::fast_exp's polynomial on a vector.
 inline Vec exp_clamped(Vec x) { return kernels::exp_in_range<Vec, IntVec>(x); }
 
-// Every lane of the result holds the maximum (the sum) of v's lanes: three butterfly steps, not a scalar chain.
+// Every lane of the result holds the maximum (minimum, sum) of v's lanes: three butterfly steps, not a scalar chain.
 inline Vec max_across(Vec v) {
   Vec t = __builtin_shufflevector(v, v, 4, 5, 6, 7, 0, 1, 2, 3);
   v = v > t ? v : t;
@@ -113,10 +113,38 @@ inline Vec max_across(Vec v) {
   t = __builtin_shufflevector(v, v, 1, 0, 3, 2, 5, 4, 7, 6);
   return v > t ? v : t;
 }
+inline IntVec min_across(IntVec v) {
+  IntVec t = __builtin_shufflevector(v, v, 4, 5, 6, 7, 0, 1, 2, 3);
+  v = v < t ? v : t;
+  t = __builtin_shufflevector(v, v, 2, 3, 0, 1, 6, 7, 4, 5);
+  v = v < t ? v : t;
+  t = __builtin_shufflevector(v, v, 1, 0, 3, 2, 5, 4, 7, 6);
+  return v < t ? v : t;
+}
 inline Vec sum_across(Vec v) {
   v += __builtin_shufflevector(v, v, 4, 5, 6, 7, 0, 1, 2, 3);
   v += __builtin_shufflevector(v, v, 2, 3, 0, 1, 6, 7, 4, 5);
   return v + __builtin_shufflevector(v, v, 1, 0, 3, 2, 5, 4, 7, 6);
+}
+
+// The index of the first lane of a row of V vectors that holds its largest value (std::max_element's answer, for
+// rows without NaN), branch-free: the lanes equal to the maximum keep their index, the others a larger one, and the
+// smallest index wins.
+template <int V>
+inline int argmax(const float* row) {
+  Vec top = load(row);
+  for (int c = 1; c < V; ++c) {
+    const Vec v = load(row + c * kLanes);
+    top = v > top ? v : top;
+  }
+  top = max_across(top);
+  const IntVec lane = {0, 1, 2, 3, 4, 5, 6, 7};
+  IntVec first = IntVec{} + V * kLanes;
+  for (int c = 0; c < V; ++c) {
+    const IntVec index = load(row + c * kLanes) == top ? lane + c * kLanes : IntVec{} + V * kLanes;
+    first = index < first ? index : first;
+  }
+  return min_across(first)[0];
 }
 
 // e <- softmax(e) for a row of V vectors held in registers, as softmax() below.

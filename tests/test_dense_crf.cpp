@@ -503,4 +503,47 @@ TEST(DenseCrf, BadInputIsAnError) {
   Tensor nan_unary = unary.clone();
   nan_unary.data<float>()[2] = std::nanf("");
   atrous::testing::expect_error([&] { crf.mean_field(nan_unary, 1); }, {"unary energy nan", "pixel 0 label 2"});
+  // The first bad value in memory order is named, whichever comes first in a pixel or across pixels.
+  Tensor inf_unary = unary.clone();
+  inf_unary.data<float>()[7 * labels + 1] = -INFINITY;
+  inf_unary.data<float>()[9 * labels + 0] = std::nanf("");
+  inf_unary.data<float>()[7 * labels + 2] = INFINITY;
+  atrous::testing::expect_error([&] { crf.mean_field_with_labels(inf_unary, 1); },
+                                {"unary energy -inf", "pixel 7 label 1"});
+}
+
+// The labels the last update finds on the way equal the argmax of the marginals it returns, the first of equal
+// maxima winning as in std::max_element, for every row width (8, 16, 24, 32 and one read at run time) and for the
+// exact kernels' path too.
+TEST(DenseCrf, LabelsAreTheArgmaxOfTheMarginals) {
+  const int h = 37, w = 45;
+  const Tensor image = disc_image(h, w, 31);
+  for (int labels : {3, 11, 21, 30, 37}) {
+    SCOPED_TRACE("labels " + std::to_string(labels));
+    const Tensor unary = unary_from_probabilities(noisy_probabilities(disc_truth(h, w), h, w, labels, 0.3, 32));
+    for (FilterMethod method : {FilterMethod::lattice, FilterMethod::exact}) {
+      DenseCrf crf(h, w, labels);
+      crf.add_pairwise(make_gaussian_kernel(h, w, 3.0f, KernelNormalization::symmetric, method), 3.0f);
+      crf.add_pairwise(make_bilateral_kernel(image, 20.0f, 13.0f, KernelNormalization::symmetric, method), 5.0f);
+      const DenseCrfResult result = crf.mean_field_with_labels(unary, 3);
+      EXPECT_TRUE(atrous::testing::bitwise_equal(result.probabilities, crf.mean_field(unary, 3)));
+      const float* q = result.probabilities.data<float>();
+      const int32_t* x = result.labels.data<int32_t>();
+      int64_t wrong = 0;
+      for (int64_t i = 0; i < h * w; ++i)
+        wrong += x[i] != std::max_element(q + i * labels, q + (i + 1) * labels) - (q + i * labels);
+      EXPECT_EQ(wrong, 0);
+    }
+    // Exact ties: without pairwise terms Q = softmax(-U), and two labels share the lowest energy.
+    std::vector<float> tied(h * w * labels, 5.0f);
+    for (int64_t i = 0; i < h * w; ++i) {
+      const int first = static_cast<int>(i % labels), second = static_cast<int>((i * 7 + 1) % labels);
+      tied[i * labels + first] = tied[i * labels + second] = 1.0f;
+    }
+    const Tensor tied_unary = Tensor::from_vector(tied, {h, w, labels});
+    const Tensor tied_labels = DenseCrf(h, w, labels).mean_field_with_labels(tied_unary, 0).labels;
+    const int32_t* x = tied_labels.data<int32_t>();
+    for (int64_t i = 0; i < h * w; ++i)
+      ASSERT_EQ(x[i], std::min<int64_t>(i % labels, (i * 7 + 1) % labels)) << "pixel " << i;
+  }
 }
