@@ -37,6 +37,15 @@ struct ConvEpilogue {
   bool relu = false;
 };
 
+// How the CPU forward computes float convolutions that Winograd F(2x2, 3x3) applies to (3x3, stride 1, any
+// dilation, >= 16 channels in and out; kernels/cpu/conv2d_winograd.h): automatic takes it (2.25x fewer multiplies;
+// results within float rounding of im2col's, ~1e-6 relative), im2col keeps im2col + GEMM everywhere. The environment
+// variable ATROUS_CONV=automatic|im2col sets the initial choice. Like the thread count, it must not change between
+// a workspace query and the call it sizes.
+enum class ConvAlgorithm { automatic, im2col };
+ConvAlgorithm conv_algorithm();
+void set_conv_algorithm(ConvAlgorithm algorithm);
+
 // y[N,OH,OW,Cout] = conv(x, w) + bias (bias may be null), or with the whole epilogue.
 template <typename T> int64_t conv2d_forward_workspace_cpu(const Conv2dShape& s);
 template <typename T>

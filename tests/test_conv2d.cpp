@@ -10,6 +10,7 @@
 #include "core/autograd.h"
 #include "core/ops/conv2d.h"
 #include "core/random.h"
+#include "kernels/conv2d.h"
 #include "op_cases/conv_shapes.h"
 #include "support/gradcheck.h"
 
@@ -166,6 +167,35 @@ TEST(Conv2d, ManyTilesMatchNaiveLoops) {
   check_against_naive({2, 3, 2100, 1, 2, 3, 3, 1, 1, 1}, DType::f64, 11);
   // A 66-row kernel whose edge columns lose a tap: more kernel-row pieces than the weight gradient takes at once.
   check_against_naive({1, 70, 3, 1, 1, 66, 3, 1, 1, 1}, DType::f64, 12);
+}
+
+// Winograd F(2x2, 3x3), which the float forward takes for 3x3 stride-1 convolutions with >= 16 channels in and out:
+// against the naive loops (and the im2col path) for dilations 1-12, paddings 0, 1, "same" and beyond, odd sizes
+// whose last tiles hang over the edge, channel counts off the vector width, batches, and more tiles than one block.
+TEST(Conv2d, WinogradMatchesNaiveLoopsAndIm2col) {
+  const std::vector<Case> cases = {
+      {1, 8, 8, 16, 16, 3, 3, 1, 1, 1},     {2, 9, 7, 17, 19, 3, 3, 1, 0, 1},   {1, 13, 11, 16, 33, 3, 3, 1, 2, 2},
+      {1, 41, 41, 24, 20, 3, 3, 1, 12, 12}, {2, 15, 10, 16, 16, 3, 3, 1, 4, 4}, {1, 6, 5, 16, 16, 3, 3, 1, 3, 1},
+      {1, 5, 5, 16, 16, 3, 3, 1, 5, 2, false}, {2, 33, 29, 32, 48, 3, 3, 1, 1, 1},
+  };
+  ASSERT_EQ(kernels::conv_algorithm(), kernels::ConvAlgorithm::automatic);
+  uint64_t seed = 300;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.str());
+    Generator gen(seed++);
+    const Tensor x = Tensor::uniform({c.n, c.h, c.w, c.cin}, -1, 1, gen);
+    const Tensor w = Tensor::uniform({c.cout, c.kh, c.kw, c.cin}, -1, 1, gen);
+    const Tensor b = c.bias ? Tensor::uniform({c.cout}, -1, 1, gen) : Tensor();
+    const Tensor y = conv2d(x, w, b, c.params());
+    kernels::set_conv_algorithm(kernels::ConvAlgorithm::im2col);
+    const Tensor y_im2col = conv2d(x, w, b, c.params());
+    kernels::set_conv_algorithm(kernels::ConvAlgorithm::automatic);
+    const std::vector<double> want = naive_forward(c, x.to_double_vector(), w.to_double_vector(),
+                                                   c.bias ? b.to_double_vector() : std::vector<double>{});
+    const double tol = 2e-5 * std::sqrt(double(c.kh * c.kw * c.cin));
+    expect_close(y.to_double_vector(), want, tol, "winograd forward");
+    expect_close(y.to_double_vector(), y_im2col.to_double_vector(), tol, "winograd against im2col");
+  }
 }
 
 TEST(Conv2d, OnlyTheRequestedGradientsAreComputed) {

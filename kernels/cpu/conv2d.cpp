@@ -6,12 +6,16 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <type_traits>
 
 #include "core/error.h"
 #include "kernels/conv2d.h"
 #include "kernels/cpu/conv2d_im2col.h"
+#include "kernels/cpu/conv2d_winograd.h"
 #include "kernels/gemm.h"
 
 namespace atrous::kernels {
@@ -96,36 +100,6 @@ void multiply_tile(const Conv2dShape& s, const Tile& t, const T* a, int64_t lda,
       const int64_t tap = kh * s.kw + kw;
       gemm<T>(Transpose::no, Transpose::no, rows, cout, cin, T(1), a + j * cin, lda, w + (taps - 1 - tap) * cout,
               taps * cout, j == 0 ? T(0) : T(1), out, ldo);
-    }
-  }
-}
-
-// The epilogue on `rows` rows of cout values. The steps present are chosen before each row's channel loop, so every
-// such loop is a plain vectorised one; a step absent costs nothing.
-template <typename T>
-void apply_epilogue(const ConvEpilogue<T>& e, int64_t rows, int64_t cout, T* out) {
-  const T* __restrict__ bias = e.bias;
-  const T* __restrict__ mean = e.mean;
-  const T* __restrict__ scale = e.scale;
-  const T* __restrict__ offset = e.offset;
-  for (int64_t r = 0; r < rows; ++r) {
-    T* __restrict__ row = out + r * cout;
-    if (bias) {
-#pragma omp simd
-      for (int64_t c = 0; c < cout; ++c) row[c] += bias[c];
-    }
-    if (scale && e.relu) {
-#pragma omp simd
-      for (int64_t c = 0; c < cout; ++c) {
-        const T v = (row[c] - mean[c]) * scale[c] + offset[c];
-        row[c] = v > T(0) ? v : T(0);
-      }
-    } else if (scale) {
-#pragma omp simd
-      for (int64_t c = 0; c < cout; ++c) row[c] = (row[c] - mean[c]) * scale[c] + offset[c];
-    } else if (e.relu) {
-#pragma omp simd
-      for (int64_t c = 0; c < cout; ++c) row[c] = row[c] > T(0) ? row[c] : T(0);
     }
   }
 }
@@ -248,8 +222,35 @@ template void forward_tiles<double>(const Conv2dShape&, const double*, const dou
 
 }  // namespace conv2d_detail
 
+namespace {
+
+ConvAlgorithm initial_conv_algorithm() {
+  const char* chosen = std::getenv("ATROUS_CONV");
+  if (!chosen || !*chosen || std::strcmp(chosen, "automatic") == 0) return ConvAlgorithm::automatic;
+  ATROUS_CHECK(std::strcmp(chosen, "im2col") == 0, "ATROUS_CONV=", chosen,
+               ": unknown convolution algorithm (automatic, im2col)");
+  return ConvAlgorithm::im2col;
+}
+
+std::atomic<ConvAlgorithm>& current_conv_algorithm() {
+  static std::atomic<ConvAlgorithm> algorithm{initial_conv_algorithm()};
+  return algorithm;
+}
+
+template <typename T>
+bool uses_winograd(const Conv2dShape& s) {
+  return std::is_same_v<T, float> && conv_algorithm() == ConvAlgorithm::automatic && conv2d_detail::winograd_applies(s);
+}
+
+}  // namespace
+
+ConvAlgorithm conv_algorithm() { return current_conv_algorithm().load(std::memory_order_relaxed); }
+
+void set_conv_algorithm(ConvAlgorithm algorithm) { current_conv_algorithm().store(algorithm, std::memory_order_relaxed); }
+
 template <typename T>
 int64_t conv2d_forward_workspace_cpu(const Conv2dShape& s) {
+  if (uses_winograd<T>(s)) return conv2d_detail::winograd_workspace(s);
   return conv2d_detail::forward_tiles_workspace<T>(s);
 }
 
@@ -259,6 +260,12 @@ void conv2d_forward_cpu(const Conv2dShape& s, const T* x, const T* w, const Conv
   ATROUS_CHECK((epilogue.mean != nullptr) == (epilogue.scale != nullptr) &&
                    (epilogue.scale != nullptr) == (epilogue.offset != nullptr),
                "conv2d forward: the epilogue's mean, scale and offset go together");
+  if constexpr (std::is_same_v<T, float>) {
+    if (uses_winograd<T>(s)) {
+      conv2d_detail::winograd_forward(s, x, w, epilogue, y, workspace, workspace_elems);
+      return;
+    }
+  }
   conv2d_detail::forward_tiles(s, x, w, conv2d_detail::WeightLayout::forward, epilogue, y, workspace, workspace_elems);
 }
 

@@ -57,6 +57,36 @@ struct Tile {
   int64_t first_pixel(const Conv2dShape& s) const { return (n * s.oh + oy0) * s.ow + ox0; }
 };
 
+// The epilogue on `rows` rows of cout values. The steps present are chosen before each row's channel loop, so every
+// such loop is a plain vectorised one; a step absent costs nothing.
+template <typename T>
+void apply_epilogue(const ConvEpilogue<T>& e, int64_t rows, int64_t cout, T* out) {
+  const T* __restrict__ bias = e.bias;
+  const T* __restrict__ mean = e.mean;
+  const T* __restrict__ scale = e.scale;
+  const T* __restrict__ offset = e.offset;
+  for (int64_t r = 0; r < rows; ++r) {
+    T* __restrict__ row = out + r * cout;
+    if (bias) {
+#pragma omp simd
+      for (int64_t c = 0; c < cout; ++c) row[c] += bias[c];
+    }
+    if (scale && e.relu) {
+#pragma omp simd
+      for (int64_t c = 0; c < cout; ++c) {
+        const T v = (row[c] - mean[c]) * scale[c] + offset[c];
+        row[c] = v > T(0) ? v : T(0);
+      }
+    } else if (scale) {
+#pragma omp simd
+      for (int64_t c = 0; c < cout; ++c) row[c] = (row[c] - mean[c]) * scale[c] + offset[c];
+    } else if (e.relu) {
+#pragma omp simd
+      for (int64_t c = 0; c < cout; ++c) row[c] = row[c] > T(0) ? row[c] : T(0);
+    }
+  }
+}
+
 // Tiles covering every output pixel, each at most max_pixels, largest work first (so that dynamic scheduling over
 // `threads` ends balanced). Along each axis the valid tap range changes only near the borders, so there are few
 // distinct ranges.

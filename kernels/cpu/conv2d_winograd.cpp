@@ -1,0 +1,230 @@
+// Winograd F(2x2, 3x3) forward (see conv2d_winograd.h). With the matrices of Lavin & Gray,
+//   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1],  G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1],
+//   A^T = [1 1 1 0; 0 1 -1 -1],
+// a 2x2 output tile of channel k is A^T [sum_c (G g_kc G^T) .* (B^T d_c B)] A, d_c the 4x4 input patch of channel c.
+// Per block of tiles: every tile's 16 transformed values per input channel (V), then for each of the 16 elements e
+// one GEMM M_e = V_e [tiles, Cin] x U_e^T [Cin, Cout] with the transformed weights U packed once per call, then the
+// output transform and the epilogue. Blocks go to the threads dynamically; each has its own V and M.
+#include "kernels/cpu/conv2d_winograd.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "core/error.h"
+#include "kernels/cpu/conv2d_im2col.h"
+#include "kernels/gemm.h"
+
+namespace atrous::kernels::conv2d_detail {
+namespace {
+
+constexpr int kElems = 16;  // values of a transformed 4x4 tile
+// A thread's V and M together (16 x tiles x (Cin + Cout) floats) stay about this size: L2 and a little more.
+constexpr int64_t kBlockBudgetBytes = int64_t(4) << 20;
+// Tiles per block: a multiple of the AVX-512 micro-kernel's 12 rows, enough rows for each GEMM to reuse its packed
+// U panel, few enough that V and M stay near L2.
+constexpr int64_t kMinBlockTiles = 24, kMaxBlockTiles = 96, kBlockTileMultiple = 12;
+
+struct Plan {
+  int threads = 1;
+  int64_t block_tiles = 0;
+  int64_t unpacked = 0;      // 16 x Cin x Cout: U as plain matrices, which PackedRhs packs
+  int64_t packed_each = 0;   // PackedRhs storage per element
+  int64_t per_thread = 0;    // V and M of one block
+};
+
+Plan make_plan(const Conv2dShape& s) {
+  Plan p;
+  p.threads = plan_threads(s);
+  const int64_t fit = kBlockBudgetBytes / (kElems * (s.cin + s.cout) * int64_t(sizeof(float)));
+  p.block_tiles = std::clamp(fit / kBlockTileMultiple * kBlockTileMultiple, kMinBlockTiles, kMaxBlockTiles);
+  p.unpacked = kElems * s.cin * s.cout;
+  p.packed_each = PackedRhs::storage_floats(s.cin, s.cout);
+  p.per_thread = kElems * p.block_tiles * (s.cin + s.cout);
+  return p;
+}
+
+// The first output of each tile along an axis of `out` outputs; a tile's second output is d further (and may lie
+// past the end: then it is computed and dropped). Pairs (o, o + d) cover every output once.
+std::vector<int64_t> tile_origins(int64_t out, int64_t d) {
+  std::vector<int64_t> origins;
+  for (int64_t base = 0; base < out; base += 2 * d)
+    for (int64_t r = 0; r < d && base + r < out; ++r) origins.push_back(base + r);
+  return origins;
+}
+
+// U_e = G g G^T for e = 4i + j, stored [Cout][Cin] like w[Cout][3][3][Cin] (the GEMM takes it transposed), so
+// that both are read and written along Cin: output channels [k0, k1).
+void transform_weights(const Conv2dShape& s, const float* w, int64_t k0, int64_t k1, float* u) {
+  const int64_t cin = s.cin, plane = s.cout * cin;
+  for (int64_t k = k0; k < k1; ++k) {
+    const float* g = w + k * 9 * cin;  // g[(3 * kh + kw) * cin + c]
+    float* out = u + k * cin;
+#pragma omp simd
+    for (int64_t c = 0; c < cin; ++c) {
+      float q[3][4];  // each kernel row times G^T
+      for (int r = 0; r < 3; ++r) {
+        const float a = g[(3 * r) * cin + c], b = g[(3 * r + 1) * cin + c], e = g[(3 * r + 2) * cin + c];
+        q[r][0] = a;
+        q[r][1] = 0.5f * (a + b + e);
+        q[r][2] = 0.5f * (a - b + e);
+        q[r][3] = e;
+      }
+      for (int j = 0; j < 4; ++j) {  // G times the rows
+        out[(0 * 4 + j) * plane + c] = q[0][j];
+        out[(1 * 4 + j) * plane + c] = 0.5f * (q[0][j] + q[1][j] + q[2][j]);
+        out[(2 * 4 + j) * plane + c] = 0.5f * (q[0][j] - q[1][j] + q[2][j]);
+        out[(3 * 4 + j) * plane + c] = q[2][j];
+      }
+    }
+  }
+}
+
+struct TileGrid {
+  std::vector<int64_t> ys, xs;  // tile origins per axis
+  int64_t count(int64_t n) const { return n * static_cast<int64_t>(ys.size() * xs.size()); }
+  // Image, first output row and column of tile t.
+  void locate(int64_t t, int64_t& n, int64_t& oy, int64_t& ox) const {
+    const int64_t per_image = static_cast<int64_t>(ys.size() * xs.size());
+    n = t / per_image;
+    oy = ys[(t % per_image) / xs.size()];
+    ox = xs[(t % per_image) % xs.size()];
+  }
+};
+
+// V[e][t][c] of tile t (of `tiles` in the block) from its 4x4 input patch, rows of Cin; patch pixels outside the
+// image read `zeros`.
+void transform_input(const Conv2dShape& s, const float* x, const float* zeros, int64_t n, int64_t oy, int64_t ox,
+                     int64_t t, int64_t tiles, float* v) {
+  const int64_t cin = s.cin, d = s.dilation;
+  const float* p[4][4];
+  for (int i = 0; i < 4; ++i) {
+    const int64_t iy = oy - s.pad_h + i * d;
+    for (int j = 0; j < 4; ++j) {
+      const int64_t ix = ox - s.pad_w + j * d;
+      const bool inside = iy >= 0 && iy < s.h && ix >= 0 && ix < s.w;
+      p[i][j] = inside ? x + ((n * s.h + iy) * s.w + ix) * cin : zeros;
+    }
+  }
+  float* out[kElems];
+  for (int e = 0; e < kElems; ++e) out[e] = v + (e * tiles + t) * cin;
+#pragma omp simd
+  for (int64_t c = 0; c < cin; ++c) {
+    float r[4][4];  // each patch row times B
+    for (int i = 0; i < 4; ++i) {
+      r[i][0] = p[i][0][c] - p[i][2][c];
+      r[i][1] = p[i][1][c] + p[i][2][c];
+      r[i][2] = p[i][2][c] - p[i][1][c];
+      r[i][3] = p[i][1][c] - p[i][3][c];
+    }
+    for (int j = 0; j < 4; ++j) {  // B^T times the rows
+      out[0 * 4 + j][c] = r[0][j] - r[2][j];
+      out[1 * 4 + j][c] = r[1][j] + r[2][j];
+      out[2 * 4 + j][c] = r[2][j] - r[1][j];
+      out[3 * 4 + j][c] = r[1][j] - r[3][j];
+    }
+  }
+}
+
+// The 2x2 outputs of tile t from M[e][t][k], with the epilogue; outputs past the image's edge are dropped.
+void transform_output(const Conv2dShape& s, const float* m, int64_t t, int64_t tiles, int64_t n, int64_t oy,
+                      int64_t ox, const ConvEpilogue<float>& epilogue, float* y) {
+  const int64_t cout = s.cout, d = s.dilation;
+  const float* in[kElems];
+  for (int e = 0; e < kElems; ++e) in[e] = m + (e * tiles + t) * cout;
+  float* out[2][2];
+  bool valid[2][2];
+  for (int a = 0; a < 2; ++a) {
+    for (int b = 0; b < 2; ++b) {
+      const int64_t py = oy + a * d, px = ox + b * d;
+      valid[a][b] = py < s.oh && px < s.ow;
+      out[a][b] = valid[a][b] ? y + ((n * s.oh + py) * s.ow + px) * cout : nullptr;
+    }
+  }
+  for (int64_t k0 = 0; k0 < cout; k0 += 64) {
+    const int64_t k1 = std::min(k0 + 64, cout);
+    float result[2][2][64];
+#pragma omp simd
+    for (int64_t k = k0; k < k1; ++k) {
+      float r[4][2];  // each row of M times A
+      for (int i = 0; i < 4; ++i) {
+        r[i][0] = in[i * 4 + 0][k] + in[i * 4 + 1][k] + in[i * 4 + 2][k];
+        r[i][1] = in[i * 4 + 1][k] - in[i * 4 + 2][k] - in[i * 4 + 3][k];
+      }
+      for (int b = 0; b < 2; ++b) {  // A^T times the rows
+        result[0][b][k - k0] = r[0][b] + r[1][b] + r[2][b];
+        result[1][b][k - k0] = r[1][b] - r[2][b] - r[3][b];
+      }
+    }
+    for (int a = 0; a < 2; ++a)
+      for (int b = 0; b < 2; ++b)
+        if (valid[a][b]) std::copy(result[a][b], result[a][b] + (k1 - k0), out[a][b] + k0);
+  }
+  for (int a = 0; a < 2; ++a)
+    for (int b = 0; b < 2; ++b)
+      if (valid[a][b]) apply_epilogue(epilogue, 1, cout, out[a][b]);
+}
+
+}  // namespace
+
+bool winograd_applies(const Conv2dShape& s) {
+  return s.kh == 3 && s.kw == 3 && s.stride == 1 && s.pad_h >= 0 && s.pad_w >= 0 && s.dilation >= 1 &&
+         s.cin >= kWinogradMinChannels && s.cout >= kWinogradMinChannels;
+}
+
+int64_t winograd_workspace(const Conv2dShape& s) {
+  const Plan p = make_plan(s);
+  return p.unpacked + kElems * p.packed_each + s.cin + p.threads * p.per_thread;
+}
+
+void winograd_forward(const Conv2dShape& s, const float* x, const float* w, const ConvEpilogue<float>& epilogue,
+                      float* y, float* workspace, int64_t workspace_elems) {
+  ATROUS_CHECK(winograd_applies(s), "conv2d forward: Winograd F(2x2, 3x3) does not apply to a ", s.kh, "x", s.kw,
+               " stride-", s.stride, " convolution with ", s.cin, " -> ", s.cout, " channels");
+  const Plan plan = make_plan(s);
+  ATROUS_CHECK(workspace_elems >= winograd_workspace(s), "conv2d forward: workspace of ", workspace_elems,
+               " elements is smaller than the ", winograd_workspace(s), " needed");
+  if (s.pixels() == 0) return;
+  float* u = workspace;
+  float* packed_storage = u + plan.unpacked;
+  float* zeros = packed_storage + kElems * plan.packed_each;
+  float* blocks = zeros + s.cin;
+  std::fill(zeros, zeros + s.cin, 0.0f);
+  std::vector<PackedRhs> packed;
+  for (int e = 0; e < kElems; ++e)
+    packed.emplace_back(Transpose::yes, s.cin, s.cout, u + e * s.cin * s.cout, s.cin,
+                        packed_storage + e * plan.packed_each, plan.packed_each);
+  const int64_t slices = packed[0].slices();
+
+  const TileGrid grid{tile_origins(s.oh, s.dilation), tile_origins(s.ow, s.dilation)};
+  const int64_t tiles = grid.count(s.n), block_count = ceil_div(tiles, plan.block_tiles);
+#pragma omp parallel num_threads(plan.threads)
+  {
+#pragma omp for schedule(static)
+    for (int64_t k = 0; k < s.cout; k += 16) transform_weights(s, w, k, std::min(k + 16, s.cout), u);
+#pragma omp for schedule(static) collapse(2)
+    for (int e = 0; e < kElems; ++e)
+      for (int64_t i = 0; i < slices; ++i) packed[e].pack_slice(i);
+    float* v = blocks + omp_get_thread_num() * plan.per_thread;
+    float* m = v + kElems * plan.block_tiles * s.cin;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t b = 0; b < block_count; ++b) {
+      const int64_t t0 = b * plan.block_tiles, count = std::min(plan.block_tiles, tiles - t0);
+      int64_t n, oy, ox;
+      for (int64_t t = 0; t < count; ++t) {
+        grid.locate(t0 + t, n, oy, ox);
+        transform_input(s, x, zeros, n, oy, ox, t, count, v);
+      }
+      for (int e = 0; e < kElems; ++e)
+        gemm_packed_rhs(Transpose::no, count, 0, s.cin, 1.0f, v + e * count * s.cin, s.cin, packed[e], 0.0f,
+                        m + e * count * s.cout, s.cout);
+      for (int64_t t = 0; t < count; ++t) {
+        grid.locate(t0 + t, n, oy, ox);
+        transform_output(s, m, t, count, n, oy, ox, epilogue, y);
+      }
+    }
+  }
+}
+
+}  // namespace atrous::kernels::conv2d_detail
