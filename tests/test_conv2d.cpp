@@ -169,9 +169,10 @@ TEST(Conv2d, ManyTilesMatchNaiveLoops) {
   check_against_naive({1, 70, 3, 1, 1, 66, 3, 1, 1, 1}, DType::f64, 12);
 }
 
-// Winograd F(2x2, 3x3), which the float forward takes for 3x3 stride-1 convolutions with >= 16 channels in and out:
-// against the naive loops (and the im2col path) for dilations 1-12, paddings 0, 1, "same" and beyond, odd sizes
-// whose last tiles hang over the edge, channel counts off the vector width, batches, and more tiles than one block.
+// Winograd F(2x2, 3x3), which the float forward (and the stride-1 backward-data, a forward on flipped weights) takes
+// for 3x3 stride-1 convolutions with >= 16 channels in and out: against the naive loops (and the im2col path) for
+// dilations 1-12, paddings 0, 1, "same" and beyond, odd sizes whose last tiles hang over the edge, channel counts off
+// the vector width, batches, and more tiles than one block.
 TEST(Conv2d, WinogradMatchesNaiveLoopsAndIm2col) {
   const std::vector<Case> cases = {
       {1, 8, 8, 16, 16, 3, 3, 1, 1, 1},     {2, 9, 7, 17, 19, 3, 3, 1, 0, 1},   {1, 13, 11, 16, 33, 3, 3, 1, 2, 2},
@@ -183,18 +184,22 @@ TEST(Conv2d, WinogradMatchesNaiveLoopsAndIm2col) {
   for (const Case& c : cases) {
     SCOPED_TRACE(c.str());
     Generator gen(seed++);
-    const Tensor x = Tensor::uniform({c.n, c.h, c.w, c.cin}, -1, 1, gen);
+    Tensor x = Tensor::uniform({c.n, c.h, c.w, c.cin}, -1, 1, gen).set_requires_grad(true);
     const Tensor w = Tensor::uniform({c.cout, c.kh, c.kw, c.cin}, -1, 1, gen);
     const Tensor b = c.bias ? Tensor::uniform({c.cout}, -1, 1, gen) : Tensor();
-    const Tensor y = conv2d(x, w, b, c.params());
+    const Tensor dy = Tensor::uniform({c.n, c.oh(), c.ow(), c.cout}, -1, 1, gen);
+    Tensor y = conv2d(x, w, b, c.params());
+    y.backward(dy);
     kernels::set_conv_algorithm(kernels::ConvAlgorithm::im2col);
-    const Tensor y_im2col = conv2d(x, w, b, c.params());
+    const Tensor y_im2col = conv2d(x.detach(), w, b, c.params());
     kernels::set_conv_algorithm(kernels::ConvAlgorithm::automatic);
-    const std::vector<double> want = naive_forward(c, x.to_double_vector(), w.to_double_vector(),
-                                                   c.bias ? b.to_double_vector() : std::vector<double>{});
+    const std::vector<double> xv = x.to_double_vector(), wv = w.to_double_vector();
+    const std::vector<double> want = naive_forward(c, xv, wv, c.bias ? b.to_double_vector() : std::vector<double>{});
     const double tol = 2e-5 * std::sqrt(double(c.kh * c.kw * c.cin));
     expect_close(y.to_double_vector(), want, tol, "winograd forward");
     expect_close(y.to_double_vector(), y_im2col.to_double_vector(), tol, "winograd against im2col");
+    const double grad_tol = 2e-5 * std::sqrt(double(c.kh * c.kw * c.cout));
+    expect_close(x.grad().to_double_vector(), naive_backward(c, xv, wv, dy.to_double_vector()).dx, grad_tol, "dx");
   }
 }
 

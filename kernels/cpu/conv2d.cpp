@@ -237,11 +237,6 @@ std::atomic<ConvAlgorithm>& current_conv_algorithm() {
   return algorithm;
 }
 
-template <typename T>
-bool uses_winograd(const Conv2dShape& s) {
-  return std::is_same_v<T, float> && conv_algorithm() == ConvAlgorithm::automatic && conv2d_detail::winograd_applies(s);
-}
-
 }  // namespace
 
 ConvAlgorithm conv_algorithm() { return current_conv_algorithm().load(std::memory_order_relaxed); }
@@ -250,7 +245,7 @@ void set_conv_algorithm(ConvAlgorithm algorithm) { current_conv_algorithm().stor
 
 template <typename T>
 int64_t conv2d_forward_workspace_cpu(const Conv2dShape& s) {
-  if (uses_winograd<T>(s)) return conv2d_detail::winograd_workspace(s);
+  if (conv2d_detail::uses_winograd<T>(s)) return conv2d_detail::winograd_workspace(s);
   return conv2d_detail::forward_tiles_workspace<T>(s);
 }
 
@@ -261,7 +256,7 @@ void conv2d_forward_cpu(const Conv2dShape& s, const T* x, const T* w, const Conv
                    (epilogue.scale != nullptr) == (epilogue.offset != nullptr),
                "conv2d forward: the epilogue's mean, scale and offset go together");
   if constexpr (std::is_same_v<T, float>) {
-    if (uses_winograd<T>(s)) {
+    if (conv2d_detail::uses_winograd<T>(s)) {
       conv2d_detail::winograd_forward(s, x, w, epilogue, y, workspace, workspace_elems);
       return;
     }

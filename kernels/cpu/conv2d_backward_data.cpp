@@ -1,14 +1,17 @@
 // Convolution backward-data on the CPU. Stride 1: dx is itself a convolution of dy with the spatially flipped,
-// in/out-transposed weights and padding d*(K-1) - p, so it reuses the forward tiles (gather form, no races).
+// in/out-transposed weights and padding d*(K-1) - p, so it reuses the forward (Winograd's where it applies, else the
+// forward tiles: gather form, no races).
 // Stride > 1: per tile of output pixels, columns = dy * w (GEMM split over patch columns), then col2im written as a
 // gather over input pixels, so threads never write the same element.
 #include <omp.h>
 
 #include <algorithm>
+#include <type_traits>
 
 #include "core/error.h"
 #include "kernels/conv2d.h"
 #include "kernels/cpu/conv2d_im2col.h"
+#include "kernels/cpu/conv2d_winograd.h"
 #include "kernels/gemm.h"
 
 namespace atrous::kernels {
@@ -140,7 +143,9 @@ void backward_data_strided(const Conv2dShape& s, const T* dy, const T* w, T* dx,
 template <typename T>
 int64_t conv2d_backward_data_workspace_cpu(const Conv2dShape& s) {
   if (s.stride == 1) {
-    if (use_flipped_copy(s)) return s.kh * s.kw * s.cin * s.cout + forward_tiles_workspace<T>(transposed_shape(s));
+    const int64_t weight_elems = s.kh * s.kw * s.cin * s.cout;
+    if (uses_winograd<T>(transposed_shape(s))) return weight_elems + winograd_workspace(transposed_shape(s));
+    if (use_flipped_copy(s)) return weight_elems + forward_tiles_workspace<T>(transposed_shape(s));
     return forward_tiles_workspace<T>(transposed_shape(s));
   }
   return strided_plan<T>(s).size * s.patch();
@@ -159,8 +164,16 @@ void conv2d_backward_data_cpu(const Conv2dShape& s, const T* dy, const T* w, T* 
     return;
   }
   if (s.stride == 1) {
+    const int64_t weight_elems = s.kh * s.kw * s.cin * s.cout;
+    if constexpr (std::is_same_v<T, float>) {
+      if (uses_winograd<T>(transposed_shape(s))) {  // 3x3: the Winograd forward on the flipped copy
+        flip_transpose_weights(s, w, workspace);
+        winograd_forward(transposed_shape(s), dy, workspace, ConvEpilogue<T>{}, dx, workspace + weight_elems,
+                         workspace_elems - weight_elems);
+        return;
+      }
+    }
     if (use_flipped_copy(s)) {
-      const int64_t weight_elems = s.kh * s.kw * s.cin * s.cout;
       flip_transpose_weights(s, w, workspace);
       forward_tiles(transposed_shape(s), dy, workspace, WeightLayout::forward, ConvEpilogue<T>{}, dx,
                     workspace + weight_elems, workspace_elems - weight_elems);

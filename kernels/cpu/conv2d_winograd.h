@@ -9,6 +9,7 @@
 // them), which Winograd's 2.25x fewer multiplies more than pay for.
 #pragma once
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/conv2d.h"
 
@@ -19,6 +20,11 @@ namespace atrous::kernels::conv2d_detail {
 // than the multiplies saved, e.g. an RGB input layer).
 constexpr int64_t kWinogradMinChannels = 16;
 bool winograd_applies(const Conv2dShape& s);
+// Whether a convolution in T of this shape takes the Winograd forward now (float, conv_algorithm() automatic).
+template <typename T>
+bool uses_winograd(const Conv2dShape& s) {
+  return std::is_same_v<T, float> && conv_algorithm() == ConvAlgorithm::automatic && winograd_applies(s);
+}
 
 // Elements of workspace the Winograd forward needs: the transformed weights and each thread's transformed tiles.
 int64_t winograd_workspace(const Conv2dShape& s);
