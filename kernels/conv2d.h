@@ -37,12 +37,13 @@ struct ConvEpilogue {
   bool relu = false;
 };
 
-// How the CPU forward computes float convolutions that Winograd F(2x2, 3x3) applies to (3x3, stride 1, any
-// dilation, >= 16 channels in and out; kernels/cpu/conv2d_winograd.h): automatic takes it (2.25x fewer multiplies;
-// results within float rounding of im2col's, ~1e-6 relative), im2col keeps im2col + GEMM everywhere. The environment
-// variable ATROUS_CONV=automatic|im2col sets the initial choice. Like the thread count, it must not change between
-// a workspace query and the call it sizes.
-enum class ConvAlgorithm { automatic, im2col };
+// How the CPU forward (and stride-1 backward-data) computes float convolutions that Winograd F(2x2, 3x3) applies
+// to (3x3, stride 1, any dilation, >= 16 channels in and out; kernels/cpu/conv2d_winograd.h): automatic takes it
+// where it does less work than im2col (2.25x fewer multiplies, against the padding taps im2col skips), winograd
+// wherever it applies, im2col nowhere. Winograd's results are within float rounding of im2col's (~1e-6 relative).
+// The environment variable ATROUS_CONV=automatic|winograd|im2col sets the initial choice. Like the thread count, it
+// must not change between a workspace query and the call it sizes.
+enum class ConvAlgorithm { automatic, winograd, im2col };
 ConvAlgorithm conv_algorithm();
 void set_conv_algorithm(ConvAlgorithm algorithm);
 

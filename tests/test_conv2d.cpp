@@ -11,6 +11,7 @@
 #include "core/ops/conv2d.h"
 #include "core/random.h"
 #include "kernels/conv2d.h"
+#include "kernels/cpu/conv2d_winograd.h"
 #include "op_cases/conv_shapes.h"
 #include "support/gradcheck.h"
 
@@ -180,6 +181,7 @@ TEST(Conv2d, WinogradMatchesNaiveLoopsAndIm2col) {
       {1, 5, 5, 16, 16, 3, 3, 1, 5, 2, false}, {2, 33, 29, 32, 48, 3, 3, 1, 1, 1},
   };
   ASSERT_EQ(kernels::conv_algorithm(), kernels::ConvAlgorithm::automatic);
+  kernels::set_conv_algorithm(kernels::ConvAlgorithm::winograd);  // even where im2col would do less work
   uint64_t seed = 300;
   for (const Case& c : cases) {
     SCOPED_TRACE(c.str());
@@ -192,7 +194,7 @@ TEST(Conv2d, WinogradMatchesNaiveLoopsAndIm2col) {
     y.backward(dy);
     kernels::set_conv_algorithm(kernels::ConvAlgorithm::im2col);
     const Tensor y_im2col = conv2d(x.detach(), w, b, c.params());
-    kernels::set_conv_algorithm(kernels::ConvAlgorithm::automatic);
+    kernels::set_conv_algorithm(kernels::ConvAlgorithm::winograd);
     const std::vector<double> xv = x.to_double_vector(), wv = w.to_double_vector();
     const std::vector<double> want = naive_forward(c, xv, wv, c.bias ? b.to_double_vector() : std::vector<double>{});
     const double tol = 2e-5 * std::sqrt(double(c.kh * c.kw * c.cin));
@@ -201,6 +203,37 @@ TEST(Conv2d, WinogradMatchesNaiveLoopsAndIm2col) {
     const double grad_tol = 2e-5 * std::sqrt(double(c.kh * c.kw * c.cout));
     expect_close(x.grad().to_double_vector(), naive_backward(c, xv, wv, dy.to_double_vector()).dx, grad_tol, "dx");
   }
+  kernels::set_conv_algorithm(kernels::ConvAlgorithm::automatic);
+}
+
+// automatic takes Winograd where it does less work than im2col: VGG's and ResNet's 3x3 layers, LargeFOV's fc6
+// (rate 12 at 41x41), DeepLab-v2's ASPP at rate 6 but not at rates 12-24 (41x41, 2048 -> 21 channels), where most
+// taps fall in the padding that im2col skips; never below 16 channels, a stride or another kernel size.
+TEST(Conv2d, AutomaticAlgorithmPicksWinogradWhereItPays) {
+  const auto shape = [](int64_t size, int64_t cin, int64_t cout, int64_t dilation, int64_t k = 3, int64_t stride = 1) {
+    kernels::Conv2dShape s;
+    s.n = 1, s.h = s.w = size, s.cin = cin, s.cout = cout, s.kh = s.kw = k, s.stride = stride;
+    s.pad_h = s.pad_w = dilation * (k / 2), s.dilation = dilation;
+    s.oh = s.ow = (size + 2 * s.pad_h - dilation * (k - 1) - 1) / stride + 1;
+    return s;
+  };
+  using kernels::conv2d_detail::uses_winograd;
+  ASSERT_EQ(kernels::conv_algorithm(), kernels::ConvAlgorithm::automatic);
+  EXPECT_TRUE(uses_winograd<float>(shape(321, 64, 64, 1)));
+  EXPECT_TRUE(uses_winograd<float>(shape(41, 512, 512, 2)));
+  EXPECT_TRUE(uses_winograd<float>(shape(41, 512, 1024, 12)));
+  EXPECT_TRUE(uses_winograd<float>(shape(41, 2048, 21, 6)));
+  for (int64_t rate : {12, 18, 24}) EXPECT_FALSE(uses_winograd<float>(shape(41, 2048, 21, rate))) << rate;
+  EXPECT_FALSE(uses_winograd<float>(shape(321, 3, 64, 1)));
+  EXPECT_FALSE(uses_winograd<float>(shape(321, 64, 8, 1)));
+  EXPECT_FALSE(uses_winograd<float>(shape(321, 64, 64, 1, 3, 2)));
+  EXPECT_FALSE(uses_winograd<float>(shape(65, 64, 64, 1, 5)));
+  EXPECT_FALSE(uses_winograd<double>(shape(41, 512, 512, 1)));
+  kernels::set_conv_algorithm(kernels::ConvAlgorithm::im2col);
+  EXPECT_FALSE(uses_winograd<float>(shape(41, 512, 512, 1)));
+  kernels::set_conv_algorithm(kernels::ConvAlgorithm::winograd);
+  EXPECT_TRUE(uses_winograd<float>(shape(41, 2048, 21, 24)));
+  kernels::set_conv_algorithm(kernels::ConvAlgorithm::automatic);
 }
 
 TEST(Conv2d, OnlyTheRequestedGradientsAreComputed) {

@@ -227,8 +227,9 @@ namespace {
 ConvAlgorithm initial_conv_algorithm() {
   const char* chosen = std::getenv("ATROUS_CONV");
   if (!chosen || !*chosen || std::strcmp(chosen, "automatic") == 0) return ConvAlgorithm::automatic;
+  if (std::strcmp(chosen, "winograd") == 0) return ConvAlgorithm::winograd;
   ATROUS_CHECK(std::strcmp(chosen, "im2col") == 0, "ATROUS_CONV=", chosen,
-               ": unknown convolution algorithm (automatic, im2col)");
+               ": unknown convolution algorithm (automatic, winograd, im2col)");
   return ConvAlgorithm::im2col;
 }
 

@@ -22,28 +22,8 @@ namespace {
 constexpr int kElems = 16;  // values of a transformed 4x4 tile
 // A thread's V and M together (16 x tiles x (Cin + Cout) floats) stay about this size: L2 and a little more.
 constexpr int64_t kBlockBudgetBytes = int64_t(4) << 20;
-// Tiles per block: a multiple of the AVX-512 micro-kernel's 12 rows, enough rows for each GEMM to reuse its packed
-// U panel, few enough that V and M stay near L2.
-constexpr int64_t kMinBlockTiles = 24, kMaxBlockTiles = 96, kBlockTileMultiple = 12;
-
-struct Plan {
-  int threads = 1;
-  int64_t block_tiles = 0;
-  int64_t unpacked = 0;      // 16 x Cin x Cout: U as plain matrices, which PackedRhs packs
-  int64_t packed_each = 0;   // PackedRhs storage per element
-  int64_t per_thread = 0;    // V and M of one block
-};
-
-Plan make_plan(const Conv2dShape& s) {
-  Plan p;
-  p.threads = plan_threads(s);
-  const int64_t fit = kBlockBudgetBytes / (kElems * (s.cin + s.cout) * int64_t(sizeof(float)));
-  p.block_tiles = std::clamp(fit / kBlockTileMultiple * kBlockTileMultiple, kMinBlockTiles, kMaxBlockTiles);
-  p.unpacked = kElems * s.cin * s.cout;
-  p.packed_each = PackedRhs::storage_floats(s.cin, s.cout);
-  p.per_thread = kElems * p.block_tiles * (s.cin + s.cout);
-  return p;
-}
+// Most tiles per block: enough rows for each GEMM to reuse its packed U panel, few enough that V and M stay near L2.
+constexpr int64_t kMinBlockTiles = 24, kMaxBlockTiles = 96;
 
 // The first output of each tile along an axis of `out` outputs; a tile's second output is d further (and may lie
 // past the end: then it is computed and dropped). Pairs (o, o + d) cover every output once.
@@ -52,6 +32,32 @@ std::vector<int64_t> tile_origins(int64_t out, int64_t d) {
   for (int64_t base = 0; base < out; base += 2 * d)
     for (int64_t r = 0; r < d && base + r < out; ++r) origins.push_back(base + r);
   return origins;
+}
+
+int64_t tile_count(const Conv2dShape& s) {
+  return s.n * static_cast<int64_t>(tile_origins(s.oh, s.dilation).size() * tile_origins(s.ow, s.dilation).size());
+}
+
+struct Plan {
+  int threads = 1;
+  int64_t block_tiles = 0;
+  int64_t unpacked = 0;     // 16 x Cin x Cout: U as plain matrices, which PackedRhs packs
+  int64_t packed_each = 0;  // PackedRhs storage per element
+  int64_t per_thread = 0;   // V and M of one block
+};
+
+Plan make_plan(const Conv2dShape& s) {
+  Plan p;
+  p.threads = plan_threads(s);
+  const int64_t fit = kBlockBudgetBytes / (kElems * (s.cin + s.cout) * int64_t(sizeof(float)));
+  // Equal blocks, as many as a multiple of the threads: at 41x41 (441 tiles) blocks of 96 left one of two threads
+  // idle for a fifth of the layer.
+  const int64_t blocks = ceil_div(ceil_div(tile_count(s), std::clamp(fit, kMinBlockTiles, kMaxBlockTiles)), p.threads);
+  p.block_tiles = std::max<int64_t>(1, ceil_div(tile_count(s), blocks * p.threads));
+  p.unpacked = kElems * s.cin * s.cout;
+  p.packed_each = PackedRhs::storage_floats(s.cin, s.cout);
+  p.per_thread = kElems * p.block_tiles * (s.cin + s.cout);
+  return p;
 }
 
 // U_e = G g G^T for e = 4i + j, stored [Cout][Cin] like w[Cout][3][3][Cin] (the GEMM takes it transposed), so
@@ -166,7 +172,27 @@ void transform_output(const Conv2dShape& s, const float* m, int64_t t, int64_t t
       if (valid[a][b]) apply_epilogue(epilogue, 1, cout, out[a][b]);
 }
 
+// The transforms' work per transformed value, counted in multiply-adds of the GEMMs (they are a few additions, but
+// run from memory rather than from registers), and im2col's copy per value it copies.
+constexpr double kTransformCost = 4.0, kIm2colCopyCost = 1.0;
+
+// Kernel taps inside the input, summed over the outputs of one axis: what im2col multiplies along it.
+int64_t valid_taps(int64_t out, int64_t in, int64_t pad, int64_t d) {
+  int64_t taps = 0;
+  for (int64_t o = 0; o < out; ++o)
+    for (int64_t k = 0; k < 3; ++k) taps += o - pad + k * d >= 0 && o - pad + k * d < in;
+  return taps;
+}
+
 }  // namespace
+
+bool winograd_pays(const Conv2dShape& s) {
+  const double im2col = double(valid_taps(s.oh, s.h, s.pad_h, s.dilation)) *
+                        double(valid_taps(s.ow, s.w, s.pad_w, s.dilation)) * (1.0 + kIm2colCopyCost / s.cout);
+  const double tiles = double(tile_origins(s.oh, s.dilation).size()) * double(tile_origins(s.ow, s.dilation).size());
+  const double winograd = tiles * kElems * (1.0 + kTransformCost / s.cout + kTransformCost / s.cin);
+  return winograd < im2col;
+}
 
 bool winograd_applies(const Conv2dShape& s) {
   return s.kh == 3 && s.kw == 3 && s.stride == 1 && s.pad_h >= 0 && s.pad_w >= 0 && s.dilation >= 1 &&

@@ -15,15 +15,22 @@
 
 namespace atrous::kernels::conv2d_detail {
 
-// Whether the Winograd forward computes this convolution (when conv_algorithm() is automatic): 3x3, stride 1,
-// padding >= 0, and at least kWinogradMinChannels input and output channels (below that the transforms cost more
-// than the multiplies saved, e.g. an RGB input layer).
+// Whether the Winograd forward can compute this convolution: 3x3, stride 1, padding >= 0, and at least
+// kWinogradMinChannels input and output channels (below that the transforms cost more than the multiplies saved,
+// e.g. an RGB input layer).
 constexpr int64_t kWinogradMinChannels = 16;
 bool winograd_applies(const Conv2dShape& s);
-// Whether a convolution in T of this shape takes the Winograd forward now (float, conv_algorithm() automatic).
+// Whether it also does less work than im2col, counted per pair of input and output channels with the transforms
+// and im2col's copies: im2col multiplies only the taps inside the input, which for a dilation large next to the
+// image (DeepLab-v2's ASPP rates 12-24 at 41x41) is under half of them, while Winograd's tiles also hang over the
+// edges at such rates.
+bool winograd_pays(const Conv2dShape& s);
+// Whether a convolution in T of this shape takes the Winograd forward now: float, and conv_algorithm() automatic
+// where it applies and pays, or winograd where it applies.
 template <typename T>
 bool uses_winograd(const Conv2dShape& s) {
-  return std::is_same_v<T, float> && conv_algorithm() == ConvAlgorithm::automatic && winograd_applies(s);
+  if (!std::is_same_v<T, float> || conv_algorithm() == ConvAlgorithm::im2col || !winograd_applies(s)) return false;
+  return conv_algorithm() == ConvAlgorithm::winograd || winograd_pays(s);
 }
 
 // Elements of workspace the Winograd forward needs: the transformed weights and each thread's transformed tiles.
