@@ -12,6 +12,7 @@
 #include "core/random.h"
 #include "kernels/conv2d.h"
 #include "kernels/cpu/conv2d_winograd.h"
+#include "kernels/gemm.h"
 #include "op_cases/conv_shapes.h"
 #include "support/gradcheck.h"
 
@@ -182,27 +183,33 @@ TEST(Conv2d, WinogradMatchesNaiveLoopsAndIm2col) {
   };
   ASSERT_EQ(kernels::conv_algorithm(), kernels::ConvAlgorithm::automatic);
   kernels::set_conv_algorithm(kernels::ConvAlgorithm::winograd);  // even where im2col would do less work
+  const kernels::GemmBackend saved_backend = kernels::gemm_backend();
   uint64_t seed = 300;
-  for (const Case& c : cases) {
-    SCOPED_TRACE(c.str());
-    Generator gen(seed++);
-    Tensor x = Tensor::uniform({c.n, c.h, c.w, c.cin}, -1, 1, gen).set_requires_grad(true);
-    const Tensor w = Tensor::uniform({c.cout, c.kh, c.kw, c.cin}, -1, 1, gen);
-    const Tensor b = c.bias ? Tensor::uniform({c.cout}, -1, 1, gen) : Tensor();
-    const Tensor dy = Tensor::uniform({c.n, c.oh(), c.ow(), c.cout}, -1, 1, gen);
-    Tensor y = conv2d(x, w, b, c.params());
-    y.backward(dy);
-    kernels::set_conv_algorithm(kernels::ConvAlgorithm::im2col);
-    const Tensor y_im2col = conv2d(x.detach(), w, b, c.params());
-    kernels::set_conv_algorithm(kernels::ConvAlgorithm::winograd);
-    const std::vector<double> xv = x.to_double_vector(), wv = w.to_double_vector();
-    const std::vector<double> want = naive_forward(c, xv, wv, c.bias ? b.to_double_vector() : std::vector<double>{});
-    const double tol = 2e-5 * std::sqrt(double(c.kh * c.kw * c.cin));
-    expect_close(y.to_double_vector(), want, tol, "winograd forward");
-    expect_close(y.to_double_vector(), y_im2col.to_double_vector(), tol, "winograd against im2col");
-    const double grad_tol = 2e-5 * std::sqrt(double(c.kh * c.kw * c.cout));
-    expect_close(x.grad().to_double_vector(), naive_backward(c, xv, wv, dy.to_double_vector()).dx, grad_tol, "dx");
+  // Eigen's backend does not pack, so the transformed weights stay unpacked, all 16 planes of them.
+  for (kernels::GemmBackend backend : {kernels::GemmBackend::eigen, saved_backend}) {
+    for (const Case& c : cases) {
+      SCOPED_TRACE(c.str() + " " + kernels::gemm_backend_name(backend));
+      kernels::set_gemm_backend(backend);
+      Generator gen(seed++);
+      Tensor x = Tensor::uniform({c.n, c.h, c.w, c.cin}, -1, 1, gen).set_requires_grad(true);
+      const Tensor w = Tensor::uniform({c.cout, c.kh, c.kw, c.cin}, -1, 1, gen);
+      const Tensor b = c.bias ? Tensor::uniform({c.cout}, -1, 1, gen) : Tensor();
+      const Tensor dy = Tensor::uniform({c.n, c.oh(), c.ow(), c.cout}, -1, 1, gen);
+      Tensor y = conv2d(x, w, b, c.params());
+      y.backward(dy);
+      kernels::set_conv_algorithm(kernels::ConvAlgorithm::im2col);
+      const Tensor y_im2col = conv2d(x.detach(), w, b, c.params());
+      kernels::set_conv_algorithm(kernels::ConvAlgorithm::winograd);
+      const std::vector<double> xv = x.to_double_vector(), wv = w.to_double_vector();
+      const std::vector<double> want = naive_forward(c, xv, wv, c.bias ? b.to_double_vector() : std::vector<double>{});
+      const double tol = 2e-5 * std::sqrt(double(c.kh * c.kw * c.cin));
+      expect_close(y.to_double_vector(), want, tol, "winograd forward");
+      expect_close(y.to_double_vector(), y_im2col.to_double_vector(), tol, "winograd against im2col");
+      const double grad_tol = 2e-5 * std::sqrt(double(c.kh * c.kw * c.cout));
+      expect_close(x.grad().to_double_vector(), naive_backward(c, xv, wv, dy.to_double_vector()).dx, grad_tol, "dx");
+    }
   }
+  kernels::set_gemm_backend(saved_backend);
   kernels::set_conv_algorithm(kernels::ConvAlgorithm::automatic);
 }
 
