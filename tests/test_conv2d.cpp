@@ -185,7 +185,7 @@ TEST(Conv2d, WinogradMatchesNaiveLoopsAndIm2col) {
   kernels::set_conv_algorithm(kernels::ConvAlgorithm::winograd);  // even where im2col would do less work
   const kernels::GemmBackend saved_backend = kernels::gemm_backend();
   uint64_t seed = 300;
-  // Eigen's backend does not pack, so the transformed weights stay unpacked, all 16 planes of them.
+  // Eigen's backend does not pack the transformed weights: its products read them unpacked.
   for (kernels::GemmBackend backend : {kernels::GemmBackend::eigen, saved_backend}) {
     for (const Case& c : cases) {
       SCOPED_TRACE(c.str() + " " + kernels::gemm_backend_name(backend));

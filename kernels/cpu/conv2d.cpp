@@ -258,8 +258,7 @@ void conv2d_forward_cpu(const Conv2dShape& s, const T* x, const T* w, const Conv
                "conv2d forward: the epilogue's mean, scale and offset go together");
   if constexpr (std::is_same_v<T, float>) {
     if (conv2d_detail::uses_winograd<T>(s)) {
-      conv2d_detail::winograd_forward(s, x, w, conv2d_detail::WeightLayout::forward, epilogue, y, workspace,
-                                      workspace_elems);
+      conv2d_detail::winograd_forward(s, x, w, epilogue, y, workspace, workspace_elems);
       return;
     }
   }

@@ -144,7 +144,7 @@ template <typename T>
 int64_t conv2d_backward_data_workspace_cpu(const Conv2dShape& s) {
   if (s.stride == 1) {
     const int64_t weight_elems = s.kh * s.kw * s.cin * s.cout;
-    if (uses_winograd<T>(transposed_shape(s))) return winograd_workspace(transposed_shape(s));
+    if (uses_winograd<T>(transposed_shape(s))) return weight_elems + winograd_workspace(transposed_shape(s));
     if (use_flipped_copy(s)) return weight_elems + forward_tiles_workspace<T>(transposed_shape(s));
     return forward_tiles_workspace<T>(transposed_shape(s));
   }
@@ -166,9 +166,10 @@ void conv2d_backward_data_cpu(const Conv2dShape& s, const T* dy, const T* w, T* 
   if (s.stride == 1) {
     const int64_t weight_elems = s.kh * s.kw * s.cin * s.cout;
     if constexpr (std::is_same_v<T, float>) {
-      if (uses_winograd<T>(transposed_shape(s))) {  // 3x3: the Winograd forward, reading w flipped
-        winograd_forward(transposed_shape(s), dy, w, WeightLayout::transposed_flipped, ConvEpilogue<T>{}, dx,
-                         workspace, workspace_elems);
+      if (uses_winograd<T>(transposed_shape(s))) {  // 3x3: the Winograd forward on the flipped copy
+        flip_transpose_weights(s, w, workspace);
+        winograd_forward(transposed_shape(s), dy, workspace, ConvEpilogue<T>{}, dx, workspace + weight_elems,
+                         workspace_elems - weight_elems);
         return;
       }
     }

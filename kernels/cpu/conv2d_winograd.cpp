@@ -41,8 +41,7 @@ int64_t tile_count(const Conv2dShape& s) {
 struct Plan {
   int threads = 1;
   int64_t block_tiles = 0;
-  int64_t unpacked = 0;     // U as plain matrices for PackedRhs to pack: one element's at a time, or all 16 where
-                            // the GEMM backend does not pack (Eigen's) and reads them in every product
+  int64_t unpacked = 0;     // 16 x Cin x Cout: U as plain matrices, which PackedRhs packs
   int64_t packed_each = 0;  // PackedRhs storage per element
   int64_t per_thread = 0;   // V and M of one block
 };
@@ -56,45 +55,35 @@ Plan make_plan(const Conv2dShape& s) {
   const int64_t most = std::clamp(fit, kMinBlockTiles, kMaxBlockTiles);
   const int64_t blocks_per_thread = ceil_div(ceil_div(tile_count(s), most), p.threads);
   p.block_tiles = std::max<int64_t>(1, ceil_div(tile_count(s), blocks_per_thread * p.threads));
+  p.unpacked = kElems * s.cin * s.cout;
   p.packed_each = PackedRhs::storage_floats(s.cin, s.cout);
-  p.unpacked = (p.packed_each > 0 ? 1 : kElems) * s.cin * s.cout;
   p.per_thread = kElems * p.block_tiles * (s.cin + s.cout);
   return p;
 }
 
-// U_e = G g G^T for e = 4i + j, stored [Cout][Cin] (the GEMM takes it transposed) for output channels [k0, k1),
-// one plane of Cout x Cin per element in `elements` (the others skipped), plane p at u + p * Cout * Cin. w is
-// [Cout][3][3][Cin] (forward), or the weight of the convolution this one transposes, [Cin][3][3][Cout] read
-// flipped (transposed_flipped: backward-data, no flipped copy of w).
-void transform_weights(const Conv2dShape& s, const float* w, WeightLayout layout, int64_t k0, int64_t k1, int e0,
-                       int e1, float* u) {
+// U_e = G g G^T for e = 4i + j, stored [Cout][Cin] like w[Cout][3][3][Cin] (the GEMM takes it transposed), so
+// that both are read and written along Cin: output channels [k0, k1).
+void transform_weights(const Conv2dShape& s, const float* w, int64_t k0, int64_t k1, float* u) {
   const int64_t cin = s.cin, plane = s.cout * cin;
-  const bool forward = layout == WeightLayout::forward;
-  // g(k, tap, c) = w[k * k_stride + tap * tap_stride + c * c_stride + base]
-  const int64_t k_stride = forward ? 9 * cin : 1, c_stride = forward ? 1 : 9 * s.cout;
-  const int64_t tap_stride = forward ? cin : -s.cout, base = forward ? 0 : 8 * s.cout;
   for (int64_t k = k0; k < k1; ++k) {
-    const float* g = w + base + k * k_stride;
+    const float* g = w + k * 9 * cin;  // g[(3 * kh + kw) * cin + c]
     float* out = u + k * cin;
 #pragma omp simd
     for (int64_t c = 0; c < cin; ++c) {
       float q[3][4];  // each kernel row times G^T
       for (int r = 0; r < 3; ++r) {
-        const float a = g[(3 * r) * tap_stride + c * c_stride], b = g[(3 * r + 1) * tap_stride + c * c_stride],
-                    e = g[(3 * r + 2) * tap_stride + c * c_stride];
+        const float a = g[(3 * r) * cin + c], b = g[(3 * r + 1) * cin + c], e = g[(3 * r + 2) * cin + c];
         q[r][0] = a;
         q[r][1] = 0.5f * (a + b + e);
         q[r][2] = 0.5f * (a - b + e);
         q[r][3] = e;
       }
-      float value[kElems];
       for (int j = 0; j < 4; ++j) {  // G times the rows
-        value[0 * 4 + j] = q[0][j];
-        value[1 * 4 + j] = 0.5f * (q[0][j] + q[1][j] + q[2][j]);
-        value[2 * 4 + j] = 0.5f * (q[0][j] - q[1][j] + q[2][j]);
-        value[3 * 4 + j] = q[2][j];
+        out[(0 * 4 + j) * plane + c] = q[0][j];
+        out[(1 * 4 + j) * plane + c] = 0.5f * (q[0][j] + q[1][j] + q[2][j]);
+        out[(2 * 4 + j) * plane + c] = 0.5f * (q[0][j] - q[1][j] + q[2][j]);
+        out[(3 * 4 + j) * plane + c] = q[2][j];
       }
-      for (int e = e0; e < e1; ++e) out[(e - e0) * plane + c] = value[e];
     }
   }
 }
@@ -216,8 +205,8 @@ int64_t winograd_workspace(const Conv2dShape& s) {
   return p.unpacked + kElems * p.packed_each + s.cin + p.threads * p.per_thread;
 }
 
-void winograd_forward(const Conv2dShape& s, const float* x, const float* w, WeightLayout layout,
-                      const ConvEpilogue<float>& epilogue, float* y, float* workspace, int64_t workspace_elems) {
+void winograd_forward(const Conv2dShape& s, const float* x, const float* w, const ConvEpilogue<float>& epilogue,
+                      float* y, float* workspace, int64_t workspace_elems) {
   ATROUS_CHECK(winograd_applies(s), "conv2d forward: Winograd F(2x2, 3x3) does not apply to a ", s.kh, "x", s.kw,
                " stride-", s.stride, " convolution with ", s.cin, " -> ", s.cout, " channels");
   const Plan plan = make_plan(s);
@@ -229,10 +218,9 @@ void winograd_forward(const Conv2dShape& s, const float* x, const float* w, Weig
   float* zeros = packed_storage + kElems * plan.packed_each;
   float* blocks = zeros + s.cin;
   std::fill(zeros, zeros + s.cin, 0.0f);
-  const bool one_plane = plan.unpacked < kElems * s.cin * s.cout;  // each element packed before the next
   std::vector<PackedRhs> packed;
   for (int e = 0; e < kElems; ++e)
-    packed.emplace_back(Transpose::yes, s.cin, s.cout, u + (one_plane ? 0 : e) * s.cin * s.cout, s.cin,
+    packed.emplace_back(Transpose::yes, s.cin, s.cout, u + e * s.cin * s.cout, s.cin,
                         packed_storage + e * plan.packed_each, plan.packed_each);
   const int64_t slices = packed[0].slices();
 
@@ -240,14 +228,11 @@ void winograd_forward(const Conv2dShape& s, const float* x, const float* w, Weig
   const int64_t tiles = grid.count(s.n), block_count = ceil_div(tiles, plan.block_tiles);
 #pragma omp parallel num_threads(plan.threads)
   {
-    for (int e0 = 0; e0 < kElems; e0 += one_plane ? 1 : kElems) {
-      const int e1 = one_plane ? e0 + 1 : kElems;
 #pragma omp for schedule(static)
-      for (int64_t k = 0; k < s.cout; k += 16) transform_weights(s, w, layout, k, std::min(k + 16, s.cout), e0, e1, u);
+    for (int64_t k = 0; k < s.cout; k += 16) transform_weights(s, w, k, std::min(k + 16, s.cout), u);
 #pragma omp for schedule(static) collapse(2)
-      for (int e = e0; e < e1; ++e)
-        for (int64_t i = 0; i < slices; ++i) packed[e].pack_slice(i);
-    }
+    for (int e = 0; e < kElems; ++e)
+      for (int64_t i = 0; i < slices; ++i) packed[e].pack_slice(i);
     float* v = blocks + omp_get_thread_num() * plan.per_thread;
     float* m = v + kElems * plan.block_tiles * s.cin;
 #pragma omp for schedule(dynamic, 1)

@@ -12,7 +12,6 @@
 #include <type_traits>
 
 #include "kernels/conv2d.h"
-#include "kernels/cpu/conv2d_im2col.h"
 
 namespace atrous::kernels::conv2d_detail {
 
@@ -37,9 +36,8 @@ bool uses_winograd(const Conv2dShape& s) {
 // Elements of workspace the Winograd forward needs: the transformed weights and each thread's transformed tiles.
 int64_t winograd_workspace(const Conv2dShape& s);
 
-// y = conv(x, w) with the epilogue, as conv2d_forward_cpu (which calls it where uses_winograd); w in either layout
-// of conv2d_im2col.h's WeightLayout (transposed_flipped: the stride-1 backward-data, no flipped copy of w).
-void winograd_forward(const Conv2dShape& s, const float* x, const float* w, WeightLayout layout,
-                      const ConvEpilogue<float>& epilogue, float* y, float* workspace, int64_t workspace_elems);
+// y = conv(x, w) with the epilogue, as conv2d_forward_cpu (which calls it where winograd_applies).
+void winograd_forward(const Conv2dShape& s, const float* x, const float* w, const ConvEpilogue<float>& epilogue,
+                      float* y, float* workspace, int64_t workspace_elems);
 
 }  // namespace atrous::kernels::conv2d_detail
