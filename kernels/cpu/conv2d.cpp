@@ -2,7 +2,8 @@
 // tiles (its own column buffer, single-threaded GEMMs); measured faster here than sharing each GEMM between threads.
 // A tile only multiplies the taps that fall inside the input for all its pixels (see plan_tiles). 1x1 stride-1
 // unpadded convolutions skip im2col: NHWC x already is the [N*H*W, Cin] matrix. float weights are packed for the
-// GEMM kernels once per call (kernels::PackedRhs), by all threads, rather than once per tile.
+// GEMM kernels once per call (kernels::PackedRhs), by all threads, rather than once per tile. 3x3 stride-1 float
+// convolutions go to Winograd F(2x2, 3x3) instead where it does less work (conv2d_winograd.cpp; ConvAlgorithm).
 #include <omp.h>
 
 #include <algorithm>
@@ -242,7 +243,9 @@ std::atomic<ConvAlgorithm>& current_conv_algorithm() {
 
 ConvAlgorithm conv_algorithm() { return current_conv_algorithm().load(std::memory_order_relaxed); }
 
-void set_conv_algorithm(ConvAlgorithm algorithm) { current_conv_algorithm().store(algorithm, std::memory_order_relaxed); }
+void set_conv_algorithm(ConvAlgorithm algorithm) {
+  current_conv_algorithm().store(algorithm, std::memory_order_relaxed);
+}
 
 template <typename T>
 int64_t conv2d_forward_workspace_cpu(const Conv2dShape& s) {
