@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <string>
 
 #include "core/autograd.h"
@@ -211,6 +212,12 @@ TEST(Conv2d, WinogradMatchesNaiveLoopsAndIm2col) {
   }
   kernels::set_gemm_backend(saved_backend);
   kernels::set_conv_algorithm(kernels::ConvAlgorithm::automatic);
+}
+
+TEST(Conv2d, AlgorithmIsAutomaticUnlessTheEnvironmentSaysOtherwise) {
+  const char* forced = std::getenv("ATROUS_CONV");
+  if (forced && *forced) GTEST_SKIP() << "ATROUS_CONV=" << forced << " chooses";
+  EXPECT_EQ(kernels::conv_algorithm(), kernels::ConvAlgorithm::automatic);
 }
 
 // automatic takes Winograd where it does less work than im2col: VGG's and ResNet's 3x3 layers, LargeFOV's fc6

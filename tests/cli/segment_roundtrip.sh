@@ -52,4 +52,12 @@ else
 fi
 expect_failure "--device 'gpu:0' is not a device" "$atrous" segment --model tiny-deeplab --classes 4 \
   --weights "$work/q/weights.safetensors" --image "$work/q/sample.png" --out "$work/x.png" --device gpu:0
+# The convolution algorithm can be forced from the environment; a name it does not know is an error naming it.
+for algorithm in im2col winograd automatic; do
+  ATROUS_CONV=$algorithm "$atrous" segment --weights "$work/q/weights.safetensors" --image "$work/q/sample.png" \
+    --out "$work/mask_$algorithm.png" > /dev/null
+  test -s "$work/mask_$algorithm.png"
+done
+expect_failure "ATROUS_CONV=fft: unknown convolution algorithm" env ATROUS_CONV=fft "$atrous" segment \
+  --weights "$work/q/weights.safetensors" --image "$work/q/sample.png" --out "$work/x.png"
 echo "segment round trip: ok"
