@@ -4,6 +4,7 @@
 // two-thread split of gemm_parallel, and a right operand packed once (PackedRhs) used over ranges of its depth.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -13,6 +14,8 @@
 #include <vector>
 
 #include "core/error.h"
+#include "kernels/cpu/sgemm_interleave.h"
+#include "kernels/cpu/sgemm_packed.h"
 #include "kernels/gemm.h"
 
 namespace atrous::kernels {
@@ -153,6 +156,34 @@ TEST_P(GemmBackends, PackedRightOperandMatchesGemmOnItsDepthRange) {
 INSTANTIATE_TEST_SUITE_P(Backends, GemmBackends,
                          ::testing::Values(GemmBackend::eigen, GemmBackend::avx2, GemmBackend::avx512),
                          [](const auto& info) { return std::string(gemm_backend_name(info.param)); });
+
+// The packing of row panels (in-register transposes of 16 or 8 rows): every row count up to two groups and a part,
+// rows past `valid` zero, depths with and without a tail, and nothing written past count * depth floats.
+TEST(SgemmInterleave, RowsSideBySideForEveryCountAndDepth) {
+  const std::pair<GemmBackend, sgemm::InterleaveRows> backends[] = {
+      {GemmBackend::avx512, sgemm::interleave_rows_avx512}, {GemmBackend::avx2, sgemm::interleave_rows_avx2}};
+  std::mt19937 rng(5);
+  for (const auto& [backend, interleave] : backends) {
+    if (!sgemm::cpu_supports(backend)) continue;
+    for (int64_t count = 1; count <= 40; ++count) {
+      for (const int64_t depth : {0, 1, 7, 8, 15, 16, 17, 40}) {
+        for (const int64_t valid : {int64_t{0}, count / 2, count - 1, count}) {
+          const int64_t ld = depth + 3;
+          const std::vector<float> src = random_matrix(std::max<int64_t>(valid, 1), ld, rng);
+          std::vector<float> out(static_cast<size_t>(count * depth + 20), -7.0f);
+          interleave(src.data(), ld, valid, count, depth, out.data());
+          for (int64_t p = 0; p < depth; ++p)
+            for (int64_t i = 0; i < count; ++i)
+              ASSERT_EQ(out[p * count + i], i < valid ? src[i * ld + p] : 0.0f)
+                  << gemm_backend_name(backend) << " count " << count << " valid " << valid << " depth " << depth
+                  << " at (" << p << ", " << i << ")";
+          for (size_t j = static_cast<size_t>(count * depth); j < out.size(); ++j)
+            ASSERT_EQ(out[j], -7.0f) << gemm_backend_name(backend) << " count " << count << ": wrote past the end";
+        }
+      }
+    }
+  }
+}
 
 TEST(GemmBackend, DefaultIsTheWidestThisCpuRuns) {
   const char* forced = std::getenv("ATROUS_GEMM");

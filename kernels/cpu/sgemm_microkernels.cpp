@@ -79,7 +79,7 @@ __attribute__((target("avx2,fma"))) void kernel_avx2(int64_t kc, const float* a,
 
 }  // namespace
 
-KernelShape avx512_kernel() { return {kAvx512Rows, kAvx512Cols, kernel_avx512}; }
-KernelShape avx2_kernel() { return {kAvx2Rows, kAvx2Cols, kernel_avx2}; }
+KernelShape avx512_kernel() { return {kAvx512Rows, kAvx512Cols, kernel_avx512, interleave_rows_avx512}; }
+KernelShape avx2_kernel() { return {kAvx2Rows, kAvx2Cols, kernel_avx2, interleave_rows_avx2}; }
 
 }  // namespace atrous::kernels::sgemm

@@ -4,6 +4,8 @@
 #pragma once
 #include <cstdint>
 
+#include "kernels/cpu/sgemm_interleave.h"
+
 namespace atrous::kernels::sgemm {
 
 // c[i * ldc + j] = alpha * sum_p a[p * MR + i] * b[p * NR + j] + beta * c[i * ldc + j] for i < MR, j < NR; beta == 0
@@ -14,6 +16,7 @@ using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, float* 
 struct KernelShape {
   int mr, nr;  // rows of C (one broadcast A value each) and columns (whole vectors of B)
   MicroKernel kernel;
+  InterleaveRows interleave;  // packs panels that are rows of the source, in the same instruction set
 };
 
 KernelShape avx512_kernel();  // 12 x 32: 24 zmm accumulators

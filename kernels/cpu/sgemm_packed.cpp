@@ -20,7 +20,7 @@ namespace {
 
 // Depth of a slice, rows of an A block (a multiple of every MR), columns of a B block (of every NR).
 constexpr int64_t kDepth = 256, kBlockRows = 144, kBlockCols = 1024;
-constexpr int kMaxRows = 12, kMaxCols = 32, kMaxTile = kMaxRows * kMaxCols;  // the largest MR, NR
+constexpr int kMaxTile = 12 * 32;  // the largest MR x NR
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -40,10 +40,11 @@ class AlignedScratch {
   std::vector<float> storage_;
 };
 
-// Rows [i0, i0 + rows) x depth [p0, p0 + depth) of op(A), as panels of mr rows: panel q holds element (i, p) at
+// Rows [i0, i0 + rows) x depth [p0, p0 + depth) of op(A), as panels of ks.mr rows: panel q holds element (i, p) at
 // [q * depth * mr + p * mr + i]; rows past the end are zero.
-void pack_a(bool transposed, const float* a, int64_t lda, int64_t i0, int64_t p0, int64_t rows, int64_t depth,
-            int mr, float* out) {
+void pack_a(const KernelShape& ks, bool transposed, const float* a, int64_t lda, int64_t i0, int64_t p0, int64_t rows,
+            int64_t depth, float* out) {
+  const int mr = ks.mr;
   for (int64_t q = 0; q < rows; q += mr, out += depth * mr) {
     const int64_t valid = std::min<int64_t>(mr, rows - q);
     if (transposed) {  // op(A)(i, p) = a[p * lda + i]: mr consecutive floats per p
@@ -52,26 +53,21 @@ void pack_a(bool transposed, const float* a, int64_t lda, int64_t i0, int64_t p0
         std::memcpy(dst, a + (p0 + p) * lda + i0 + q, sizeof(float) * static_cast<size_t>(valid));
         std::fill(dst + valid, dst + mr, 0.0f);
       }
-    } else {  // op(A)(i, p) = a[i * lda + p]: mr rows read side by side (their lines stay in L1), written in order
-      const float* rows_at[kMaxRows];
-      for (int64_t i = 0; i < mr; ++i) rows_at[i] = a + (i0 + q + std::min(i, valid - 1)) * lda + p0;
-      for (int64_t p = 0; p < depth; ++p)
-        for (int64_t i = 0; i < mr; ++i) out[p * mr + i] = i < valid ? rows_at[i][p] : 0.0f;
+    } else {  // op(A)(i, p) = a[i * lda + p]: mr rows side by side
+      ks.interleave(a + (i0 + q) * lda + p0, lda, valid, mr, depth, out);
     }
   }
 }
 
-// Depth [p0, p0 + depth) x columns [j0, j0 + cols) of op(B), as panels of nr columns: panel q holds element (p, j)
-// at [q * depth * nr + p * nr + j]; columns past the end are zero.
-void pack_b(bool transposed, const float* b, int64_t ldb, int64_t p0, int64_t j0, int64_t depth, int64_t cols,
-            int nr, float* out) {
+// Depth [p0, p0 + depth) x columns [j0, j0 + cols) of op(B), as panels of ks.nr columns: panel q holds element
+// (p, j) at [q * depth * nr + p * nr + j]; columns past the end are zero.
+void pack_b(const KernelShape& ks, bool transposed, const float* b, int64_t ldb, int64_t p0, int64_t j0,
+            int64_t depth, int64_t cols, float* out) {
+  const int nr = ks.nr;
   for (int64_t q = 0; q < cols; q += nr, out += depth * nr) {
     const int64_t valid = std::min<int64_t>(nr, cols - q);
-    if (transposed) {  // op(B)(p, j) = b[j * ldb + p]: nr rows of b read side by side, the panel written in order
-      const float* rows_at[kMaxCols];
-      for (int64_t j = 0; j < nr; ++j) rows_at[j] = b + (j0 + q + std::min(j, valid - 1)) * ldb + p0;
-      for (int64_t p = 0; p < depth; ++p)
-        for (int64_t j = 0; j < nr; ++j) out[p * nr + j] = j < valid ? rows_at[j][p] : 0.0f;
+    if (transposed) {  // op(B)(p, j) = b[j * ldb + p]: nr rows of b side by side
+      ks.interleave(b + (j0 + q) * ldb + p0, ldb, valid, nr, depth, out);
     } else {  // op(B)(p, j) = b[p * ldb + j]: nr consecutive floats per p
       for (int64_t p = 0; p < depth; ++p) {
         float* dst = out + p * nr;
@@ -120,7 +116,7 @@ void multiply_panels(const KernelShape& ks, bool trans_a, const float* a, int64_
   float* packed_a = a_scratch.get(kBlockRows * kDepth);
   for (int64_t ic = 0; ic < m; ic += kBlockRows) {
     const int64_t mc = std::min(kBlockRows, m - ic);
-    pack_a(trans_a, a, lda, ic, a_col0, mc, depth, ks.mr, packed_a);
+    pack_a(ks, trans_a, a, lda, ic, a_col0, mc, depth, packed_a);
     for (int64_t ir = 0; ir < mc; ir += ks.mr) {
       const float* a_panel = packed_a + ir * depth;
       const int64_t rows = std::min<int64_t>(ks.mr, mc - ir);
@@ -169,7 +165,7 @@ void multiply(GemmBackend backend, Transpose trans_a, Transpose trans_b, int64_t
     const int64_t nc = std::min(kBlockCols, n - jc);
     for (int64_t pc = 0; pc < k; pc += kDepth) {
       const int64_t kc = std::min(kDepth, k - pc);
-      pack_b(trans_b == Transpose::yes, b, ldb, pc, jc, kc, nc, ks.nr, packed_b);
+      pack_b(ks, trans_b == Transpose::yes, b, ldb, pc, jc, kc, nc, packed_b);
       // Later slices add to what the first wrote.
       multiply_panels(ks, trans_a == Transpose::yes, a, lda, m, pc, kc, packed_b, kc * ks.nr, nc, alpha,
                       pc == 0 ? beta : 1.0f, c + jc, ldc);
@@ -191,9 +187,9 @@ float* packed_rhs_start(float* storage) {
 // Slice s (depth [s * kDepth, ...)) starts at s * kDepth * padded_n, its panels nr wide and the slice's depth deep.
 void pack_rhs_slice(GemmBackend backend, Transpose trans_b, const float* b, int64_t ldb, int64_t k, int64_t n,
                     int64_t slice, float* packed) {
-  const int nr = kernel_shape(backend).nr;
-  const int64_t p0 = slice * kDepth, padded_n = ceil_div(n, nr) * nr;
-  pack_b(trans_b == Transpose::yes, b, ldb, p0, 0, std::min(kDepth, k - p0), n, nr, packed + p0 * padded_n);
+  const KernelShape ks = kernel_shape(backend);
+  const int64_t p0 = slice * kDepth, padded_n = ceil_div(n, ks.nr) * ks.nr;
+  pack_b(ks, trans_b == Transpose::yes, b, ldb, p0, 0, std::min(kDepth, k - p0), n, packed + p0 * padded_n);
 }
 
 void multiply_packed_rhs(GemmBackend backend, Transpose trans_a, int64_t m, int64_t n, int64_t k, int64_t k0,
