@@ -26,14 +26,16 @@ struct Conv2dShape {
 
 // What the forward does to each output value v of channel c once its sum over the taps is done, on the output tile
 // while it is in cache: v += bias[c]; then v = (v - mean[c]) * scale[c] + offset[c] (a batch norm with running
-// statistics, scale = weight / sqrt(var + eps), folded in: no pass of its own over the output); then v = max(v, 0)
-// (ReLU, with relu's NaN -> 0). Null pointers skip their step; mean, scale and offset go together.
+// statistics, scale = weight / sqrt(var + eps), folded in: no pass of its own over the output); then v +=
+// residual[pixel][c] (a residual block's shortcut, [N*OH*OW, cout] like y); then v = max(v, 0) (ReLU, with relu's
+// NaN -> 0). Null pointers skip their step; mean, scale and offset go together.
 template <typename T>
 struct ConvEpilogue {
   const T* bias = nullptr;
   const T* mean = nullptr;
   const T* scale = nullptr;
   const T* offset = nullptr;
+  const T* residual = nullptr;
   bool relu = false;
 };
 

@@ -1,6 +1,5 @@
 #include "layers/basic_block.h"
 
-#include "core/ops/elementwise.h"
 #include "layers/conv_bn_relu.h"
 
 namespace atrous {
@@ -47,8 +46,9 @@ Tensor BasicBlock::forward(const Tensor& x) {
   ATROUS_CHECK(x.dim() == 4 && x.size(3) == conv1_->options().in_channels, "BasicBlock: input must be [N,H,W,",
                conv1_->options().in_channels, "], got ", x.description());
   Tensor h = conv_bn_relu(*conv1_, bn1_.get(), x, true);
-  h = conv_bn_relu(*conv2_, bn2_.get(), h, false);
-  return add_relu(h, downsample_ ? downsample_->forward(x) : x);
+  // The shortcut joins in conv_bn_relu: in inference inside the convolution's epilogue, in training as add_relu.
+  const Tensor shortcut = downsample_ ? downsample_->forward(x) : x;
+  return conv_bn_relu(*conv2_, bn2_.get(), h, true, shortcut);
 }
 
 void BasicBlock::set_stride(int stride) {

@@ -3,7 +3,6 @@
 
 #include <cmath>
 
-#include "core/ops/elementwise.h"
 #include "layers/conv_bn_relu.h"
 
 namespace atrous {
@@ -62,8 +61,9 @@ Tensor Bottleneck::forward(const Tensor& x) {
                conv1_->options().in_channels, "], got ", x.description());
   Tensor h = conv_bn_relu(*conv1_, bn1_.get(), x, true);
   h = conv_bn_relu(*conv2_, bn2_.get(), h, true);
-  h = conv_bn_relu(*conv3_, bn3_.get(), h, false);
-  return add_relu(h, downsample_ ? downsample_->forward(x) : x);
+  // The shortcut joins in conv_bn_relu: in inference inside the convolution's epilogue, in training as add_relu.
+  const Tensor shortcut = downsample_ ? downsample_->forward(x) : x;
+  return conv_bn_relu(*conv3_, bn3_.get(), h, true, shortcut);
 }
 
 void Bottleneck::set_stride(int stride) {

@@ -6,9 +6,9 @@
 
 namespace atrous {
 
-bool conv_bn_relu_fuses(Conv2d& conv, const BatchNorm2d* bn, const Tensor& x) {
+bool conv_bn_relu_fuses(Conv2d& conv, const BatchNorm2d* bn, const Tensor& x, const Tensor& residual) {
   if (bn && !bn->uses_running_statistics()) return false;
-  std::vector<Tensor> inputs{x, conv.weight(), conv.has_bias() ? conv.bias() : Tensor()};
+  std::vector<Tensor> inputs{x, conv.weight(), conv.has_bias() ? conv.bias() : Tensor(), residual};
   if (bn) {
     const RunningBatchNorm r = bn->running();
     inputs.insert(inputs.end(), {r.weight, r.bias});
@@ -16,14 +16,15 @@ bool conv_bn_relu_fuses(Conv2d& conv, const BatchNorm2d* bn, const Tensor& x) {
   return !any_requires_grad(inputs);
 }
 
-Tensor conv_bn_relu(Conv2d& conv, BatchNorm2d* bn, const Tensor& x, bool relu) {
-  if (conv_bn_relu_fuses(conv, bn, x)) {
+Tensor conv_bn_relu(Conv2d& conv, BatchNorm2d* bn, const Tensor& x, bool relu, const Tensor& residual) {
+  if (conv_bn_relu_fuses(conv, bn, x, residual)) {
     const RunningBatchNorm running = bn ? bn->running() : RunningBatchNorm{};
     return conv2d_bn_relu(x, conv.weight(), conv.has_bias() ? conv.bias() : Tensor(), conv.params(),
-                          bn ? &running : nullptr, relu);
+                          bn ? &running : nullptr, relu, residual);
   }
   Tensor h = conv.forward(x);
   if (bn) h = bn->forward(h);
+  if (residual.defined()) return relu ? add_relu(h, residual) : add(h, residual);
   return relu ? atrous::relu(h) : h;
 }
 

@@ -1,6 +1,6 @@
-// Inference fusion: conv2d_bn_relu against conv2d -> batch_norm (Eval) -> relu in turn (every epilogue combination,
-// tiles that see only padding, tiles staged and scattered, f32 and f64, grouped fallbacks), its errors; the layer
-// helper conv_bn_relu and Sequential's fused runs (fused exactly when nothing needs a gradient and BN uses running
+// Inference fusion: conv2d_bn_relu against conv2d -> batch_norm (Eval) -> [+ residual] -> relu in turn (every
+// epilogue combination, tiles that see only padding, tiles staged and scattered, Winograd's tiles, f32 and f64,
+// grouped fallbacks), its errors; the layer helper conv_bn_relu and Sequential's fused runs (fused exactly when nothing needs a gradient and BN uses running
 // statistics; training unchanged); add_relu's values and gradients.
 #include <gtest/gtest.h>
 
@@ -15,6 +15,7 @@
 #include "core/ops/elementwise.h"
 #include "core/ops/pooling.h"
 #include "core/random.h"
+#include "kernels/conv2d.h"
 #include "layers/conv_bn_relu.h"
 #include "layers/sequential.h"
 #include "layers/simple_layers.h"
@@ -59,7 +60,7 @@ RunningBatchNorm random_batch_norm(int64_t channels, bool affine, DType dtype, G
 }
 
 Tensor in_turn(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& p, const RunningBatchNorm* bn,
-               bool relu_after) {
+               bool relu_after, const Tensor& residual = Tensor()) {
   Tensor y = conv2d(x, w, b, p);
   if (bn) {
     BatchNormParams params;
@@ -67,6 +68,7 @@ Tensor in_turn(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dPa
     params.eps = bn->eps;
     y = batch_norm(y, bn->weight, bn->bias, bn->running_mean, bn->running_var, params);
   }
+  if (residual.defined()) y = add(y, residual);
   return relu_after ? relu(y) : y;
 }
 
@@ -80,19 +82,24 @@ void check_every_epilogue(const Case& c, DType dtype, uint64_t seed) {
   const Tensor b = Tensor::uniform({c.cout}, -1.0, 1.0, gen, dtype);
   const RunningBatchNorm affine = random_batch_norm(c.cout, true, dtype, gen);
   const RunningBatchNorm plain = random_batch_norm(c.cout, false, dtype, gen);
+  const Tensor y0 = conv2d(x, w, Tensor(), p);
+  const Tensor shortcut = Tensor::uniform(y0.shape(), -2.0, 2.0, gen, dtype);
   // f32: the same arithmetic in the same order, but compiled in two places (multiply-adds may fuse differently).
   const double tol = dtype == DType::f64 ? 1e-12 : 1e-6;
   for (const Tensor& bias : {b, Tensor()}) {
     for (const RunningBatchNorm* bn : {&affine, &plain, static_cast<const RunningBatchNorm*>(nullptr)}) {
-      for (bool relu_after : {true, false}) {
-        const std::string what = detail::concat(c.str(), bias.defined() ? ", bias" : ", no bias",
-                                                bn == &affine ? ", affine BN" : bn ? ", BN without affine" : ", no BN",
-                                                relu_after ? ", ReLU" : "", ", ", dtype_name(dtype));
-        const Tensor fused = conv2d_bn_relu(x, w, bias, p, bn, relu_after);
-        expect_close(fused, in_turn(x, w, bias, p, bn, relu_after), tol, what);
-        if (relu_after) {
-          const auto v = fused.to_double_vector();
-          EXPECT_TRUE(std::all_of(v.begin(), v.end(), [](double e) { return e >= 0.0; })) << what;
+      for (const Tensor& residual : {Tensor(), shortcut}) {
+        for (bool relu_after : {true, false}) {
+          const std::string what = detail::concat(
+              c.str(), bias.defined() ? ", bias" : ", no bias",
+              bn == &affine ? ", affine BN" : bn ? ", BN without affine" : ", no BN",
+              residual.defined() ? ", residual" : "", relu_after ? ", ReLU" : "", ", ", dtype_name(dtype));
+          const Tensor fused = conv2d_bn_relu(x, w, bias, p, bn, relu_after, residual);
+          expect_close(fused, in_turn(x, w, bias, p, bn, relu_after, residual), tol, what);
+          if (relu_after) {
+            const auto v = fused.to_double_vector();
+            EXPECT_TRUE(std::all_of(v.begin(), v.end(), [](double e) { return e >= 0.0; })) << what;
+          }
         }
       }
     }
@@ -108,6 +115,10 @@ TEST(Conv2dBnRelu, FusedMatchesTheOpsInTurn) {
   check_every_epilogue({1, 17, 15, 3, 5, 3, 2, 1, 1, 1}, DType::f32, 4);    // strided
   check_every_epilogue({2, 12, 10, 8, 9, 1, 1, 0, 1, 1}, DType::f32, 5);    // pointwise: no im2col
   check_every_epilogue({1, 3, 2100, 2, 3, 3, 1, 1, 1, 1}, DType::f32, 6);   // rows cut in pieces: staged tiles
+  const kernels::ConvAlgorithm algorithm = kernels::conv_algorithm();
+  kernels::set_conv_algorithm(kernels::ConvAlgorithm::winograd);  // its output transform runs the epilogue
+  check_every_epilogue({2, 9, 7, 16, 17, 3, 1, 2, 2, 1}, DType::f32, 10);  // tiles over the edge
+  kernels::set_conv_algorithm(algorithm);
 }
 
 TEST(Conv2dBnRelu, GroupedAndDepthwiseTakeTheOpsInTurn) {
@@ -142,6 +153,10 @@ TEST(Conv2dBnRelu, ErrorsNameTheOpAndWhatIsWrong) {
   expect_error([&] { conv2d_bn_relu(x, w, Tensor(), p, &bad_eps, false); }, {"conv2d_bn_relu", "eps"});
   expect_error([&] { conv2d_bn_relu(Tensor::zeros({1, 5, 5, 2}), w, Tensor(), p, &bn, true); },
                {"conv2d_bn_relu", "input channels"});
+  expect_error([&] { conv2d_bn_relu(x, w, Tensor(), p, &bn, true, Tensor::zeros({1, 5, 5, 3})); },
+               {"conv2d_bn_relu", "residual", "[1,5,5,4]", "[1,5,5,3]"});
+  expect_error([&] { conv2d_bn_relu(x, w, Tensor(), p, &bn, true, Tensor::zeros({1, 5, 5, 4}, DType::f64)); },
+               {"conv2d_bn_relu", "residual"});
 }
 
 namespace {
@@ -182,6 +197,9 @@ TEST(ConvBnReluLayer, FusesInInferenceOnlyAndMatchesTheModules) {
     expect_close(fused, by_modules(), 1e-6, "eval, no grad");
     expect_close(conv_bn_relu(*m.conv, m.bn.get(), x, false), m.bn->forward(m.conv->forward(x)), 1e-6, "no ReLU");
     expect_close(conv_bn_relu(*m.conv, nullptr, x, true), relu(m.conv->forward(x)), 1e-6, "no BN");
+    const Tensor shortcut = Tensor::uniform({2, 7, 6, 5}, -1.0, 1.0, gen);
+    expect_close(conv_bn_relu(*m.conv, m.bn.get(), x, true, shortcut),
+                 relu(add(m.bn->forward(m.conv->forward(x)), shortcut)), 1e-6, "a residual block's end");
   }
   // A frozen BN and a frozen conv under grad mode: nothing needs a gradient, so it fuses.
   m.bn->set_frozen(true);
@@ -206,6 +224,14 @@ TEST(ConvBnReluLayer, TrainingStepsKeepTheirGradients) {
   m.conv->weight().zero_grad();
   sum(relu(m.bn->forward(m.conv->forward(x)))).backward();
   expect_close(helper_grad, m.conv->weight().grad(), 1e-6, "conv weight gradient in training");
+  // With a shortcut that needs a gradient: add_relu in turn, its gradient reaching the shortcut.
+  Tensor shortcut = Tensor::uniform({2, 5, 5, 3}, -1.0, 1.0, gen);
+  shortcut.set_requires_grad(true);
+  EXPECT_FALSE(conv_bn_relu_fuses(*m.conv, m.bn.get(), x, shortcut));
+  const Tensor y = conv_bn_relu(*m.conv, m.bn.get(), x, true, shortcut);
+  sum(y).backward();
+  const auto dy = shortcut.grad().to_double_vector(), out = y.to_double_vector();
+  for (size_t i = 0; i < dy.size(); ++i) EXPECT_EQ(dy[i], out[i] > 0.0 ? 1.0 : 0.0) << "shortcut gradient at " << i;
 }
 
 TEST(SequentialFusion, ConvBnReluRunsMatchChildByChild) {

@@ -33,9 +33,9 @@ void check_batch_norm(const RunningBatchNorm& bn, const Tensor& x, const Tensor&
   ATROUS_CHECK(std::isfinite(bn.eps) && bn.eps >= 0.0, kOp, ": eps must be finite and >= 0, got ", bn.eps);
 }
 
-// The three ops in turn (nothing requires a gradient here, so none records history).
-Tensor conv_then_bn_then_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& params,
-                              const RunningBatchNorm* bn, bool relu) {
+// The ops in turn (nothing requires a gradient here, so none records history).
+Tensor ops_in_turn(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& params,
+                   const RunningBatchNorm* bn, bool relu, const Tensor& residual) {
   Tensor y = conv2d(x, weight, bias, params);
   if (bn) {
     BatchNormParams p;
@@ -43,30 +43,44 @@ Tensor conv_then_bn_then_relu(const Tensor& x, const Tensor& weight, const Tenso
     p.eps = bn->eps;
     y = batch_norm(y, bn->weight, bn->bias, bn->running_mean, bn->running_var, p);
   }
+  if (residual.defined()) return relu ? add_relu(y, residual) : add(y, residual);
   return relu ? atrous::relu(y) : y;
+}
+
+// The shortcut added before the ReLU: exactly the output's shape, dtype and device.
+void check_residual(const Tensor& residual, const Tensor& x, const kernels::Conv2dShape& s) {
+  const Shape out{s.n, s.oh, s.ow, s.cout};
+  ATROUS_CHECK(residual.shape() == out, kOp, ": residual must have the output's shape ", shape_str(out), ", got ",
+               residual.description());
+  checks::same_dtype(kOp, "residual", residual, "x", x);
+  checks::same_device(kOp, "residual", residual, "x", x);
 }
 
 }  // namespace
 
 Tensor conv2d_bn_relu(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const Conv2dParams& params,
-                      const RunningBatchNorm* bn, bool relu) {
+                      const RunningBatchNorm* bn, bool relu, const Tensor& residual_in) {
   detail::check_conv2d_arguments(kOp, x_in, w_in, b_in, params);
   if (bn) check_batch_norm(*bn, x_in, w_in);
-  std::vector<Tensor> inputs{x_in, w_in, b_in};
+  const kernels::Conv2dShape s = detail::conv2d_kernel_shape(x_in.shape(), w_in.shape(), params);
+  if (residual_in.defined()) check_residual(residual_in, x_in, s);
+  std::vector<Tensor> inputs{x_in, w_in, b_in, residual_in};
   if (bn) inputs.insert(inputs.end(), {bn->weight, bn->bias, bn->running_mean, bn->running_var});
   ATROUS_CHECK(!any_requires_grad(inputs), kOp,
                ": is for inference and records no gradient, but an input requires one (run it under NoGradGuard, "
                "or conv2d, batch_norm and relu in turn)");
-  if (!x_in.device().is_cpu() || params.groups != 1) return conv_then_bn_then_relu(x_in, w_in, b_in, params, bn, relu);
+  if (!x_in.device().is_cpu() || params.groups != 1)
+    return ops_in_turn(x_in, w_in, b_in, params, bn, relu, residual_in);
 
   const Tensor x = x_in.contiguous(), w = w_in.contiguous(), b = b_in.defined() ? b_in.contiguous() : Tensor();
-  const kernels::Conv2dShape s = detail::conv2d_kernel_shape(x.shape(), w.shape(), params);
+  const Tensor residual = residual_in.defined() ? residual_in.contiguous() : Tensor();
   Tensor y = Tensor::empty({s.n, s.oh, s.ow, s.cout}, x.dtype(), x.device());
   dispatch_floating(x.dtype(), kOp, [&](auto tag) {
     using T = decltype(tag);
     kernels::ConvEpilogue<T> epilogue;
     epilogue.bias = b.defined() ? b.data<T>() : nullptr;
     epilogue.relu = relu;
+    epilogue.residual = residual.defined() ? residual.data<T>() : nullptr;
     // The batch norm's scale as batch_norm computes it in Eval mode: invstd * weight, in T.
     Tensor mean, scale, offset;
     if (bn) {

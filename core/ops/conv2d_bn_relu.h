@@ -1,4 +1,4 @@
-// Inference-time fusion of conv2d -> batch norm on running statistics -> ReLU. On the CPU the normalisation and
+// Inference-time fusion of conv2d -> batch norm on running statistics -> residual add -> ReLU. On the CPU the normalisation and
 // the ReLU run on each output tile of the convolution while it is in cache (kernels::ConvEpilogue): neither makes a
 // pass of its own over the activations nor a tensor of its own (DeepLabv3-ResNet-101 has ~100 such triples).
 #pragma once
@@ -13,11 +13,12 @@ struct RunningBatchNorm {
   double eps = 1e-5;
 };
 
-// relu(batch_norm(conv2d(x, weight, bias, params))); without the batch norm when bn is null, without the ReLU when
-// relu is false. CPU with groups 1: one fused pass, the same arithmetic as the three ops in the same order. Other
-// devices, grouped and depthwise convolutions: the three ops in turn. For inference: records no autograd history,
-// and is an error when grad mode is on and an input requires a gradient.
+// relu(batch_norm(conv2d(x, weight, bias, params)) + residual); without the batch norm when bn is null, without the
+// residual when it is undefined (a residual block's shortcut, shaped like the output), without the ReLU when relu
+// is false. CPU with groups 1: one fused pass, the same arithmetic as the ops in the same order. Other devices,
+// grouped and depthwise convolutions: the ops in turn. For inference: records no autograd history, and is an error
+// when grad mode is on and an input requires a gradient.
 Tensor conv2d_bn_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& params,
-                      const RunningBatchNorm* bn, bool relu);
+                      const RunningBatchNorm* bn, bool relu, const Tensor& residual = Tensor());
 
 }  // namespace atrous

@@ -129,8 +129,14 @@ void forward_tile(const Conv2dShape& s, const Tile& t, const T* x, const T* w, W
     }
     multiply_tile(s, t, a, s.is_pointwise() && direct ? cin : valid, w, layout, packed, out, cout);
   }
-  apply_epilogue(epilogue, rows, cout, out);
-  if (!direct) scatter_tile_rows(s, t, staging, cout, y);
+  if (direct) {
+    apply_epilogue(epilogue, rows, cout, out, t.first_pixel(s));
+    return;
+  }
+  for (int64_t oy = t.oy0; oy < t.oy1; ++oy)  // the staged rows are runs of the output's rows, one per image row
+    apply_epilogue(epilogue, t.width(), cout, out + (oy - t.oy0) * t.width() * cout,
+                   (t.n * s.oh + oy) * s.ow + t.ox0);
+  scatter_tile_rows(s, t, staging, cout, y);
 }
 
 }  // namespace

@@ -57,33 +57,51 @@ struct Tile {
   int64_t first_pixel(const Conv2dShape& s) const { return (n * s.oh + oy0) * s.ow + ox0; }
 };
 
-// The epilogue on `rows` rows of cout values. The steps present are chosen before each row's channel loop, so every
-// such loop is a plain vectorised one; a step absent costs nothing.
-template <typename T>
-void apply_epilogue(const ConvEpilogue<T>& e, int64_t rows, int64_t cout, T* out) {
-  const T* __restrict__ bias = e.bias;
+// One row of the epilogue with its steps fixed at compile time, so that each combination is one plain vectorised loop.
+template <bool kNormalize, bool kResidual, bool kRelu, typename T>
+void epilogue_row(const ConvEpilogue<T>& e, int64_t cout, const T* __restrict__ residual, T* __restrict__ row) {
   const T* __restrict__ mean = e.mean;
   const T* __restrict__ scale = e.scale;
   const T* __restrict__ offset = e.offset;
-  for (int64_t r = 0; r < rows; ++r) {
-    T* __restrict__ row = out + r * cout;
-    if (bias) {
+#pragma omp simd
+  for (int64_t c = 0; c < cout; ++c) {
+    T v = row[c];
+    if constexpr (kNormalize) v = (v - mean[c]) * scale[c] + offset[c];
+    if constexpr (kResidual) v += residual[c];
+    if constexpr (kRelu) v = v > T(0) ? v : T(0);
+    row[c] = v;
+  }
+}
+
+template <bool kNormalize, bool kResidual, bool kRelu, typename T>
+void epilogue_rows(const ConvEpilogue<T>& e, int64_t rows, int64_t cout, const T* residual, T* out) {
+  for (int64_t r = 0; r < rows; ++r)
+    epilogue_row<kNormalize, kResidual, kRelu>(e, cout, kResidual ? residual + r * cout : nullptr, out + r * cout);
+}
+
+// The epilogue on `rows` rows of cout values, which are the consecutive output pixels from first_pixel on (the row
+// of the [N*OH*OW, cout] output matrix, where the residual's rows are read).
+template <typename T>
+void apply_epilogue(const ConvEpilogue<T>& e, int64_t rows, int64_t cout, T* out, int64_t first_pixel) {
+  if (e.bias) {
+    const T* __restrict__ bias = e.bias;
+    for (int64_t r = 0; r < rows; ++r) {
+      T* __restrict__ row = out + r * cout;
 #pragma omp simd
       for (int64_t c = 0; c < cout; ++c) row[c] += bias[c];
     }
-    if (scale && e.relu) {
-#pragma omp simd
-      for (int64_t c = 0; c < cout; ++c) {
-        const T v = (row[c] - mean[c]) * scale[c] + offset[c];
-        row[c] = v > T(0) ? v : T(0);
-      }
-    } else if (scale) {
-#pragma omp simd
-      for (int64_t c = 0; c < cout; ++c) row[c] = (row[c] - mean[c]) * scale[c] + offset[c];
-    } else if (e.relu) {
-#pragma omp simd
-      for (int64_t c = 0; c < cout; ++c) row[c] = row[c] > T(0) ? row[c] : T(0);
-    }
+  }
+  const T* residual = e.residual ? e.residual + first_pixel * cout : nullptr;
+  const int steps = (e.scale ? 4 : 0) | (residual ? 2 : 0) | (e.relu ? 1 : 0);
+  switch (steps) {
+    case 0: break;
+    case 1: epilogue_rows<false, false, true>(e, rows, cout, residual, out); break;
+    case 2: epilogue_rows<false, true, false>(e, rows, cout, residual, out); break;
+    case 3: epilogue_rows<false, true, true>(e, rows, cout, residual, out); break;
+    case 4: epilogue_rows<true, false, false>(e, rows, cout, residual, out); break;
+    case 5: epilogue_rows<true, false, true>(e, rows, cout, residual, out); break;
+    case 6: epilogue_rows<true, true, false>(e, rows, cout, residual, out); break;
+    default: epilogue_rows<true, true, true>(e, rows, cout, residual, out); break;
   }
 }
 

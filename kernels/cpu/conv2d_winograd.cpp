@@ -141,12 +141,14 @@ void transform_output(const Conv2dShape& s, const float* m, int64_t t, int64_t t
   const float* in[kElems];
   for (int e = 0; e < kElems; ++e) in[e] = m + (e * tiles + t) * cout;
   float* out[2][2];
+  int64_t pixel[2][2];
   bool valid[2][2];
   for (int a = 0; a < 2; ++a) {
     for (int b = 0; b < 2; ++b) {
       const int64_t py = oy + a * d, px = ox + b * d;
       valid[a][b] = py < s.oh && px < s.ow;
-      out[a][b] = valid[a][b] ? y + ((n * s.oh + py) * s.ow + px) * cout : nullptr;
+      pixel[a][b] = (n * s.oh + py) * s.ow + px;
+      out[a][b] = valid[a][b] ? y + pixel[a][b] * cout : nullptr;
     }
   }
   for (int64_t k0 = 0; k0 < cout; k0 += 64) {
@@ -170,7 +172,7 @@ void transform_output(const Conv2dShape& s, const float* m, int64_t t, int64_t t
   }
   for (int a = 0; a < 2; ++a)
     for (int b = 0; b < 2; ++b)
-      if (valid[a][b]) apply_epilogue(epilogue, 1, cout, out[a][b]);
+      if (valid[a][b]) apply_epilogue(epilogue, 1, cout, out[a][b], pixel[a][b]);
 }
 
 // The transforms' work per transformed value, counted in multiply-adds of the GEMMs (they are a few additions, but
