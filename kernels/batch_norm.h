@@ -29,7 +29,8 @@ void batch_norm_apply_cpu(const T* x, const T* mean, const T* invstd, const T* w
 
 // Backward given the statistics the forward used. With batch_stats (train mode) dx carries the terms through the
 // batch mean and variance: dx = w*invstd * (dy - mean(dy) - xhat * mean(dy*xhat)); otherwise dx = dy*w*invstd.
-// dweight = sum(dy*xhat), dbias = sum(dy). Any of dx, dweight, dbias may be null (not needed).
+// dweight = sum(dy*xhat), dbias = sum(dy). Any of dx, dweight, dbias may be null (not needed); x is read only with
+// batch_stats, dweight or dbias, and may be null without them.
 template <typename T>
 void batch_norm_backward_cpu(const T* dy, const T* x, const T* weight, const T* mean, const T* invstd, BatchNormShape s,
                              bool batch_stats, T* dx, T* dweight, T* dbias);

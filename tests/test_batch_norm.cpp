@@ -1,11 +1,12 @@
 // batch_norm: forward against a naive double reference in Train/Eval/Frozen modes, running-stat updates (unbiased
-// variance), f32 accuracy on large means, and argument errors. Finite differences and CUDA run from the op case
+// variance), f32 accuracy on large means, what the backward keeps of x, and argument errors. Finite differences and CUDA run from the op case
 // table (tests/op_cases/batch_norm.cpp).
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <vector>
 
+#include "core/allocator.h"
 #include "core/autograd.h"
 #include "core/ops/batch_norm.h"
 #include "core/ops/elementwise.h"
@@ -167,6 +168,32 @@ TEST(BatchNorm, FrozenGivesNoGradientToWeightAndBias) {
   Tensor plain = make({2, 2, 3, C}, 19);
   EXPECT_FALSE(batch_norm(plain, w, b, rm, rv, mode(BatchNormMode::Frozen)).requires_grad());
   EXPECT_TRUE(batch_norm(plain, w, b, rm, rv, mode(BatchNormMode::Eval)).requires_grad());
+}
+
+// The backward reads x only for batch statistics or the affine's gradients, so a frozen BN keeps none of its input
+// (a frozen-BN ResNet's training would otherwise hold one more activation per convolution), Train mode keeps it.
+TEST(BatchNorm, FrozenKeepsNoInputForItsBackward) {
+  const int64_t C = 16;
+  Tensor a = random_input({4, 32, 32, C}, 20);
+  Tensor w = random_input({C}, 21), b = random_input({C}, 22);
+  Tensor rm = make({C}, 23), rv = make({C}, 24, DType::f64, 0.5, 1.5);
+  const size_t activation = static_cast<size_t>(a.numel()) * sizeof(double);
+  // Bytes still held once the input's own handle is gone: y, and the input if the backward keeps it.
+  const auto held_after_forward = [&](BatchNormMode m) {
+    const size_t base = host_allocator_stats().in_use_bytes;
+    Tensor y;
+    {
+      const Tensor h = add(a, a);  // an activation nothing else keeps
+      y = batch_norm(h, w, b, rm, rv, mode(m));
+    }
+    const size_t held = host_allocator_stats().in_use_bytes - base;
+    sum(y).backward();
+    return held;
+  };
+  EXPECT_LT(held_after_forward(BatchNormMode::Frozen), activation * 3 / 2);
+  EXPECT_GE(held_after_forward(BatchNormMode::Train), activation * 2);
+  EXPECT_GE(held_after_forward(BatchNormMode::Eval), activation * 2) << "the affine's gradient reads x";
+  ASSERT_TRUE(a.grad().defined());
 }
 
 TEST(BatchNorm, ParallelSizesMatchReferenceForwardAndBackward) {

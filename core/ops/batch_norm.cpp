@@ -1,9 +1,11 @@
 // Batch normalisation op: argument checks, the running-statistics update (buffers, outside autograd), device dispatch
-// and the backward closure. Backward saves x, the batch (or running) mean and invstd, never xhat.
+// and the backward closure. Backward saves x (only where it reads it), the batch (or running) mean and invstd, never
+// xhat.
 #include "core/ops/batch_norm.h"
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "core/autograd.h"
 #include "core/checks.h"
@@ -117,9 +119,13 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor& bia
   const bool frozen = params.mode == BatchNormMode::Frozen;
   const std::vector<Tensor> inputs{x_in, frozen ? Tensor() : weight_in, frozen ? Tensor() : bias_in};
   if (!any_requires_grad(inputs)) return y;
+  // The backward reads x only for batch statistics or the affine's gradients: a frozen BN, or one whose affine is
+  // constant, keeps none of its input (in a frozen-BN ResNet's training, one activation less per convolution).
+  const bool keeps_x = train || any_requires_grad({inputs[1], inputs[2]});
+  Tensor saved_x = keeps_x ? x.detach() : Tensor();
   return record_op(kOp, y, inputs,
-                   [x = x.detach(), weight = weight.defined() ? weight.detach() : Tensor(), mean, invstd, shape, train](
-                       const Tensor& g_in, const std::vector<bool>& needs) {
+                   [x = std::move(saved_x), weight = weight.defined() ? weight.detach() : Tensor(), mean, invstd, shape,
+                    train](const Tensor& g_in, const std::vector<bool>& needs) {
                      Tensor g = g_in.contiguous();
                      const Shape channels{shape.channels};
                      Tensor dx = needs[0] ? Tensor::empty(g.shape(), g.dtype(), g.device()) : Tensor();
@@ -129,13 +135,13 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor& bia
                        using T = decltype(tag);
                        if (g.device().is_cuda()) {
                          ATROUS_CUDA_ONLY(kernels::cuda::batch_norm_backward<T>(
-                             g.device().index, g.data<T>(), x.data<T>(), data_or_null<T>(weight), mean.data<T>(),
+                             g.device().index, g.data<T>(), data_or_null<T>(x), data_or_null<T>(weight), mean.data<T>(),
                              invstd.data<T>(), shape, train, dx.defined() ? dx.data<T>() : nullptr,
                              dweight.defined() ? dweight.data<T>() : nullptr,
                              dbias.defined() ? dbias.data<T>() : nullptr));
                          return;
                        }
-                       kernels::batch_norm_backward_cpu<T>(g.data<T>(), x.data<T>(), data_or_null<T>(weight),
+                       kernels::batch_norm_backward_cpu<T>(g.data<T>(), data_or_null<T>(x), data_or_null<T>(weight),
                                                            mean.data<T>(), invstd.data<T>(), shape, train,
                                                            dx.defined() ? dx.data<T>() : nullptr,
                                                            dweight.defined() ? dweight.data<T>() : nullptr,

@@ -123,7 +123,7 @@ __global__ void backward_dx_kernel_f4(const float4* __restrict__ dy, const float
                                       int64_t n4, int64_t C, float4* __restrict__ dx) {
   ATROUS_GRID_STRIDE(i, n4) {
     const int64_t c0 = (4 * i) % C;
-    const float4 g4 = dy[i], x4 = x[i];
+    const float4 g4 = dy[i], x4 = batch_stats ? x[i] : make_float4(0.0f, 0.0f, 0.0f, 0.0f);  // x: null otherwise
     const float g[4] = {g4.x, g4.y, g4.z, g4.w}, xv[4] = {x4.x, x4.y, x4.z, x4.w};
     float r[4];
 #pragma unroll
