@@ -181,6 +181,12 @@ void transform_output(const Conv2dShape& s, const float* m, int64_t t, int64_t t
 // The transforms' work per transformed value, counted in multiply-adds of the GEMMs (they are a few additions, but
 // run from memory rather than from registers), and im2col's copy per value it copies.
 constexpr double kTransformCost = 4.0, kIm2colCopyCost = 1.0;
+// Every block of tiles reads all of the packed U; once U is larger than the caches share, each block's read comes
+// from memory, at about this many multiply-adds per value. Measured on a 2-core Xeon VM: LargeFOV's fc6 (512 -> 1024
+// channels, rate 12 at 41x41, U 34 MB read by 8 blocks) took 119 ms by Winograd against 86 ms by im2col although its
+// GEMMs multiply 6% less; a 512 -> 512 layer at rate 2 (U 17 MB, 4 blocks) 17.5 ms against 28.9 ms.
+constexpr double kUMemoryReadCost = 20.0;
+constexpr int64_t kUCachedBytes = int64_t(4) << 20;
 
 // Kernel taps inside the input, summed over the outputs of one axis: what im2col multiplies along it.
 int64_t valid_taps(int64_t out, int64_t in, int64_t pad, int64_t d) {
@@ -196,8 +202,12 @@ bool winograd_pays(const Conv2dShape& s) {
   const double im2col = double(valid_taps(s.oh, s.h, s.pad_h, s.dilation)) *
                         double(valid_taps(s.ow, s.w, s.pad_w, s.dilation)) * (1.0 + kIm2colCopyCost / s.cout);
   const double tiles = double(tile_origins(s.oh, s.dilation).size()) * double(tile_origins(s.ow, s.dilation).size());
-  const double winograd = tiles * kElems * (1.0 + kTransformCost / s.cout + kTransformCost / s.cin);
-  return winograd < im2col;
+  const Plan plan = make_plan(s);
+  const bool u_in_memory = kElems * s.cin * s.cout * int64_t(sizeof(float)) > kUCachedBytes;
+  const double u_reads = u_in_memory ? double(kElems) * double(ceil_div(tile_count(s), plan.block_tiles)) : 0.0;
+  const double winograd =
+      s.n * tiles * kElems * (1.0 + kTransformCost / s.cout + kTransformCost / s.cin) + u_reads * kUMemoryReadCost;
+  return winograd < s.n * im2col;
 }
 
 bool winograd_applies(const Conv2dShape& s) {

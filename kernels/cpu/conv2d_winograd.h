@@ -23,7 +23,8 @@ bool winograd_applies(const Conv2dShape& s);
 // Whether it also does less work than im2col, counted per pair of input and output channels with the transforms
 // and im2col's copies: im2col multiplies only the taps inside the input, which for a dilation large next to the
 // image (DeepLab-v2's ASPP rates 12-24 at 41x41) is under half of them, while Winograd's tiles also hang over the
-// edges at such rates.
+// edges at such rates; and every block of Winograd's tiles reads all transformed weights, from memory once they
+// outgrow the caches (LargeFOV's fc6 at batch 1).
 bool winograd_pays(const Conv2dShape& s);
 // Whether a convolution in T of this shape takes the Winograd forward now: float, and conv_algorithm() automatic
 // where it applies and pays, or winograd where it applies.
