@@ -15,6 +15,11 @@ template <typename T> void relu_forward_cpu(const T* x, T* y, int64_t n);
 template <typename T> void add_relu_cpu(const T* a, const T* b, T* out, int64_t n);
 // dx = dy where y > 0 (using the output makes in-place ReLU safe).
 template <typename T> void relu_backward_cpu(const T* y, const T* dy, T* dx, int64_t n);
+// dx[r][c] = (y[r][c] > 0 ? dy[r][c] : 0) * scale[c] for rows x channels, in one pass: the gradient back through a
+// ReLU (y its output; null: no ReLU) and a per-channel scale (a batch norm's with fixed statistics and affine; null:
+// none).
+template <typename T>
+void relu_scale_backward_cpu(const T* y, const T* dy, const T* scale, int64_t rows, int64_t channels, T* dx);
 template <typename T> void maximum_forward_cpu(const T* a, const T* b, T* out, int64_t n);
 // Gradient goes to the larger input; ties go to `a`, as in PyTorch's max with a first-wins rule.
 template <typename T> void maximum_backward_cpu(const T* a, const T* b, const T* dy, T* da, T* db, int64_t n);

@@ -6,18 +6,15 @@
 
 namespace atrous {
 
-bool conv_bn_relu_fuses(Conv2d& conv, const BatchNorm2d* bn, const Tensor& x, const Tensor& residual) {
-  if (bn && !bn->uses_running_statistics()) return false;
-  std::vector<Tensor> inputs{x, conv.weight(), conv.has_bias() ? conv.bias() : Tensor(), residual};
-  if (bn) {
-    const RunningBatchNorm r = bn->running();
-    inputs.insert(inputs.end(), {r.weight, r.bias});
-  }
-  return !any_requires_grad(inputs);
+bool conv_bn_relu_fuses(const BatchNorm2d* bn) {
+  if (!bn) return true;
+  if (!bn->uses_running_statistics()) return false;
+  const RunningBatchNorm r = bn->running();
+  return !any_requires_grad({r.weight, r.bias});
 }
 
 Tensor conv_bn_relu(Conv2d& conv, BatchNorm2d* bn, const Tensor& x, bool relu, const Tensor& residual) {
-  if (conv_bn_relu_fuses(conv, bn, x, residual)) {
+  if (conv_bn_relu_fuses(bn)) {
     const RunningBatchNorm running = bn ? bn->running() : RunningBatchNorm{};
     return conv2d_bn_relu(x, conv.weight(), conv.has_bias() ? conv.bias() : Tensor(), conv.params(),
                           bn ? &running : nullptr, relu, residual);
@@ -37,7 +34,7 @@ Tensor forward_children_from(const std::vector<std::pair<std::string, std::share
     if (bn) ++next;
     const bool relu = next < children.size() && dynamic_cast<ReLU*>(children[next].second.get()) != nullptr;
     if (relu) ++next;
-    if (conv_bn_relu_fuses(*conv, bn, x)) {
+    if (conv_bn_relu_fuses(bn)) {
       i = next;
       return conv_bn_relu(*conv, bn, x, relu);
     }

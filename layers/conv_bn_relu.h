@@ -1,6 +1,6 @@
-// relu(bn(conv(x)) [+ shortcut]) for the layers that hold those steps: one fused pass in inference, the modules in turn in
-// training. Blocks call it where they would chain the three forwards; Sequential finds the same pattern among its
-// children (layers/sequential.h).
+// relu(bn(conv(x)) [+ shortcut]) for the layers that hold those steps: one fused pass where the batch norm is fixed
+// (inference, frozen) or absent, the modules in turn where it learns. Blocks call it where they would chain the three
+// forwards; Sequential finds the same pattern among its children (layers/sequential.h).
 #pragma once
 #include "layers/batch_norm2d.h"
 #include "layers/conv2d.h"
@@ -13,13 +13,14 @@
 namespace atrous {
 
 // bn may be null (no batch norm); relu: whether a ReLU follows; residual, if defined, is added before it (a residual
-// block's end: relu(bn(conv(x)) + shortcut)). The fused op (core/ops/conv2d_bn_relu.h) runs when bn, if any,
-// normalises with its running statistics (eval mode or frozen) and no input or parameter needs a gradient (grad mode
-// off, or nothing requiring one); otherwise conv.forward, bn->forward, then relu or add_relu, in turn.
+// block's end: relu(bn(conv(x)) + shortcut)). The fused op (core/ops/conv2d_bn_relu.h) runs when there is no bn, or
+// it normalises with its running statistics (eval mode or frozen) and its affine needs no gradient (frozen, or grad
+// mode off): in inference and in frozen-BN training. Otherwise conv.forward, bn->forward, then relu or add_relu, in
+// turn.
 Tensor conv_bn_relu(Conv2d& conv, BatchNorm2d* bn, const Tensor& x, bool relu, const Tensor& residual = Tensor());
 
-// Whether conv_bn_relu(conv, bn, x, relu, residual) takes the fused op.
-bool conv_bn_relu_fuses(Conv2d& conv, const BatchNorm2d* bn, const Tensor& x, const Tensor& residual = Tensor());
+// Whether conv_bn_relu takes the fused op with this bn (null: none).
+bool conv_bn_relu_fuses(const BatchNorm2d* bn);
 
 // For modules that run their children in order (Sequential, VGG's features): runs children[i] on x, or the whole
 // run Conv2d [BatchNorm2d] [ReLU] that starts there through conv_bn_relu, and moves i past what it ran.

@@ -1,7 +1,8 @@
-// Inference fusion: conv2d_bn_relu against conv2d -> batch_norm (Eval) -> [+ residual] -> relu in turn (every
-// epilogue combination, tiles that see only padding, tiles staged and scattered, Winograd's tiles, f32 and f64,
-// grouped fallbacks), its errors; the layer helper conv_bn_relu and Sequential's fused runs (fused exactly when nothing needs a gradient and BN uses running
-// statistics; training unchanged); add_relu's values and gradients.
+// The fused conv2d_bn_relu against conv2d -> batch_norm (Eval) -> [+ residual] -> relu in turn: values for every
+// epilogue combination (tiles that see only padding, tiles staged and scattered, Winograd's tiles, f32 and f64,
+// grouped fallbacks), gradients of x, weight, bias and residual, its errors; the layer helper conv_bn_relu and
+// Sequential's fused runs (fused where the BN is absent or fixed: inference, frozen; the modules where it learns);
+// add_relu's values and gradients.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -121,6 +122,54 @@ TEST(Conv2dBnRelu, FusedMatchesTheOpsInTurn) {
   kernels::set_conv_algorithm(algorithm);
 }
 
+namespace {
+
+// Gradients of x, w, bias and the residual through the fused op against the ops in turn (a frozen BN: its tensors
+// constants), for a loss that weights every output differently.
+void check_gradients(const Case& c, uint64_t seed) {
+  Generator gen(seed);
+  const Conv2dParams p =
+      Conv2dParams().with_stride(c.stride).with_padding(c.padding).with_dilation(c.dilation).with_groups(c.groups);
+  const Tensor x0 = Tensor::uniform({c.n, c.h, c.w, c.cin}, -1.0, 1.0, gen, DType::f64);
+  const Tensor w0 = Tensor::uniform({c.cout, c.k, c.k, c.cin / c.groups}, -1.0, 1.0, gen, DType::f64);
+  const Tensor b0 = Tensor::uniform({c.cout}, -1.0, 1.0, gen, DType::f64);
+  const RunningBatchNorm bn = random_batch_norm(c.cout, true, DType::f64, gen);
+  const Tensor out_shape = conv2d(x0, w0, Tensor(), p);
+  const Tensor r0 = Tensor::uniform(out_shape.shape(), -2.0, 2.0, gen, DType::f64);
+  const Tensor weights = Tensor::uniform(out_shape.shape(), -1.0, 1.0, gen, DType::f64);
+  for (const RunningBatchNorm* norm : {&bn, static_cast<const RunningBatchNorm*>(nullptr)}) {
+    for (bool with_residual : {true, false}) {
+      for (bool relu_after : {true, false}) {
+        const std::string what = detail::concat(c.str(), norm ? ", BN" : ", no BN", with_residual ? ", residual" : "",
+                                                relu_after ? ", ReLU" : "");
+        std::vector<Tensor> grads[2];
+        for (int fused = 0; fused < 2; ++fused) {
+          Tensor x = x0.detach().clone(), w = w0.detach().clone(), b = b0.detach().clone(), r = r0.detach().clone();
+          for (Tensor* t : {&x, &w, &b, &r}) t->set_requires_grad(true);
+          const Tensor residual = with_residual ? r : Tensor();
+          const Tensor y = fused ? conv2d_bn_relu(x, w, b, p, norm, relu_after, residual)
+                                 : in_turn(x, w, b, p, norm, relu_after, residual);
+          EXPECT_EQ(y.requires_grad(), true) << what;
+          sum(mul(y, weights)).backward();
+          grads[fused] = {x.grad(), w.grad(), b.grad(), with_residual ? r.grad() : Tensor::zeros({1}, DType::f64)};
+        }
+        const char* names[] = {"dx", "dw", "dbias", "dresidual"};
+        for (int i = 0; i < 4; ++i) expect_close(grads[1][i], grads[0][i], 1e-12, what + ", " + names[i]);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+TEST(Conv2dBnRelu, GradientsMatchTheOpsInTurn) {
+  check_gradients({2, 9, 11, 5, 7, 3, 1, 1, 1, 1}, 21);
+  check_gradients({1, 13, 13, 4, 6, 3, 1, 12, 12, 1}, 22);  // border tiles see only padding
+  check_gradients({1, 17, 15, 3, 5, 3, 2, 1, 1, 1}, 23);    // strided
+  check_gradients({2, 12, 10, 8, 9, 1, 1, 0, 1, 1}, 24);    // pointwise
+  check_gradients({1, 8, 9, 6, 4, 3, 1, 1, 1, 2}, 25);      // grouped: the ops in turn inside
+}
+
 TEST(Conv2dBnRelu, GroupedAndDepthwiseTakeTheOpsInTurn) {
   check_every_epilogue({1, 8, 9, 6, 4, 3, 1, 1, 1, 2}, DType::f32, 7);
   check_every_epilogue({1, 8, 9, 6, 6, 3, 1, 2, 2, 6}, DType::f32, 8);
@@ -133,12 +182,13 @@ TEST(Conv2dBnRelu, ErrorsNameTheOpAndWhatIsWrong) {
   RunningBatchNorm bn = random_batch_norm(4, true, DType::f32, gen);
   const Conv2dParams p = Conv2dParams().with_padding(1);
   {
-    Tensor x_grad = x.detach().clone();
-    x_grad.set_requires_grad(true);
-    expect_error([&] { conv2d_bn_relu(x_grad, w, Tensor(), p, &bn, true); },
-                 {"conv2d_bn_relu", "inference", "requires"});
+    RunningBatchNorm learning = bn;
+    learning.weight = bn.weight.detach().clone();
+    learning.weight.set_requires_grad(true);
+    expect_error([&] { conv2d_bn_relu(x, w, Tensor(), p, &learning, true); },
+                 {"conv2d_bn_relu", "batch norm", "constants", "requires a gradient"});
     NoGradGuard no_grad;  // without grad mode nothing is recorded and the fused op runs
-    expect_close(conv2d_bn_relu(x_grad, w, Tensor(), p, &bn, true), in_turn(x, w, Tensor(), p, &bn, true), 1e-6,
+    expect_close(conv2d_bn_relu(x, w, Tensor(), p, &learning, true), in_turn(x, w, Tensor(), p, &bn, true), 1e-6,
                  "grad mode off");
   }
   RunningBatchNorm short_mean = bn;
@@ -176,23 +226,24 @@ ConvAndBn conv_and_bn(int cin, int cout, Generator& gen) {
 
 }  // namespace
 
-TEST(ConvBnReluLayer, FusesInInferenceOnlyAndMatchesTheModules) {
+TEST(ConvBnReluLayer, FusesWhereTheBatchNormIsFixedAndMatchesTheModules) {
   Generator gen(10);
   ConvAndBn m = conv_and_bn(3, 5, gen);
   const Tensor x = Tensor::uniform({2, 7, 6, 3}, -1.0, 1.0, gen);
   const auto by_modules = [&] { return relu(m.bn->forward(m.conv->forward(x))); };
 
+  EXPECT_TRUE(conv_bn_relu_fuses(nullptr)) << "conv + ReLU alone";
   m.bn->train();  // batch statistics: never fused
-  EXPECT_FALSE(conv_bn_relu_fuses(*m.conv, m.bn.get(), x));
+  EXPECT_FALSE(conv_bn_relu_fuses(m.bn.get()));
   {
     NoGradGuard no_grad;
-    EXPECT_FALSE(conv_bn_relu_fuses(*m.conv, m.bn.get(), x));
+    EXPECT_FALSE(conv_bn_relu_fuses(m.bn.get()));
   }
   m.bn->eval();
-  EXPECT_FALSE(conv_bn_relu_fuses(*m.conv, m.bn.get(), x)) << "the conv weight and BN affine require gradients";
+  EXPECT_FALSE(conv_bn_relu_fuses(m.bn.get())) << "the BN affine requires gradients";
   {
     NoGradGuard no_grad;
-    ASSERT_TRUE(conv_bn_relu_fuses(*m.conv, m.bn.get(), x));
+    ASSERT_TRUE(conv_bn_relu_fuses(m.bn.get()));
     const Tensor fused = conv_bn_relu(*m.conv, m.bn.get(), x, true);
     expect_close(fused, by_modules(), 1e-6, "eval, no grad");
     expect_close(conv_bn_relu(*m.conv, m.bn.get(), x, false), m.bn->forward(m.conv->forward(x)), 1e-6, "no ReLU");
@@ -201,17 +252,19 @@ TEST(ConvBnReluLayer, FusesInInferenceOnlyAndMatchesTheModules) {
     expect_close(conv_bn_relu(*m.conv, m.bn.get(), x, true, shortcut),
                  relu(add(m.bn->forward(m.conv->forward(x)), shortcut)), 1e-6, "a residual block's end");
   }
-  // A frozen BN and a frozen conv under grad mode: nothing needs a gradient, so it fuses.
+  // A frozen BN under grad mode (DeepLab v2's training): fused, and the gradients are the modules'.
   m.bn->set_frozen(true);
-  m.conv->weight().set_requires_grad(false);
-  EXPECT_TRUE(conv_bn_relu_fuses(*m.conv, m.bn.get(), x));
-  EXPECT_FALSE(conv_bn_relu(*m.conv, m.bn.get(), x, true).requires_grad());
-  // ...unless the input needs one: then the modules run and the gradient reaches x.
+  EXPECT_TRUE(conv_bn_relu_fuses(m.bn.get()));
   Tensor x_grad = x.detach().clone();
   x_grad.set_requires_grad(true);
-  EXPECT_FALSE(conv_bn_relu_fuses(*m.conv, m.bn.get(), x_grad));
   sum(conv_bn_relu(*m.conv, m.bn.get(), x_grad, true)).backward();
-  EXPECT_TRUE(x_grad.grad().defined());
+  const Tensor fused_dx = x_grad.grad().clone(), fused_dw = m.conv->weight().grad().clone();
+  x_grad.zero_grad();
+  m.conv->weight().zero_grad();
+  sum(relu(m.bn->forward(m.conv->forward(x_grad)))).backward();
+  expect_close(fused_dx, x_grad.grad(), 1e-6, "dx through a frozen BN");
+  expect_close(fused_dw, m.conv->weight().grad(), 1e-6, "dw through a frozen BN");
+  EXPECT_FALSE(m.bn->running().weight.grad().defined());
 }
 
 TEST(ConvBnReluLayer, TrainingStepsKeepTheirGradients) {
@@ -227,7 +280,6 @@ TEST(ConvBnReluLayer, TrainingStepsKeepTheirGradients) {
   // With a shortcut that needs a gradient: add_relu in turn, its gradient reaching the shortcut.
   Tensor shortcut = Tensor::uniform({2, 5, 5, 3}, -1.0, 1.0, gen);
   shortcut.set_requires_grad(true);
-  EXPECT_FALSE(conv_bn_relu_fuses(*m.conv, m.bn.get(), x, shortcut));
   const Tensor y = conv_bn_relu(*m.conv, m.bn.get(), x, true, shortcut);
   sum(y).backward();
   const auto dy = shortcut.grad().to_double_vector(), out = y.to_double_vector();

@@ -22,16 +22,18 @@ Tensor workspace(int64_t elems) {
   return Tensor::empty({std::max<int64_t>(elems, 1)}, dtype_of<T>);  // the caching allocator makes reuse cheap
 }
 
-// What the backward closure keeps: x only if the weight needs a gradient, w only if x does.
-struct SavedForBackward {
-  Shape x_shape, w_shape;
-  Tensor x, w;
-  bool has_bias = false;
-  Conv2dParams params;
-};
+}  // namespace
 
-// Gradients of x, weight and bias for output gradient g; only those asked for.
-std::vector<Tensor> conv2d_backward(const Tensor& g_in, const SavedForBackward& saved, const std::vector<bool>& needs) {
+detail::Conv2dSaved detail::conv2d_saved(const Tensor& x_in, const Tensor& w_in, const Tensor& x, const Tensor& w,
+                                         bool has_bias, const Conv2dParams& params) {
+  Conv2dSaved saved{x.shape(), w.shape(), Tensor(), Tensor(), has_bias, params};
+  if (w_in.requires_grad()) saved.x = x.detach();  // backward-weight reads x
+  if (x_in.requires_grad()) saved.w = w.detach();  // backward-data reads w
+  return saved;
+}
+
+std::vector<Tensor> detail::conv2d_backward(const Tensor& g_in, const Conv2dSaved& saved,
+                                            const std::vector<bool>& needs) {
   Tensor g = g_in.contiguous();
   const kernels::Conv2dShape s = detail::conv2d_kernel_shape(saved.x_shape, saved.w_shape, saved.params);
   const Tensor& x = saved.x;
@@ -64,8 +66,6 @@ std::vector<Tensor> conv2d_backward(const Tensor& g_in, const SavedForBackward& 
   });
   return {dx, dw, db};
 }
-
-}  // namespace
 
 void detail::check_conv2d_arguments(const char* op, const Tensor& x, const Tensor& w, const Tensor& b,
                                     const Conv2dParams& p) {
@@ -140,12 +140,10 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const 
                                    ws.data<T>(), ws.numel());
   });
   if (!any_requires_grad({x_in, w_in, b_in})) return y;
-  SavedForBackward saved{x.shape(), w.shape(), Tensor(), Tensor(), b.defined(), params};
-  if (w_in.requires_grad()) saved.x = x.detach();  // backward-weight reads x
-  if (x_in.requires_grad()) saved.w = w.detach();  // backward-data reads w
   return record_op(kOp, y, {x_in, w_in, b_in},
-                   [saved = std::move(saved)](const Tensor& g, const std::vector<bool>& needs) {
-                     return conv2d_backward(g, saved, needs);
+                   [saved = detail::conv2d_saved(x_in, w_in, x, w, b.defined(), params)](
+                       const Tensor& g, const std::vector<bool>& needs) {
+                     return detail::conv2d_backward(g, saved, needs);
                    });
 }
 

@@ -9,6 +9,7 @@
 #include "core/ops/grouped_conv2d.h"
 #include "kernels/batch_norm.h"
 #include "kernels/conv2d.h"
+#include "kernels/elementwise.h"
 
 namespace atrous {
 namespace {
@@ -64,16 +65,22 @@ Tensor conv2d_bn_relu(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in
   if (bn) check_batch_norm(*bn, x_in, w_in);
   const kernels::Conv2dShape s = detail::conv2d_kernel_shape(x_in.shape(), w_in.shape(), params);
   if (residual_in.defined()) check_residual(residual_in, x_in, s);
-  std::vector<Tensor> inputs{x_in, w_in, b_in, residual_in};
-  if (bn) inputs.insert(inputs.end(), {bn->weight, bn->bias, bn->running_mean, bn->running_var});
-  ATROUS_CHECK(!any_requires_grad(inputs), kOp,
-               ": is for inference and records no gradient, but an input requires one (run it under NoGradGuard, "
-               "or conv2d, batch_norm and relu in turn)");
+  ATROUS_CHECK(!bn || !any_requires_grad({bn->weight, bn->bias, bn->running_mean, bn->running_var}), kOp,
+               ": the batch norm's tensors are constants here, but one requires a gradient (freeze the batch norm, "
+               "or run conv2d, batch_norm and relu in turn)");
   if (!x_in.device().is_cpu() || params.groups != 1)
     return ops_in_turn(x_in, w_in, b_in, params, bn, relu, residual_in);
 
   const Tensor x = x_in.contiguous(), w = w_in.contiguous(), b = b_in.defined() ? b_in.contiguous() : Tensor();
   const Tensor residual = residual_in.defined() ? residual_in.contiguous() : Tensor();
+  // The batch norm folded into a per-channel (v - mean) * scale + offset, scale = invstd * weight as batch_norm
+  // computes it in Eval mode, in x's dtype.
+  Tensor mean, scale, offset;
+  if (bn) {
+    mean = bn->running_mean.contiguous();
+    offset = bn->bias.defined() ? bn->bias.contiguous() : Tensor::zeros({s.cout}, x.dtype());
+    scale = Tensor::empty({s.cout}, x.dtype());
+  }
   Tensor y = Tensor::empty({s.n, s.oh, s.ow, s.cout}, x.dtype(), x.device());
   dispatch_floating(x.dtype(), kOp, [&](auto tag) {
     using T = decltype(tag);
@@ -81,13 +88,8 @@ Tensor conv2d_bn_relu(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in
     epilogue.bias = b.defined() ? b.data<T>() : nullptr;
     epilogue.relu = relu;
     epilogue.residual = residual.defined() ? residual.data<T>() : nullptr;
-    // The batch norm's scale as batch_norm computes it in Eval mode: invstd * weight, in T.
-    Tensor mean, scale, offset;
     if (bn) {
-      mean = bn->running_mean.contiguous();
-      scale = Tensor::empty({s.cout}, x.dtype());
       kernels::batch_norm_invstd_cpu<T>(bn->running_var.contiguous().data<T>(), s.cout, bn->eps, scale.data<T>());
-      offset = bn->bias.defined() ? bn->bias.contiguous() : Tensor::zeros({s.cout}, x.dtype());
       if (bn->weight.defined()) {
         const Tensor gamma = bn->weight.contiguous();
         for (int64_t c = 0; c < s.cout; ++c) scale.data<T>()[c] *= gamma.data<T>()[c];
@@ -99,7 +101,31 @@ Tensor conv2d_bn_relu(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in
     Tensor ws = Tensor::empty({std::max<int64_t>(kernels::conv2d_forward_workspace_cpu<T>(s), 1)}, x.dtype());
     kernels::conv2d_forward_cpu<T>(s, x.data<T>(), w.data<T>(), epilogue, y.data<T>(), ws.data<T>(), ws.numel());
   });
-  return y;
+  if (!any_requires_grad({x_in, w_in, b_in, residual_in})) return y;
+  // Back through the ReLU (from y) and the batch norm's scale in one pass, to the residual as it is and to the
+  // convolution (with its bias) as conv2d's backward.
+  return record_op(kOp, y, {x_in, w_in, b_in, residual_in},
+                   [saved = detail::conv2d_saved(x_in, w_in, x, w, b.defined(), params), scale,
+                    y = relu ? y.detach() : Tensor()](const Tensor& g_in, const std::vector<bool>& needs) {
+                     const Tensor g = g_in.contiguous();
+                     const int64_t channels = g.size(3), rows = g.numel() / std::max<int64_t>(channels, 1);
+                     const auto through = [&](const Tensor& channel_scale) {
+                       Tensor d = Tensor::empty(g.shape(), g.dtype());
+                       dispatch_floating(g.dtype(), "conv2d_bn_relu backward", [&](auto tag) {
+                         using T = decltype(tag);
+                         kernels::relu_scale_backward_cpu<T>(
+                             y.defined() ? y.data<T>() : nullptr, g.data<T>(),
+                             channel_scale.defined() ? channel_scale.data<T>() : nullptr, rows, channels,
+                             d.data<T>());
+                       });
+                       return d;
+                     };
+                     std::vector<Tensor> grads{Tensor(), Tensor(), Tensor()};
+                     if (needs[0] || needs[1] || needs[2])
+                       grads = detail::conv2d_backward(through(scale), saved, {needs[0], needs[1], needs[2]});
+                     grads.push_back(needs[3] ? through(Tensor()) : Tensor());
+                     return grads;
+                   });
 }
 
 }  // namespace atrous
