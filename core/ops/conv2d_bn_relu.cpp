@@ -110,6 +110,7 @@ Tensor conv2d_bn_relu(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in
                      const Tensor g = g_in.contiguous();
                      const int64_t channels = g.size(3), rows = g.numel() / std::max<int64_t>(channels, 1);
                      const auto through = [&](const Tensor& channel_scale) {
+                       if (!y.defined() && !channel_scale.defined()) return g;  // nothing between: g itself
                        Tensor d = Tensor::empty(g.shape(), g.dtype());
                        dispatch_floating(g.dtype(), "conv2d_bn_relu backward", [&](auto tag) {
                          using T = decltype(tag);

@@ -55,9 +55,9 @@ Plan make_plan(const Conv2dShape& s) {
   const int64_t fit = kBlockBudgetBytes / (kElems * (s.cin + s.cout) * int64_t(sizeof(float)));
   // Equal blocks, as many as a multiple of the threads: at 41x41 (441 tiles) blocks of 96 left one of two threads
   // idle for a fifth of the layer.
-  const int64_t most = std::clamp(fit, kMinBlockTiles, kMaxBlockTiles);
-  const int64_t blocks_per_thread = ceil_div(ceil_div(tile_count(s), most), p.threads);
-  p.block_tiles = std::max<int64_t>(1, ceil_div(tile_count(s), blocks_per_thread * p.threads));
+  const int64_t most = std::clamp(fit, kMinBlockTiles, kMaxBlockTiles), tiles = tile_count(s);
+  const int64_t blocks_per_thread = ceil_div(ceil_div(tiles, most), p.threads);
+  p.block_tiles = std::max<int64_t>(1, ceil_div(tiles, blocks_per_thread * p.threads));
   p.unpacked = kElems * s.cin * s.cout;
   p.packed_each = PackedRhs::storage_floats(s.cin, s.cout);
   p.per_thread = kElems * p.block_tiles * (s.cin + s.cout);
@@ -201,12 +201,11 @@ int64_t valid_taps(int64_t out, int64_t in, int64_t pad, int64_t d) {
 bool winograd_pays(const Conv2dShape& s) {
   const double im2col = double(valid_taps(s.oh, s.h, s.pad_h, s.dilation)) *
                         double(valid_taps(s.ow, s.w, s.pad_w, s.dilation)) * (1.0 + kIm2colCopyCost / s.cout);
-  const double tiles = double(tile_origins(s.oh, s.dilation).size()) * double(tile_origins(s.ow, s.dilation).size());
-  const Plan plan = make_plan(s);
+  const int64_t tiles = tile_count(s);  // over the batch
   const bool u_in_memory = kElems * s.cin * s.cout * int64_t(sizeof(float)) > kUCachedBytes;
-  const double u_reads = u_in_memory ? double(kElems) * double(ceil_div(tile_count(s), plan.block_tiles)) : 0.0;
+  const double u_reads = u_in_memory ? double(kElems) * double(ceil_div(tiles, make_plan(s).block_tiles)) : 0.0;
   const double winograd =
-      s.n * tiles * kElems * (1.0 + kTransformCost / s.cout + kTransformCost / s.cin) + u_reads * kUMemoryReadCost;
+      double(tiles) * kElems * (1.0 + kTransformCost / s.cout + kTransformCost / s.cin) + u_reads * kUMemoryReadCost;
   return winograd < s.n * im2col;
 }
 
